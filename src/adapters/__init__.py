@@ -1,0 +1,1 @@
+"""Adapters: the ports of `ordering_core` implemented over Kafka, HTTP, SQLite and memory."""

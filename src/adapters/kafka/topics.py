@@ -1,0 +1,30 @@
+"""The Kafka topics of the system: the one list that tools, tests and services create and use.
+
+Every record is keyed by order id, so all events of one order land on one partition, in order.
+"""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+# Enough partitions for keys to spread and for a consumer group to share work; few enough that a
+# single test broker creates them in a blink.
+PARTITIONS = 3
+
+
+@frozen
+class Topic:
+    name: str
+    partitions: int = PARTITIONS
+    meaning: str = ""
+
+
+CREATE_ORDER = Topic("create-order", meaning="Order Service accepted an order (status unpaid).")
+UPDATE_STOCK = Topic("update-stock", meaning="Take an accepted order's quantities out of stock.")
+PAID_ORDER = Topic("paid-order", meaning="The customer paid an order.")
+CANCEL_ORDER = Topic("cancel-order", meaning="An order was cancelled, with the reason.")
+RESTORE_CANCELED_ITEM = Topic(
+    "restore-canceled-item", meaning="Put back the stock a cancelled order had reserved."
+)
+
+TOPICS: tuple[Topic, ...] = (CREATE_ORDER, UPDATE_STOCK, PAID_ORDER, CANCEL_ORDER, RESTORE_CANCELED_ITEM)

@@ -1,0 +1,1 @@
+"""Entry points: one Starlette app per service, wiring ports to adapters."""

@@ -1,0 +1,1 @@
+"""ordering_core: the pure domain of orders and stock (no I/O, no frameworks)."""

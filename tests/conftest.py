@@ -1,0 +1,55 @@
+"""Fixtures shared by every test folder.
+
+`kafka_bootstrap_servers` gives a real Apache Kafka broker: the cluster named by KAFKA_BOOTSTRAP_SERVERS if
+set, else a throwaway one this session starts on free ports in a temporary folder and stops at the end.
+It is started only when a selected test asks for it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import localkafka
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if external:
+        localkafka.wait_until_ready(external, timeout_s=30)
+        localkafka.ensure_topics(external, localkafka.project_topics())
+        yield external
+        return
+    home = Path(tmp_path_factory.mktemp("kafka"))
+    broker = localkafka.LocalKafka(home, port=localkafka.free_port(), controller_port=localkafka.free_port())
+    try:
+        broker.start(timeout_s=float(os.environ.get("KAFKA_START_TIMEOUT_S", "90")))
+    except localkafka.BrokerSetupError as error:
+        pytest.fail(f"could not start a Kafka broker for the tests: {error}", pytrace=False)
+    try:
+        localkafka.ensure_topics(broker.bootstrap_servers, localkafka.project_topics())
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def unique() -> "UniqueNames":
+    return UniqueNames()
+
+
+class UniqueNames:
+    """Names no other test (or earlier run against the same cluster) has used: topics, groups, ids."""
+
+    def __init__(self) -> None:
+        self._run = uuid.uuid4().hex[:10]
+        self._count = 0
+
+    def __call__(self, prefix: str) -> str:
+        self._count += 1
+        return f"{prefix}-{self._run}-{self._count}"
