@@ -27,7 +27,9 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+# The jars are fetched here, not inside pytest, so a first run shows its progress instead of a silent pause.
 test: $(INSTALLED)
+	@$(PY) tools/localkafka.py fetch
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 kafka: $(INSTALLED)

@@ -3,6 +3,7 @@
     python tools/localkafka.py start    fetch the jars (once), format storage (once), start, create topics
     python tools/localkafka.py stop     stop the broker this project started (SIGTERM, then SIGKILL)
     python tools/localkafka.py status   say whether it runs, and where
+    python tools/localkafka.py fetch    only fetch the jars (once), e.g. before tests start a broker
 
 With KAFKA_BOOTSTRAP_SERVERS set, nothing is fetched or started: `start` only makes sure the topics exist
 on that cluster. Other settings (environment): KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (KAFKA_PORT + 1),
@@ -535,7 +536,7 @@ def _from_environment() -> LocalKafka:
 
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) == 2 else ""
-    if command not in {"start", "stop", "status"}:
+    if command not in {"start", "stop", "status", "fetch"}:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
@@ -543,7 +544,9 @@ def main(argv: list[str]) -> int:
         if external:
             return _external(command, external)
         broker = _from_environment()
-        if command == "start":
+        if command == "fetch":
+            print(f"kafka: Apache Kafka {KAFKA_VERSION} jars in {_shown(fetch_jars())}")
+        elif command == "start":
             was_running = broker.running_pid() is not None
             seconds = broker.start(float(os.environ.get("KAFKA_START_TIMEOUT_S", "60")))
             how = "already running" if was_running else f"started in {seconds:.1f} s"
@@ -571,7 +574,7 @@ def _external(command: str, bootstrap_servers: str) -> int:
         print(f"kafka: using the cluster at {bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS); nothing started")
         _report_topics(bootstrap_servers)
     else:
-        print(f"kafka: KAFKA_BOOTSTRAP_SERVERS={bootstrap_servers} is not ours to {command}; nothing done")
+        print(f"kafka: KAFKA_BOOTSTRAP_SERVERS={bootstrap_servers} is set: nothing to {command} here")
     return 0
 
 
