@@ -1,1 +1,125 @@
-"""ordering_core: the pure domain of orders and stock (no I/O, no frameworks)."""
+"""ordering_core: the pure domain of orders and stock (no I/O, no frameworks).
+
+Values and rules (`values`, `products`, `orders`, `availability`, `stock`), the messages between services
+(`events`, `messages`), the ports the outside world implements (`ports`), the one error tree (`errors`),
+and the use cases (`services`). Imports only the standard library and attrs; time (`now`) and ids
+(`new_id`) always come in as arguments.
+"""
+
+from ordering_core.availability import Availability, Shortage, UnavailableLine, availability_of
+from ordering_core.errors import (
+    AlreadyPaid,
+    InvalidTransition,
+    InvalidValue,
+    OrderingError,
+    OrderUnavailable,
+    UnknownOrder,
+    UnknownProduct,
+)
+from ordering_core.events import (
+    EVENT_CLASSES,
+    EVENT_TYPES,
+    Envelope,
+    EnvelopeFactory,
+    Event,
+    OrderCancelled,
+    OrderCreated,
+    OrderPaid,
+    OrderStatusChanged,
+    StockReleaseRequested,
+    StockReservationRejected,
+    StockReservationRequested,
+)
+from ordering_core.messages import CustomerMessage, customer_text
+from ordering_core.orders import CancelReason, Order, OrderLine, OrderStatus, Transition
+from ordering_core.ports import (
+    EventPublisher,
+    Inbox,
+    MessageUnitOfWork,
+    Notifier,
+    OrderRepository,
+    OrderUnitOfWork,
+    ProductCatalog,
+    ProductRepository,
+    ProductUnitOfWork,
+    StockLedger,
+)
+from ordering_core.products import Product
+from ordering_core.services import (
+    apply_stock_release,
+    apply_stock_reservation,
+    cancel_order,
+    check_availability,
+    expire_unpaid_orders,
+    handle_reservation_rejected,
+    mark_paid,
+    place_order,
+    put_product,
+    record_customer_message,
+    restock,
+)
+from ordering_core.stock import EntryState, LedgerEntry, LedgerOutcome, StockChange, release, reserve
+from ordering_core.values import Line, merge_lines
+
+__all__ = [
+    "EVENT_CLASSES",
+    "EVENT_TYPES",
+    "AlreadyPaid",
+    "Availability",
+    "CancelReason",
+    "CustomerMessage",
+    "EntryState",
+    "Envelope",
+    "EnvelopeFactory",
+    "Event",
+    "EventPublisher",
+    "Inbox",
+    "InvalidTransition",
+    "InvalidValue",
+    "LedgerEntry",
+    "LedgerOutcome",
+    "Line",
+    "MessageUnitOfWork",
+    "Notifier",
+    "Order",
+    "OrderCancelled",
+    "OrderCreated",
+    "OrderLine",
+    "OrderPaid",
+    "OrderRepository",
+    "OrderStatus",
+    "OrderStatusChanged",
+    "OrderUnavailable",
+    "OrderUnitOfWork",
+    "OrderingError",
+    "Product",
+    "ProductCatalog",
+    "ProductRepository",
+    "ProductUnitOfWork",
+    "Shortage",
+    "StockChange",
+    "StockLedger",
+    "StockReleaseRequested",
+    "StockReservationRejected",
+    "StockReservationRequested",
+    "Transition",
+    "UnavailableLine",
+    "UnknownOrder",
+    "UnknownProduct",
+    "apply_stock_release",
+    "apply_stock_reservation",
+    "availability_of",
+    "cancel_order",
+    "check_availability",
+    "customer_text",
+    "expire_unpaid_orders",
+    "handle_reservation_rejected",
+    "mark_paid",
+    "merge_lines",
+    "place_order",
+    "put_product",
+    "record_customer_message",
+    "release",
+    "reserve",
+    "restock",
+]

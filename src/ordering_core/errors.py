@@ -1,0 +1,85 @@
+"""The one error tree of the ordering domain.
+
+Every use case raises only these; each service maps them to problem+json responses in one place.
+
+    OrderingError
+    ├── InvalidValue ............ an input breaks a rule (names the field and the rule)
+    ├── UnknownOrder ............ no order has this id
+    ├── UnknownProduct .......... no product has this id
+    ├── OrderUnavailable ........ place_order refused: lists every line that cannot be served
+    └── InvalidTransition ....... the order's status does not allow this action
+        └── AlreadyPaid ......... paid before, with a different payment id
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - for annotations only; availability imports this module
+    from ordering_core.availability import UnavailableLine
+
+# A rejected value is echoed back in the message; cap it so a hostile 1 MB string stays out of the logs.
+_MAX_SHOWN = 80
+
+
+class OrderingError(Exception):
+    """Base class of every error the domain raises on purpose."""
+
+
+class InvalidValue(OrderingError):
+    """A value breaks a rule: `"quantity must be an integer from 1 to 10000, got 0"`."""
+
+    def __init__(self, field: str, rule: str, value: object) -> None:
+        self.field = field
+        self.rule = rule
+        self.value = value
+        super().__init__(f"{field} {rule}, got {_shown(value)}")
+
+
+class UnknownOrder(OrderingError):
+    def __init__(self, order_id: str) -> None:
+        self.order_id = order_id
+        super().__init__(f"no order has id {order_id!r}")
+
+
+class UnknownProduct(OrderingError):
+    def __init__(self, product_id: str) -> None:
+        self.product_id = product_id
+        super().__init__(f"no product has id {product_id!r}")
+
+
+class OrderUnavailable(OrderingError):
+    """The order cannot be placed; `failures` holds every line that cannot be served, not just the first."""
+
+    def __init__(self, failures: Sequence[UnavailableLine]) -> None:
+        self.failures = tuple(failures)
+        reasons = "; ".join(
+            f"{line.product_id!r} {line.reason} (asked {line.quantity}, available {line.available})"
+            for line in self.failures
+        )
+        super().__init__(f"the order cannot be placed: {reasons}")
+
+
+class InvalidTransition(OrderingError):
+    """The order's life cycle does not allow `action` from `status` (see docs/design.md)."""
+
+    def __init__(self, order_id: str, status: str, action: str) -> None:
+        self.order_id = order_id
+        self.status = status
+        self.action = action
+        super().__init__(f"order {order_id!r} is {status}: cannot {action}")
+
+
+class AlreadyPaid(InvalidTransition):
+    """Paying a paid order again with a *different* payment id (the same id is a harmless repeat)."""
+
+    def __init__(self, order_id: str, payment_id: str, attempted_payment_id: str) -> None:
+        self.payment_id = payment_id
+        self.attempted_payment_id = attempted_payment_id
+        super().__init__(order_id, "paid", f"pay with {attempted_payment_id!r}, paid with {payment_id!r}")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."

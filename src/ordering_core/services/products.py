@@ -1,0 +1,117 @@
+"""Product Service use cases: answer availability, keep the catalog, and apply the stock ledger.
+
+The consumers (`apply_stock_reservation`, `apply_stock_release`) apply a message and record its id in the
+inbox in one unit of work; a duplicate or replay finds the id and returns None having changed nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+
+from ordering_core.availability import Availability, availability_of
+from ordering_core.errors import UnknownProduct
+from ordering_core.events import (
+    EnvelopeFactory,
+    StockReleaseRequested,
+    StockReservationRejected,
+    StockReservationRequested,
+)
+from ordering_core.ports import ProductUnitOfWork
+from ordering_core.products import Product
+from ordering_core.stock import LedgerOutcome, release, reserve
+from ordering_core.values import Line, merge_lines, require_id, require_name, require_price
+
+
+def check_availability(lines: Iterable[Line], *, uow: ProductUnitOfWork) -> Availability:
+    """Whether each line (merged) can be served now, and at what price. Reads only."""
+    merged = merge_lines(lines)
+    with uow:
+        products = uow.products.get_many(line.product_id for line in merged)
+    return availability_of(merged, products)
+
+
+def apply_stock_reservation(
+    event: StockReservationRequested,
+    *,
+    uow: ProductUnitOfWork,
+    new_id: Callable[[], str],
+    now: datetime,
+) -> LedgerOutcome | None:
+    """Take the order's lines out of stock, all or nothing; announce a rejection. None for a duplicate."""
+    envelope = EnvelopeFactory.from_cause(event, new_id=new_id, now=now)
+    order_id = event.envelope.order_id
+    with uow:
+        if uow.inbox.seen(event.envelope.message_id):
+            return None
+        products = uow.products.get_many(line.product_id for line in event.lines)
+        outcome = reserve(uow.ledger.entry_for(order_id), order_id, event.lines, _levels(products))
+        _store(outcome, products, uow)
+        if outcome.rejected:
+            uow.events.publish([StockReservationRejected(envelope(order_id), outcome.rejected)])
+        uow.inbox.record(event.envelope.message_id)
+        uow.commit()
+    return outcome
+
+
+def apply_stock_release(event: StockReleaseRequested, *, uow: ProductUnitOfWork) -> LedgerOutcome | None:
+    """Give back what the cancelled order took (or leave a tombstone). None for a duplicate."""
+    order_id = event.envelope.order_id
+    with uow:
+        if uow.inbox.seen(event.envelope.message_id):
+            return None
+        entry = uow.ledger.entry_for(order_id)
+        products = uow.products.get_many(line.product_id for line in entry.taken) if entry else {}
+        outcome = release(entry, order_id)
+        _store(outcome, products, uow)
+        uow.inbox.record(event.envelope.message_id)
+        uow.commit()
+    return outcome
+
+
+def restock(product_id: str, quantity: int, *, uow: ProductUnitOfWork) -> Product:
+    """Add arrived goods to the product's stock."""
+    with uow:
+        product = _existing(uow, product_id).restock(quantity)
+        uow.products.save(product)
+        uow.commit()
+    return product
+
+
+def put_product(product_id: str, name: str, price: Decimal, *, uow: ProductUnitOfWork) -> Product:
+    """Create the product (with no stock) or rename/reprice it. Stock changes only by `restock` and the ledger."""
+    require_id("product_id", product_id)
+    require_name("name", name)
+    require_price("price", price)
+    with uow:
+        existing = uow.products.get_many([product_id]).get(product_id)
+        if existing is None:
+            product = Product(product_id, name, price)
+            uow.products.add(product)
+        else:
+            product = existing.describe(name, price)
+            uow.products.save(product)
+        uow.commit()
+    return product
+
+
+def _existing(uow: ProductUnitOfWork, product_id: str) -> Product:
+    product = uow.products.get_many([require_id("product_id", product_id)]).get(product_id)
+    if product is None:
+        raise UnknownProduct(product_id)
+    return product
+
+
+def _levels(products: Mapping[str, Product]) -> dict[str, int]:
+    return {product_id: product.stock for product_id, product in products.items()}
+
+
+def _store(outcome: LedgerOutcome, products: Mapping[str, Product], uow: ProductUnitOfWork) -> None:
+    if not outcome.changed:
+        return
+    uow.ledger.save(outcome.entry)
+    for product_id, level in outcome.new_levels(_levels(products)).items():
+        uow.products.save(attrs.evolve(products[product_id], stock=level))
