@@ -11,11 +11,15 @@ export PYTHONPATH := $(CURDIR)/src:$(CURDIR)/tools
 # Re-install only when the dependency list changes.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install test run kafka kafka-stop kafka-status clean
+.PHONY: help install test soak run kafka kafka-stop kafka-status clean
+
+# Branch coverage of the domain core, printed by every `make test`; below the floor fails the run.
+COVERAGE := --cov=ordering_core --cov-branch --cov-report=term --cov-fail-under=95
 
 help:
 	@echo "make run         start Kafka (or use KAFKA_BOOTSTRAP_SERVERS) and the services"
 	@echo "make test        install into .venv if needed, start a throwaway broker, run every test"
+	@echo "make soak        the property tests with 20x the examples (minutes)"
 	@echo "make kafka       start only the local broker (var/kafka) and create the topics"
 	@echo "make kafka-stop  stop the local broker"
 
@@ -30,7 +34,11 @@ install: $(INSTALLED)
 # The jars are fetched here, not inside pytest, so a first run shows its progress instead of a silent pause.
 test: $(INSTALLED)
 	@$(PY) tools/localkafka.py fetch
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(COVERAGE) $(PYTEST_ARGS)
+
+# The property tests with 20x the examples: for a long look before a release, not for CI.
+soak: $(INSTALLED)
+	HYPOTHESIS_PROFILE=soak $(PY) -m pytest tests/unit tests/properties tests/contract -m "not kafka" $(PYTEST_ARGS)
 
 kafka: $(INSTALLED)
 	@$(PY) tools/localkafka.py start

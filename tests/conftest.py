@@ -13,8 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import localkafka
+
+# `make test` runs the "default" profile; HYPOTHESIS_PROFILE=soak explores 20 times as much (make soak).
+settings.register_profile("default", deadline=None)
+settings.register_profile("soak", max_examples=2_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

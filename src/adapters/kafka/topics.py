@@ -27,4 +27,20 @@ RESTORE_CANCELED_ITEM = Topic(
     "restore-canceled-item", meaning="Put back the stock a cancelled order had reserved."
 )
 
-TOPICS: tuple[Topic, ...] = (CREATE_ORDER, UPDATE_STOCK, PAID_ORDER, CANCEL_ORDER, RESTORE_CANCELED_ITEM)
+# One topic, so the customer's messages arrive in the order the statuses happened (docs/design.md).
+ORDER_STATUS = Topic("order-status", meaning="An order reached a status: unpaid, paid, or cancelled with a reason.")
+STOCK_RESERVATION_REJECTED = Topic(
+    "stock-reservation-rejected",
+    meaning="Stock ran out between the availability check and the decrement; the order must be cancelled.",
+)
+
+# One topic per event type of ordering_core.events (a unit test holds the two lists together).
+TOPICS: tuple[Topic, ...] = (
+    CREATE_ORDER,
+    UPDATE_STOCK,
+    PAID_ORDER,
+    CANCEL_ORDER,
+    RESTORE_CANCELED_ITEM,
+    ORDER_STATUS,
+    STOCK_RESERVATION_REJECTED,
+)

@@ -1,0 +1,110 @@
+"""The messaging port on a real Kafka cluster (confluent-kafka): producers, consumers, topics, rewinds.
+
+Nothing connects when this module is imported or a `KafkaBroker` is made; the admin client is created on
+first use. Every method blocks (`producer` waits for `init_transactions`), so services call them from a
+worker thread, never from the event loop.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+
+from adapters.kafka.consumer import KafkaConsumer, consumer_config
+from adapters.kafka.producer import KafkaProducer, producer_config
+from adapters.messaging import GroupNotEmpty, MessagingError, TopicSpec, UnknownTopic
+
+# What the group coordinator answers, per partition, an offset change for a group that has members:
+# UNKNOWN_MEMBER_ID (seen on Kafka 4.4 with classic and KIP-848 groups alike). The other two are what an
+# offset commit gets from a classic group in the middle of a rebalance (not seen here, but members exist).
+_GROUP_HAS_MEMBERS = frozenset(
+    {KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION}
+)
+
+_Client = TypeVar("_Client", KafkaProducer, KafkaConsumer)
+
+
+class KafkaBroker:
+    def __init__(
+        self, bootstrap_servers: str, *, timeout_s: float = 10.0, replication_factor: int = 1
+    ) -> None:
+        """`timeout_s` bounds each blocking call to the cluster (admin requests, transaction steps);
+        `replication_factor` is for the topics `create_topics` makes (1 suits a one-node cluster)."""
+        self.bootstrap_servers = bootstrap_servers
+        self._timeout_s = timeout_s
+        self._replication_factor = replication_factor
+        self._admin_client: AdminClient | None = None
+        # The clients still in use, for `close`; one the caller dropped is destroyed (and forgotten) by GC.
+        self._clients: weakref.WeakSet[KafkaProducer | KafkaConsumer] = weakref.WeakSet()
+
+    # -- the Broker port -------------------------------------------------------------------------------
+
+    def create_topics(self, topics: Iterable[TopicSpec]) -> None:
+        wanted = [NewTopic(t.name, t.partitions, self._replication_factor) for t in topics]
+        if not wanted:
+            return
+        for name, future in self._admin().create_topics(wanted, request_timeout=self._timeout_s).items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise MessagingError(f"could not create topic {name!r}: {exc.args[0]}") from exc
+
+    def producer(self, name: str) -> KafkaProducer:
+        return self._track(KafkaProducer(producer_config(self.bootstrap_servers, name), self._timeout_s))
+
+    def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
+        return self._track(KafkaConsumer(consumer_config(self.bootstrap_servers, group), topics))
+
+    def rewind(self, group: str, topics: Sequence[str]) -> None:
+        # "The beginning" is each partition's log start offset: 0 until retention deletes old records.
+        earliest = self._earliest_offsets(topics)
+        offsets = [TopicPartition(topic, partition, at) for (topic, partition), at in earliest.items()]
+        request = ConsumerGroupTopicPartitions(group, offsets)
+        try:
+            result = self._admin().alter_consumer_group_offsets([request])[group].result()
+        except KafkaException as exc:
+            raise self._rewind_error(group, exc.args[0]) from exc
+        for partition in result.topic_partitions:
+            if partition.error is not None:
+                raise self._rewind_error(group, partition.error)
+
+    def close(self) -> None:
+        for client in list(self._clients):
+            client.close()
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _admin(self) -> AdminClient:
+        if self._admin_client is None:
+            self._admin_client = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        return self._admin_client
+
+    def _track(self, client: _Client) -> _Client:
+        self._clients.add(client)
+        return client
+
+    def _earliest_offsets(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        admin = self._admin()
+        metadata = admin.list_topics(timeout=self._timeout_s).topics
+        wanted = {}
+        for topic in topics:
+            if topic not in metadata or metadata[topic].error is not None:
+                raise UnknownTopic(f"topic {topic!r} does not exist")
+            for partition in metadata[topic].partitions:
+                wanted[TopicPartition(topic, partition)] = OffsetSpec.earliest()
+        futures = admin.list_offsets(wanted, request_timeout=self._timeout_s)
+        try:
+            return {(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
+        except KafkaException as exc:
+            raise MessagingError(f"could not read where {list(topics)} begin: {exc.args[0]}") from exc
+
+    @staticmethod
+    def _rewind_error(group: str, error: KafkaError) -> MessagingError:
+        if error.code() in _GROUP_HAS_MEMBERS:
+            return GroupNotEmpty(f"group {group!r} has members; close them first ({error.str()})")
+        return MessagingError(f"could not rewind group {group!r}: {error.str()}")

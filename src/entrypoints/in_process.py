@@ -1,0 +1,278 @@
+"""The three services in one process, over the in-memory broker: the whole flow with no I/O and no threads.
+
+Everything the real system does by itself is a call here, so a test chooses the interleaving:
+
+    system = InProcessSystem([Product("p-1", "Pen", Decimal("2.50"), stock=3)])
+    order = system.place_order([Line("p-1", 2)])    # Order Service: stored unpaid, events in its outbox
+    system.relay("order")                           # the outbox relay: one Kafka transaction per batch
+    system.deliver("product")                       # Product Service's consumer takes one record
+    system.run_until_idle()                         # relay and deliver until nothing is pending
+
+and the nasty cases are calls too: `relay(..., crash_before_marking=True)` (published, then the relay died
+before marking the rows sent: they go out again), `deliver(..., commit=False)` then `crash(...)` (applied,
+then the consumer died before committing: the record comes again), `deliver_twice` and `replay` (the group
+reads its topics again from offset 0). Records travel as the bytes `adapters.kafka.codec` makes, so the codec
+is on the path too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from attrs import frozen
+
+from adapters.kafka.codec import decode, encode
+from adapters.kafka.topics import (
+    ORDER_STATUS,
+    RESTORE_CANCELED_ITEM,
+    STOCK_RESERVATION_REJECTED,
+    TOPICS,
+    UPDATE_STOCK,
+)
+from adapters.memory.broker import InMemoryBroker, InMemoryConsumer, InMemoryProducer
+from adapters.memory.catalog import InMemoryProductCatalog
+from adapters.memory.messages import InMemoryMessageUnitOfWork
+from adapters.memory.orders import InMemoryOrderUnitOfWork
+from adapters.memory.products import InMemoryProductUnitOfWork
+from adapters.memory.transactions import InMemoryEventPublisher
+from adapters.messaging import Record
+from ordering_core import (
+    CancelReason,
+    Order,
+    Product,
+    StockReleaseRequested,
+    StockReservationRejected,
+    StockReservationRequested,
+    apply_stock_release,
+    apply_stock_reservation,
+    cancel_order,
+    expire_unpaid_orders,
+    handle_reservation_rejected,
+    mark_paid,
+    place_order,
+    record_customer_message,
+    restock,
+)
+from ordering_core.events import OrderStatusChanged
+from ordering_core.stock import LedgerOutcome
+from ordering_core.values import Line
+
+T = TypeVar("T")
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Counter:
+    """Deterministic ids: "<prefix>-1", "<prefix>-2", ... (a run is reproducible, so a failure is too)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.count = 0
+
+    def __call__(self) -> str:
+        self.count += 1
+        return f"{self.prefix}-{self.count}"
+
+
+class Outbox:
+    """A service's outbox and its relay: committed events go to the broker in order, a batch per transaction."""
+
+    def __init__(self, events: Callable[[], InMemoryEventPublisher], producer: InMemoryProducer) -> None:
+        self._events = events  # read through the unit of work: its publisher is swapped on every commit
+        self._producer = producer
+        self.sent = 0  # the outbox rows marked sent
+
+    def pending(self) -> int:
+        return len(self._events().published) - self.sent
+
+    def relay(self, *, crash_before_marking: bool = False) -> int:
+        batch = self._events().published[self.sent :]
+        if not batch:
+            return 0
+        with self._producer.transaction() as transaction:
+            for event in batch:
+                record = encode(event)
+                transaction.send(record.topic, key=record.key, value=record.value, headers=record.headers)
+        if not crash_before_marking:
+            self.sent += len(batch)
+        return len(batch)
+
+
+@frozen
+class Applied:
+    """What the Product Service's ledger did for one order, once (kept for the conservation checks)."""
+
+    order_id: str
+    kind: str  # "reserved", "rejected" or "released"
+
+
+class ConsumerSlot:
+    """One service's consumer group: a member that can die, be replaced, and be rewound."""
+
+    def __init__(self, broker: InMemoryBroker, group: str, topics: Sequence[str], handle: Callable[[Record], None]):
+        self._broker = broker
+        self.group = group
+        self.topics = tuple(topics)
+        self.handle = handle
+        self.member: InMemoryConsumer = broker.consumer(group, self.topics)
+
+    def pending(self) -> int:
+        return len(self.member.pending())
+
+    def deliver(self, *, pick: int = 0, commit: bool = True, times: int = 1) -> Record | None:
+        """Handle the next record of one partition: `pick` chooses among the partitions with records waiting
+        (Kafka keeps order within a partition only, so any choice is a delivery order Kafka could make)."""
+        heads = self.member.pending()
+        if not heads:
+            return None
+        head = heads[pick % len(heads)]
+        record = self.member.poll_from(head.topic, head.partition)
+        assert record == head
+        for _ in range(times):
+            self.handle(record)
+        if commit:
+            self.member.commit(record)
+        return record
+
+    def crash(self) -> None:
+        """The member dies without committing; a new one takes over from the group's last commit."""
+        self.member.crash()
+        self.member = self._broker.consumer(self.group, self.topics)
+
+    def replay(self) -> None:
+        """Read everything again from offset 0, as after a reset of the group's offsets."""
+        self.member.close()
+        self._broker.rewind(self.group, self.topics)
+        self.member = self._broker.consumer(self.group, self.topics)
+
+
+class InProcessSystem:
+    PAYMENT_TIMEOUT = timedelta(minutes=30)
+
+    def __init__(self, products: Iterable[Product], *, now: datetime = EPOCH) -> None:
+        self.now = now
+        self.new_id = Counter("id")
+        self.broker = InMemoryBroker()
+        self.broker.create_topics(TOPICS)
+
+        self.orders = InMemoryOrderUnitOfWork()
+        self.products = InMemoryProductUnitOfWork(products)
+        self.messages = InMemoryMessageUnitOfWork()
+        self.catalog = InMemoryProductCatalog(self.products)
+        self.ledger_log: list[Applied] = []
+
+        self.outboxes = {
+            "order": Outbox(lambda: self.orders.events, self.broker.producer("order-service")),
+            "product": Outbox(lambda: self.products.events, self.broker.producer("product-service")),
+        }
+        self.consumers = {
+            "product": ConsumerSlot(
+                self.broker, "product-service", [UPDATE_STOCK.name, RESTORE_CANCELED_ITEM.name], self._on_stock
+            ),
+            "order": ConsumerSlot(self.broker, "order-service", [STOCK_RESERVATION_REJECTED.name], self._on_rejected),
+            "message": ConsumerSlot(self.broker, "message-service", [ORDER_STATUS.name], self._on_status),
+        }
+
+    # -- requests (what the HTTP endpoints do) -------------------------------------------------------
+
+    def place_order(self, lines: Sequence[Line]) -> Order:
+        return _run(
+            place_order(
+                lines, catalog=self.catalog, uow=self.orders, new_id=self.new_id, now=self.now,
+                correlation_id=self.new_id(),
+            )
+        )
+
+    def pay(self, order_id: str, payment_id: str) -> Order:
+        return mark_paid(
+            order_id, payment_id, uow=self.orders, new_id=self.new_id, now=self.now, correlation_id=self.new_id()
+        )
+
+    def cancel(self, order_id: str) -> Order:
+        return cancel_order(
+            order_id, CancelReason.CUSTOMER, uow=self.orders, new_id=self.new_id, now=self.now,
+            correlation_id=self.new_id(),
+        )
+
+    def expire_unpaid(self, after: timedelta) -> list[Order]:
+        """Let `after` pass, then cancel every order unpaid for longer than the payment timeout."""
+        self.now += after
+        return expire_unpaid_orders(
+            uow=self.orders, now=self.now, timeout=self.PAYMENT_TIMEOUT, new_id=self.new_id,
+            correlation_id=self.new_id(),
+        )
+
+    def restock(self, product_id: str, quantity: int) -> Product:
+        return restock(product_id, quantity, uow=self.products)
+
+    # -- what runs by itself in the real system ------------------------------------------------------
+
+    def relay(self, service: str, *, crash_before_marking: bool = False) -> int:
+        return self.outboxes[service].relay(crash_before_marking=crash_before_marking)
+
+    def deliver(self, consumer: str, *, pick: int = 0, commit: bool = True) -> Record | None:
+        return self.consumers[consumer].deliver(pick=pick, commit=commit)
+
+    def deliver_twice(self, consumer: str, *, pick: int = 0) -> Record | None:
+        """Handle a record twice before committing, as after a redelivery."""
+        return self.consumers[consumer].deliver(pick=pick, times=2)
+
+    def crash(self, consumer: str) -> None:
+        self.consumers[consumer].crash()
+
+    def replay(self, consumer: str) -> None:
+        self.consumers[consumer].replay()
+
+    def pending(self) -> int:
+        """Outbox rows not yet relayed plus records not yet consumed (committed) by every group."""
+        backlog = sum(outbox.pending() for outbox in self.outboxes.values())
+        return backlog + sum(self.broker.lag(slot.group) for slot in self.consumers.values())
+
+    def run_until_idle(self, max_steps: int = 100_000) -> int:
+        """Relay and deliver until nothing is pending; returns the steps taken."""
+        steps = 0
+        while self.pending():
+            for name in self.outboxes:
+                steps += bool(self.relay(name))
+            for name, slot in self.consumers.items():
+                if slot.pending() == 0 and self.broker.lag(slot.group):
+                    slot.crash()  # read but never committed: only a new member gets those records again
+                steps += self.deliver(name) is not None
+            if steps > max_steps:
+                raise RuntimeError(f"still {self.pending()} pending after {max_steps} steps")
+        return steps
+
+    # -- the consumers' handlers (what the Kafka consumer loops do) ----------------------------------
+
+    def _on_stock(self, record: Record) -> None:
+        event = decode(record.topic, record.value)
+        outcome: LedgerOutcome | None
+        if isinstance(event, StockReservationRequested):
+            outcome = apply_stock_reservation(event, uow=self.products, new_id=self.new_id, now=self.now)
+        else:
+            assert isinstance(event, StockReleaseRequested)
+            outcome = apply_stock_release(event, uow=self.products)
+        if outcome is not None and outcome.changed:
+            self.ledger_log.append(Applied(event.envelope.order_id, str(outcome.entry.state)))
+
+    def _on_rejected(self, record: Record) -> None:
+        event = decode(record.topic, record.value)
+        assert isinstance(event, StockReservationRejected)
+        handle_reservation_rejected(event, uow=self.orders, new_id=self.new_id, now=self.now)
+
+    def _on_status(self, record: Record) -> None:
+        event = decode(record.topic, record.value)
+        assert isinstance(event, OrderStatusChanged)
+        record_customer_message(event, uow=self.messages)
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a use case whose only await is the in-memory catalog, which never suspends: no event loop needed."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise RuntimeError("an in-process use case suspended; the in-memory adapters never should")
+
