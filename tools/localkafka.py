@@ -335,10 +335,12 @@ class LocalKafka:
         )
         if result.returncode != 0:
             shutil.rmtree(self.data_dir, ignore_errors=True)
-            reason = (result.stderr.strip() or result.stdout.strip()).splitlines()
+            output = result.stderr + result.stdout
+            format_log = self.home / "logs" / "format.log"
+            format_log.write_text(output)
             raise BrokerSetupError(
-                f"formatting Kafka storage in {_shown(self.data_dir)} failed "
-                f"({reason[-1] if reason else 'no output'}): remove that folder and try again"
+                f"formatting Kafka storage in {_shown(self.data_dir)} failed ({_first_error(output)}): "
+                f"see {_shown(format_log)}; remove that folder and try again"
             )
 
     def _launch(self, java: str, lib: Path) -> subprocess.Popen[bytes]:
@@ -419,6 +421,13 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _first_error(output: str) -> str:
+    """The line of a Java tool's output that names the failure (its stack trace's first line, usually)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    named = [line for line in lines if "Exception" in line or "Error" in line or "error:" in line]
+    return ((named or lines or ["no output"])[0])[:300]
 
 
 def _last_error(log_file: Path) -> str:
