@@ -45,7 +45,7 @@ def kafka_bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture
-def unique() -> "UniqueNames":
+def unique() -> UniqueNames:
     return UniqueNames()
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import entrypoints
-from ordering_core import EVENT_TYPES
 import localkafka
+from ordering_core import EVENT_TYPES
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
