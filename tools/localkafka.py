@@ -26,8 +26,13 @@ import sys
 import time
 import uuid
 from base64 import urlsafe_b64encode
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from adapters.messaging import TopicSpec
 
 # Keep in step with <kafka.version> in tools/kafka/pom.xml: it names the jar cache folder.
 KAFKA_VERSION = "4.4.0"
@@ -83,17 +88,11 @@ class BrokerSetupError(Exception):
     """A broker could not be fetched, formatted, started or stopped; the message says why and what to do."""
 
 
-@dataclass(frozen=True)
-class Topic:
-    name: str
-    partitions: int
-
-
-def project_topics() -> list[Topic]:
+def project_topics() -> tuple[TopicSpec, ...]:
     """The topics the services use, as declared by the Kafka adapter (the one list of them)."""
     from adapters.kafka.topics import TOPICS
 
-    return [Topic(t.name, t.partitions) for t in TOPICS]
+    return TOPICS
 
 
 # --- fetching the jars -------------------------------------------------------------------------------
@@ -174,7 +173,12 @@ def _first_maven_error(output: str) -> str:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether the broker could listen on `port`: no socket listens there.
+
+    SO_REUSEADDR, as the JVM sets it: connections of a broker that just stopped linger in TIME_WAIT on its
+    port and do not stop a new one from listening, while a program listening there still does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -476,59 +480,15 @@ def wait_until_ready(bootstrap_servers: str, timeout_s: float) -> None:
             )
 
 
-def ensure_topics(bootstrap_servers: str, topics: list[Topic], timeout_s: float = 30.0) -> list[str]:
-    """Create the topics that do not exist yet and wait until every partition has a leader.
+def ensure_topics(bootstrap_servers: str, topics: Iterable[TopicSpec], timeout_s: float = 30.0) -> list[str]:
+    """Create the topics that do not exist yet, wait until every partition is served; returns those created."""
+    from adapters.kafka.broker import KafkaBroker
+    from adapters.messaging import MessagingError
 
-    Returns the names created; existing topics are left as they are. Without the wait, the first request
-    after creation can meet NOT_LEADER_FOR_PARTITION.
-    """
-    from confluent_kafka import KafkaError
-    from confluent_kafka.admin import NewTopic
-
-    admin = _admin(bootstrap_servers)
-    existing = set(admin.list_topics(timeout=timeout_s).topics)
-    missing = [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1) for t in topics
-               if t.name not in existing]
-    created = []
-    if missing:
-        for name, future in admin.create_topics(missing, request_timeout=timeout_s).items():
-            try:
-                future.result()
-                created.append(name)
-            except Exception as exc:  # a KafkaException carrying a KafkaError
-                error = exc.args[0] if exc.args else None
-                if getattr(error, "code", lambda: None)() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise BrokerSetupError(f"could not create topic {name!r}: {error}") from exc
-    _wait_for_leaders(bootstrap_servers, [t.name for t in topics], timeout_s)
-    return created
-
-
-def _wait_for_leaders(bootstrap_servers: str, names: list[str], timeout_s: float) -> None:
-    """Wait until every partition of the topics answers a ListOffsets request.
-
-    Metadata shows a leader a moment before the broker serves the partition, so ask the partition itself.
-    """
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
-
-    probe = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "localkafka-probe", "log_level": 3})
-    deadline = time.monotonic() + timeout_s
     try:
-        for name in names:
-            partitions = probe.list_topics(name, timeout=timeout_s).topics[name].partitions
-            for partition in partitions:
-                while True:
-                    try:
-                        probe.get_watermark_offsets(TopicPartition(name, partition), timeout=timeout_s)
-                        break
-                    except KafkaException as error:
-                        if time.monotonic() > deadline:
-                            raise BrokerSetupError(
-                                f"partition {partition} of topic {name!r} is not served after "
-                                f"{timeout_s:.0f} s: {error.args[0]}"
-                            ) from error
-                        time.sleep(0.05)
-    finally:
-        probe.close()
+        return KafkaBroker(bootstrap_servers, timeout_s=timeout_s).create_topics(topics)
+    except MessagingError as error:
+        raise BrokerSetupError(f"the topics are not ready on {bootstrap_servers}: {error}") from error
 
 
 # --- command line --------------------------------------------------------------------------------------

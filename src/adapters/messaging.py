@@ -120,8 +120,9 @@ class Consumer(Protocol):
 class Broker(Protocol):
     """Makes producers and consumers, and administers topics and groups."""
 
-    def create_topics(self, topics: Iterable[TopicSpec]) -> None:
-        """Create the topics that do not exist yet; existing ones are left as they are."""
+    def create_topics(self, topics: Iterable[TopicSpec]) -> list[str]:
+        """Create the topics that do not exist yet (existing ones are left as they are) and return when every
+        partition of every one of them can be written and read; returns the names it created."""
 
     def producer(self, name: str) -> Producer:
         """A producer whose transactions are identified by `name`: making a second one with the same name

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import localkafka
+from adapters.kafka.topics import Topic
 
 pytestmark = pytest.mark.kafka
 
@@ -45,7 +46,7 @@ def run_script(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
 class TestStartAndStop:
     def test_a_second_start_reuses_the_storage_and_topics_of_the_first(self, tmp_path, unique):
         broker = broker_in(tmp_path)
-        topic = localkafka.Topic(unique("kept"), partitions=2)
+        topic = Topic(unique("kept"), partitions=2)
         broker.start()
         localkafka.ensure_topics(broker.bootstrap_servers, [topic])
         cluster_id = (broker.data_dir / "meta.properties").read_text()

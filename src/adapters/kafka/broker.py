@@ -7,6 +7,7 @@ worker thread, never from the event loop.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
@@ -43,16 +44,21 @@ class KafkaBroker:
 
     # -- the Broker port -------------------------------------------------------------------------------
 
-    def create_topics(self, topics: Iterable[TopicSpec]) -> None:
-        wanted = [NewTopic(t.name, t.partitions, self._replication_factor) for t in topics]
-        if not wanted:
-            return
-        for name, future in self._admin().create_topics(wanted, request_timeout=self._timeout_s).items():
-            try:
-                future.result()
-            except KafkaException as exc:
-                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise MessagingError(f"could not create topic {name!r}: {exc.args[0]}") from exc
+    def create_topics(self, topics: Iterable[TopicSpec]) -> list[str]:
+        wanted = list(topics)
+        existing = set(self._admin().list_topics(timeout=self._timeout_s).topics)
+        missing = [NewTopic(t.name, t.partitions, self._replication_factor) for t in wanted if t.name not in existing]
+        created = []
+        if missing:
+            for name, future in self._admin().create_topics(missing, request_timeout=self._timeout_s).items():
+                try:
+                    future.result()
+                    created.append(name)
+                except KafkaException as exc:
+                    if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                        raise MessagingError(f"could not create topic {name!r}: {exc.args[0]}") from exc
+        self._wait_until_served([t.name for t in wanted])
+        return created
 
     def producer(self, name: str) -> KafkaProducer:
         return self._track(KafkaProducer(producer_config(self.bootstrap_servers, name), self._timeout_s))
@@ -88,7 +94,25 @@ class KafkaBroker:
         self._clients.add(client)
         return client
 
+    def _wait_until_served(self, topics: Sequence[str]) -> None:
+        """Return once every partition of `topics` answers a ListOffsets request.
+
+        Metadata names a leader a moment before the broker serves the partition: a request in between gets
+        NOT_LEADER_FOR_PARTITION (seen on Kafka 4.4 right after creating a topic)."""
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                self._offsets(topics, OffsetSpec.latest())
+                return
+            except MessagingError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
     def _earliest_offsets(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        return self._offsets(topics, OffsetSpec.earliest())
+
+    def _offsets(self, topics: Sequence[str], spec: OffsetSpec) -> dict[tuple[str, int], int]:
         admin = self._admin()
         metadata = admin.list_topics(timeout=self._timeout_s).topics
         wanted = {}
@@ -96,12 +120,12 @@ class KafkaBroker:
             if topic not in metadata or metadata[topic].error is not None:
                 raise UnknownTopic(f"topic {topic!r} does not exist")
             for partition in metadata[topic].partitions:
-                wanted[TopicPartition(topic, partition)] = OffsetSpec.earliest()
+                wanted[TopicPartition(topic, partition)] = spec
         futures = admin.list_offsets(wanted, request_timeout=self._timeout_s)
         try:
             return {(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
         except KafkaException as exc:
-            raise MessagingError(f"could not read where {list(topics)} begin: {exc.args[0]}") from exc
+            raise MessagingError(f"could not read the offsets of {list(topics)}: {exc.args[0]}") from exc
 
     @staticmethod
     def _rewind_error(group: str, error: KafkaError) -> MessagingError:

@@ -65,13 +65,17 @@ class InMemoryBroker:
 
     # -- the Broker port -------------------------------------------------------------------------------
 
-    def create_topics(self, topics: Iterable[TopicSpec]) -> None:
+    def create_topics(self, topics: Iterable[TopicSpec]) -> list[str]:
+        created = []
         for topic in topics:
             if topic.partitions < 1:
                 raise ValueError(f"topic {topic.name!r} needs at least one partition, not {topic.partitions}")
-            self._logs.setdefault(topic.name, [[] for _ in range(topic.partitions)])
+            if topic.name not in self._logs:
+                self._logs[topic.name] = [[] for _ in range(topic.partitions)]
+                created.append(topic.name)
         for group in self._groups:
             self._rebalance(group)  # members subscribed to a topic before it existed get its partitions
+        return created
 
     def producer(self, name: str) -> InMemoryProducer:
         epoch = self._producer_epochs.get(name, -1) + 1
