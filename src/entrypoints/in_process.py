@@ -78,16 +78,16 @@ class Counter:
 class Outbox:
     """A service's outbox and its relay: committed events go to the broker in order, a batch per transaction."""
 
-    def __init__(self, events: Callable[[], InMemoryEventPublisher], producer: InMemoryProducer) -> None:
-        self._events = events  # read through the unit of work: its publisher is swapped on every commit
+    def __init__(self, events: InMemoryEventPublisher, producer: InMemoryProducer) -> None:
+        self._events = events  # the unit of work's committed publisher: it keeps its identity across commits
         self._producer = producer
         self.sent = 0  # the outbox rows marked sent
 
     def pending(self) -> int:
-        return len(self._events().published) - self.sent
+        return len(self._events.published) - self.sent
 
     def relay(self, *, crash_before_marking: bool = False) -> int:
-        batch = self._events().published[self.sent :]
+        batch = self._events.published[self.sent :]
         if not batch:
             return 0
         with self._producer.transaction() as transaction:
@@ -163,8 +163,8 @@ class InProcessSystem:
         self.ledger_log: list[Applied] = []
 
         self.outboxes = {
-            "order": Outbox(lambda: self.orders.events, self.broker.producer("order-service")),
-            "product": Outbox(lambda: self.products.events, self.broker.producer("product-service")),
+            "order": Outbox(self.orders.events, self.broker.producer("order-service")),
+            "product": Outbox(self.products.events, self.broker.producer("product-service")),
         }
         self.consumers = {
             "product": ConsumerSlot(
