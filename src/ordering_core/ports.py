@@ -137,3 +137,29 @@ class MessageUnitOfWork(UnitOfWork, Protocol):
     @property
     def inbox(self) -> Inbox:
         """The messages the Message Service consumed (order-status)."""
+
+
+# -- reads ----------------------------------------------------------------------------------------------
+# What the HTTP endpoints show. Reads change nothing, so they need no unit of work: each call sees the last
+# committed state.
+
+
+class OrderViews(Protocol):
+    def order(self, order_id: str) -> Order | None:
+        """The order as last committed, or None."""
+
+    def orders(self, *, after: str | None, limit: int) -> Sequence[Order]:
+        """Up to `limit` orders, oldest first (by placed_at, then id), starting after the order `after`."""
+
+
+class ProductViews(Protocol):
+    def products(self) -> Sequence[Product]:
+        """Every product, by id."""
+
+    def product(self, product_id: str) -> Product | None:
+        """The product, or None."""
+
+
+class MessageViews(Protocol):
+    def messages_for(self, order_id: str) -> Sequence[CustomerMessage]:
+        """The messages recorded for the order's customer, oldest first."""
