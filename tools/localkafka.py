@@ -90,9 +90,9 @@ class BrokerSetupError(Exception):
 
 def project_topics() -> tuple[TopicSpec, ...]:
     """The topics the services use, as declared by the Kafka adapter (the one list of them)."""
-    from adapters.kafka.topics import TOPICS
+    from adapters.kafka.topics import ALL_TOPICS
 
-    return TOPICS
+    return ALL_TOPICS
 
 
 # --- fetching the jars -------------------------------------------------------------------------------

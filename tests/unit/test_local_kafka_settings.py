@@ -44,8 +44,12 @@ class TestPackaging:
     def test_our_entrypoints_package_shadows_the_pypi_distribution_of_that_name(self):
         assert Path(entrypoints.__file__).parent == SRC / "entrypoints"
 
-    def test_every_event_type_has_its_topic_with_several_partitions(self):
-        assert {t.name: t.partitions > 1 for t in localkafka.project_topics()} == dict.fromkeys(EVENT_TYPES, True)
+    def test_every_event_type_and_every_consumed_topic_s_dead_letters_have_a_topic_with_several_partitions(self):
+        consumed = ["update-stock", "restore-canceled-item", "stock-reservation-rejected", "order-status"]
+
+        expected = dict.fromkeys([*EVENT_TYPES, *(f"{name}.dlq" for name in consumed)], True)
+
+        assert {t.name: t.partitions > 1 for t in localkafka.project_topics()} == expected
 
 
 def settings_of(broker: localkafka.LocalKafka) -> dict[str, str]:

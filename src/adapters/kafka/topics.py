@@ -44,3 +44,19 @@ TOPICS: tuple[Topic, ...] = (
     ORDER_STATUS,
     STOCK_RESERVATION_REJECTED,
 )
+
+
+def dead_letter_topic(topic: str) -> str:
+    """Where a consumer of `topic` puts a record it cannot apply, with the reason in its headers."""
+    return f"{topic}.dlq"
+
+
+# One per topic a service consumes (docs/design.md): update-stock, restore-canceled-item (Product),
+# stock-reservation-rejected (Order), order-status (Message).
+DEAD_LETTER_TOPICS: tuple[Topic, ...] = tuple(
+    Topic(dead_letter_topic(t.name), meaning=f"Records of {t.name} that could not be applied, with the reason.")
+    for t in (UPDATE_STOCK, RESTORE_CANCELED_ITEM, STOCK_RESERVATION_REJECTED, ORDER_STATUS)
+)
+
+# What `make kafka` and the test fixture create.
+ALL_TOPICS: tuple[Topic, ...] = TOPICS + DEAD_LETTER_TOPICS

@@ -1,0 +1,141 @@
+"""The outbox relay: committed outbox rows go to Kafka in order, a batch per transaction, then are marked sent.
+
+This is the second half of "no dual write": a use case commits its changes and its events in one SQLite
+transaction; this thread publishes them later. If Kafka is down the rows wait (the service keeps taking
+orders) and go out when it is back. If the relay dies between publishing and marking, the rows go out again:
+consumers drop the duplicates by message id. One transaction per batch, not per order: a Kafka transaction
+costs a few ms of round trips, so batching is what lets the relay keep up (shared/notes).
+
+It runs on its own thread because everything it calls blocks (SQLite, librdkafka's transaction protocol).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from adapters.messaging import MessagingError, Producer
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+class Outbox(Protocol):
+    def pending(self, limit: int) -> Sequence[OutboxRow]:
+        """The oldest rows not marked sent, oldest first."""
+
+    def mark_sent(self, ids: Sequence[int]) -> None:
+        """Mark these rows sent, in one transaction."""
+
+    def backlog(self) -> int:
+        """How many rows wait to be sent."""
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        outbox: Outbox,
+        make_producer: Callable[[], Producer],
+        *,
+        name: str,
+        batch_size: int = 500,
+        idle_wait_s: float = 0.5,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self._outbox = outbox
+        self._make_producer = make_producer
+        self._producer: Producer | None = None
+        self._batch_size = batch_size
+        self._idle_wait_s = idle_wait_s
+        self._max_backoff_s = max_backoff_s
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.published = 0  # rows published and marked sent since start
+        self.last_error: str | None = None  # why the last attempt failed; None once one succeeds
+
+    # -- control -----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Tell the relay a commit just added rows, so it need not wait for its next look. Thread-safe."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+        if self._producer is not None:
+            self._producer.close()
+            self._producer = None
+
+    # -- work --------------------------------------------------------------------------------------------
+
+    def relay_once(self) -> int:
+        """Publish one batch of pending rows; returns how many. Raises MessagingError if Kafka refused."""
+        rows = self._outbox.pending(self._batch_size)
+        if not rows:
+            return 0
+        if self._producer is None:
+            self._producer = self._make_producer()  # blocks on init_transactions: needs a reachable broker
+        with self._producer.transaction() as batch:
+            for row in rows:
+                batch.send(row.topic, key=row.key, value=row.value, headers=row.headers)
+        self._outbox.mark_sent([row.id for row in rows])
+        self.published += len(rows)
+        return len(rows)
+
+    def _run(self) -> None:
+        backoff_s = 0.1
+        while not self._stopping.is_set():
+            try:
+                sent = self.relay_once()
+            except MessagingError as error:
+                self._fail(error)
+                self._stopping.wait(backoff_s)
+                backoff_s = min(backoff_s * 2, self._max_backoff_s)
+                continue
+            except Exception as error:  # a bug or a database problem: keep the thread, say it loudly
+                log.exception("outbox relay failed")
+                self._fail(error)
+                self._stopping.wait(self._max_backoff_s)
+                continue
+            backoff_s = 0.1
+            self.last_error = None
+            if sent < self._batch_size:
+                self._wake.wait(self._idle_wait_s)
+                self._wake.clear()
+
+    def _fail(self, error: Exception) -> None:
+        self.last_error = f"{type(error).__name__}: {error}"
+        log.warning("outbox relay: %s; %d rows wait", self.last_error, self._safe_backlog())
+        if self._producer is not None:
+            # After a failed or unknown commit the producer may be unusable (fenced, fatal): start afresh.
+            try:
+                self._producer.close()
+            except MessagingError:
+                log.info("closing the relay's producer failed")
+            self._producer = None
+
+    def _safe_backlog(self) -> int:
+        try:
+            return self._outbox.backlog()
+        except Exception:
+            return -1

@@ -1,0 +1,153 @@
+"""A consumer loop: read a record, apply it with a use case, commit the offset only after that.
+
+The use case records the message id in its own database transaction (the inbox), so a record delivered again
+(after a crash, a rebalance, a replay) changes nothing. What cannot be applied goes to the dead-letter topic
+with the reason in its headers, and the loop moves on:
+- a record that is not a valid event of its topic (`UndecodableEvent`);
+- a valid event the domain refuses (an `OrderingError`, e.g. an order this service never had).
+Anything else (the database unavailable, a bug) is not the record's fault: the record is retried, with
+backoff, and not committed until it is applied.
+
+Runs on its own thread: `poll` and SQLite block.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from adapters.kafka.codec import UndecodableEvent, decode
+from adapters.kafka.topics import dead_letter_topic
+from adapters.messaging import Broker, CommitFailed, Consumer, MessagingError, Producer, Record
+from ordering_core import Event, OrderingError
+
+log = logging.getLogger(__name__)
+
+REASON_HEADER = "dlq-reason"
+
+
+class ConsumerWorker:
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        group: str,
+        topics: Sequence[str],
+        apply: Callable[[Event], object],
+        poll_timeout_s: float = 0.5,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self._broker = broker
+        self.group = group
+        self.topics = tuple(topics)
+        self._apply = apply
+        self._poll_timeout_s = poll_timeout_s
+        self._max_backoff_s = max_backoff_s
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"consumer-{group}", daemon=True)
+        self._dead_letters: Producer | None = None
+        self.applied = 0  # records applied (duplicates included: the use case decides what they change)
+        self.dead_lettered = 0
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    # -- the loop ----------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                consumer = self._broker.consumer(self.group, self.topics)
+            except MessagingError as error:
+                self._note(error)
+                self._stopping.wait(self._max_backoff_s)
+                continue
+            try:
+                while not self._stopping.is_set():
+                    record = consumer.poll(self._poll_timeout_s)
+                    if record is not None and self.handle(record):
+                        self._commit(consumer, record)
+            except MessagingError as error:
+                self._note(error)  # the client failed: leave the group, rejoin after a pause
+                self._stopping.wait(self._max_backoff_s)
+            finally:
+                consumer.close()
+        self._forget_dead_letter_producer()
+
+    def handle(self, record: Record) -> bool:
+        """Apply one record, or dead-letter it; False if stopping interrupted the retries (do not commit)."""
+        try:
+            event = decode(record.topic, record.value)
+        except UndecodableEvent as refused:
+            return self._dead_letter(record, refused.reason)
+        backoff_s = 0.1
+        while not self._stopping.is_set():
+            try:
+                self._apply(event)
+            except OrderingError as refused:
+                return self._dead_letter(record, f"{type(refused).__name__}: {refused}")
+            except Exception as error:
+                log.exception("applying %s@%d/%d failed; retrying", record.topic, record.partition, record.offset)
+                self._note(error)
+                self._stopping.wait(backoff_s)
+                backoff_s = min(backoff_s * 2, self._max_backoff_s)
+                continue
+            self.applied += 1
+            self.last_error = None
+            return True
+        return False
+
+    def _dead_letter(self, record: Record, reason: str) -> bool:
+        headers = (
+            *record.headers,
+            (REASON_HEADER, reason.encode()),
+            ("dlq-topic", record.topic.encode()),
+            ("dlq-partition", str(record.partition).encode()),
+            ("dlq-offset", str(record.offset).encode()),
+        )
+        backoff_s = 0.1
+        while not self._stopping.is_set():
+            try:
+                if self._dead_letters is None:
+                    self._dead_letters = self._broker.producer(f"{self.group}-dead-letters")
+                with self._dead_letters.transaction() as batch:
+                    batch.send(dead_letter_topic(record.topic), key=record.key, value=record.value, headers=headers)
+            except MessagingError as error:
+                # Not committed until it is safely aside: a record is never lost, only delayed.
+                self._note(error)
+                self._forget_dead_letter_producer()
+                self._stopping.wait(backoff_s)
+                backoff_s = min(backoff_s * 2, self._max_backoff_s)
+                continue
+            log.warning("dead-lettered %s@%d/%d: %s", record.topic, record.partition, record.offset, reason)
+            self.dead_lettered += 1
+            return True
+        return False
+
+    def _forget_dead_letter_producer(self) -> None:
+        # After a failed transaction the producer may be unusable (fenced, fatal): the next try makes a new one.
+        if self._dead_letters is not None:
+            try:
+                self._dead_letters.close()
+            except MessagingError:
+                log.info("closing the dead-letter producer of %s failed", self.group)
+            self._dead_letters = None
+
+    def _commit(self, consumer: Consumer, record: Record) -> None:
+        try:
+            consumer.commit(record)
+        except CommitFailed as error:
+            # The partition moved to another member, which will deliver the record again: the inbox makes
+            # that harmless.
+            log.info("commit of %s@%d/%d not taken: %s", record.topic, record.partition, record.offset, error)
+
+    def _note(self, error: Exception) -> None:
+        self.last_error = f"{type(error).__name__}: {error}"
+        log.warning("consumer %s: %s", self.group, self.last_error)

@@ -1,0 +1,149 @@
+"""The outbox relay and the consumer loop, over the in-memory broker: nothing lost, nothing applied twice."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from adapters.kafka.codec import decode, encode
+from adapters.kafka.relay import OutboxRelay
+from adapters.kafka.topics import ALL_TOPICS
+from adapters.kafka.worker import REASON_HEADER, ConsumerWorker
+from adapters.memory.broker import InMemoryBroker
+from adapters.memory.outbox import InMemoryOutbox
+from adapters.memory.transactions import InMemoryEventPublisher
+from adapters.messaging import MessagingError, Record
+from ordering_core import Envelope, OrderStatus, OrderStatusChanged, UnknownOrder
+
+from .examples import NOW
+
+
+def status_event(n: int, order_id: str = "o-1") -> OrderStatusChanged:
+    return OrderStatusChanged(Envelope(f"m-{n}", NOW, order_id, "c-1"), OrderStatus.UNPAID)
+
+
+@pytest.fixture
+def broker() -> InMemoryBroker:
+    broker = InMemoryBroker()
+    broker.create_topics(ALL_TOPICS)
+    return broker
+
+
+def record_of(event: OrderStatusChanged, value: bytes | None = None) -> Record:
+    encoded = encode(event)
+    return Record(encoded.topic, 0, 0, encoded.key, value if value is not None else encoded.value, encoded.headers)
+
+
+def wait_until(condition, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+class TestOutboxRelay:
+    def test_publishes_pending_rows_in_one_transaction_and_marks_them_sent(self, broker):
+        events = InMemoryEventPublisher([status_event(1), status_event(2), status_event(3)])
+        outbox = InMemoryOutbox(events)
+        relay = OutboxRelay(outbox, lambda: broker.producer("relay"), name="relay")
+
+        published = relay.relay_once()
+
+        assert published == 3
+        assert outbox.backlog() == 0
+        assert [decode(r.topic, r.value) for r in broker.records("order-status")] == events.published
+
+    def test_rows_wait_while_kafka_is_down_and_go_out_when_it_is_back(self, broker):
+        outbox = InMemoryOutbox(InMemoryEventPublisher([status_event(1)]))
+        kafka_up = False
+
+        def make_producer():
+            if not kafka_up:
+                raise MessagingError("broker unreachable")
+            return broker.producer("relay")
+
+        relay = OutboxRelay(outbox, make_producer, name="relay")
+
+        with pytest.raises(MessagingError):
+            relay.relay_once()
+        waiting = outbox.backlog()
+        kafka_up = True
+        published = relay.relay_once()
+
+        assert (waiting, published, outbox.backlog()) == (1, 1, 0)
+        assert len(broker.records("order-status")) == 1
+
+    def test_a_woken_relay_thread_publishes_without_waiting_for_its_next_look(self, broker):
+        events = InMemoryEventPublisher()
+        outbox = InMemoryOutbox(events)
+        relay = OutboxRelay(outbox, lambda: broker.producer("relay"), name="relay", idle_wait_s=60)
+        relay.start()
+
+        events.publish([status_event(1)])
+        relay.wake()
+        wait_until(lambda: outbox.backlog() == 0)
+        relay.stop()
+
+        assert len(broker.records("order-status")) == 1
+
+
+class TestConsumerWorker:
+    def test_a_valid_record_is_applied(self, broker):
+        applied = []
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=applied.append)
+
+        handled = worker.handle(record_of(status_event(1)))
+
+        assert handled and applied == [status_event(1)]
+
+    def test_a_record_that_is_not_an_event_goes_to_the_dead_letter_topic_with_the_reason(self, broker):
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=lambda event: None)
+
+        handled = worker.handle(record_of(status_event(1), value=b"not json"))
+
+        dead = broker.records("order-status.dlq")
+        assert handled and worker.dead_lettered == 1
+        assert [r.value for r in dead] == [b"not json"]
+        assert dict(dead[0].headers)[REASON_HEADER].startswith(b"the value is not JSON")
+        assert dict(dead[0].headers)["dlq-topic"] == b"order-status"
+
+    def test_an_event_the_domain_refuses_goes_to_the_dead_letter_topic(self, broker):
+        def refuse(event):
+            raise UnknownOrder(event.envelope.order_id)
+
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=refuse)
+
+        worker.handle(record_of(status_event(1)))
+
+        assert dict(broker.records("order-status.dlq")[0].headers)[REASON_HEADER].startswith(b"UnknownOrder")
+
+    def test_a_failure_that_is_not_the_record_s_fault_is_retried_until_the_record_is_applied(self, broker):
+        attempts = []
+
+        def flaky(event):
+            attempts.append(event)
+            if len(attempts) < 3:
+                raise OSError("database is locked")
+
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=flaky)
+
+        handled = worker.handle(record_of(status_event(1)))
+
+        assert handled and len(attempts) == 3
+        assert broker.records("order-status.dlq") == ()
+
+    def test_the_thread_commits_each_record_after_applying_it(self, broker):
+        producer = broker.producer("order-service")
+        with producer.transaction() as batch:
+            for n in range(5):
+                record = encode(status_event(n, order_id=f"o-{n}"))
+                batch.send(record.topic, key=record.key, value=record.value)
+        applied = []
+        worker = ConsumerWorker(broker, group="messages", topics=["order-status"], apply=applied.append)
+
+        worker.start()
+        wait_until(lambda: broker.lag("messages") == 0)
+        worker.stop()
+
+        assert sorted(e.envelope.message_id for e in applied) == [f"m-{n}" for n in range(5)]
