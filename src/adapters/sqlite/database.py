@@ -1,0 +1,203 @@
+"""One SQLite file per service: its connections (one per thread), its write transactions and its schema.
+
+Every connection is set up alike:
+- WAL journal: readers never wait for the writer nor the writer for readers, so HTTP handlers read while the
+  relay and the consumers write;
+- synchronous=NORMAL: in WAL mode a commit is not synced to disk at once. A crash of the process loses
+  nothing; a power cut can lose the last commits but never corrupts the file (the outbox and the inbox stay
+  consistent with the rest, because they are in the same transactions);
+- a busy timeout: a writer waits up to 5 s for another writer's transaction instead of failing at once;
+- foreign keys enforced (SQLite leaves them off by default; on, any future child table is checked);
+- `isolation_level=None`: the sqlite3 module never opens a transaction on its own, so a statement outside
+  a unit of work commits by itself and a unit of work's transaction is exactly what it says (BEGIN IMMEDIATE).
+
+Connections are per thread (the event loop's thread and the worker threads use one `Database` at the same
+time; a sqlite3 connection must not be shared by threads running at once). They are also kept in a registry,
+so `close_all()` at shutdown closes those of threads that never closed their own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from attrs import frozen
+
+BUSY_TIMEOUT_S = 5.0
+# STRICT tables (3.37) keep "2.50" a string and a quantity an integer, whatever a column's affinity would do;
+# JSON functions are built in from 3.38.
+MINIMUM_SQLITE_VERSION = (3, 38, 0)
+
+
+class UnusableDatabase(Exception):
+    """The file cannot serve this service: written by a newer release, another service's file, or no WAL."""
+
+
+@frozen
+class Schema:
+    """A service's tables and how to build them: `migrations[n]` brings a file from version n to n + 1.
+
+    The file records its version (PRAGMA user_version). Changing the tables means appending a migration,
+    never editing one: files in the field are at every earlier version. `tables` are the tables the adapters
+    rely on; a file at the current version without them belongs to another service.
+    """
+
+    name: str
+    tables: frozenset[str]
+    migrations: tuple[tuple[str, ...], ...]
+
+    @property
+    def version(self) -> int:
+        return len(self.migrations)
+
+
+def begin(connection: sqlite3.Connection) -> None:
+    """Start a write transaction on `connection`, taking the write lock now (waiting up to the busy timeout).
+
+    Not BEGIN (deferred): a deferred transaction that has read and then writes cannot wait for the lock; if
+    another connection committed meanwhile it fails at once with "database is locked".
+    """
+    if connection.in_transaction:
+        raise RuntimeError("a transaction is already open on this thread's connection; they do not nest")
+    connection.execute("BEGIN IMMEDIATE")
+
+
+class Database:
+    """The file at `path`, created (with its folders) or upgraded to `schema` when this object is made."""
+
+    def __init__(self, path: str | Path, schema: Schema, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        if sqlite3.sqlite_version_info < MINIMUM_SQLITE_VERSION:
+            raise UnusableDatabase(
+                f"SQLite {sqlite3.sqlite_version} is too old; these adapters need "
+                f"{'.'.join(map(str, MINIMUM_SQLITE_VERSION))} or later"
+            )
+        self.path = Path(path)
+        self.schema = schema
+        self._busy_timeout_s = busy_timeout_s
+        self._local = threading.local()
+        self._lock = threading.Lock()  # guards the registry and `_closed`
+        self._connections: set[sqlite3.Connection] = set()
+        self._closed = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._migrate()
+        except BaseException:
+            self.close_all()
+            raise
+
+    def __repr__(self) -> str:
+        return f"Database({str(self.path)!r}, {self.schema.name})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close_all()
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        try:
+            connection: sqlite3.Connection = self._local.connection
+        except AttributeError:
+            connection = self._open()
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on this thread's connection: committed if the block ends normally, else rolled
+        back (also when COMMIT itself fails)."""
+        connection = self.connection()
+        begin(connection)
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        finally:
+            # Some errors (a full disk, an interrupt) end the transaction themselves: ROLLBACK would then fail
+            # and hide the error that matters.
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+
+    def require(self, *tables: str) -> None:
+        """Refuse, when the services are wired, an adapter given another service's database."""
+        missing = set(tables) - self.schema.tables
+        if missing:
+            raise ValueError(
+                f"{self!r} has no {', '.join(sorted(missing))} table; is it the wrong service's database?"
+            )
+
+    def close(self) -> None:
+        """Close this thread's connection (a thread that is done with the database calls this)."""
+        connection = self._local.__dict__.pop("connection", None)
+        if connection is not None:
+            with self._lock:
+                self._connections.discard(connection)
+            connection.close()
+
+    def close_all(self) -> None:
+        """Close every thread's connection, for good: later use raises. Call it once the threads using the
+        database have stopped: a connection closed under a running thread fails that thread's next statement."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, set()
+        self._local = threading.local()  # forget every thread's (now closed) connection
+        for connection in connections:
+            connection.close()
+
+    def _open(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self!r} is closed")
+            # check_same_thread=False only so that close_all() may close another thread's connection; each
+            # connection is otherwise used by the one thread that opened it.
+            connection = sqlite3.connect(
+                self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+            self._connections.add(connection)
+        try:
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise UnusableDatabase(
+                    f"{self.path}: SQLite refused WAL mode (journal_mode is {mode!r}); "
+                    "the file needs a local filesystem"
+                )
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            with self._lock:
+                self._connections.discard(connection)
+            connection.close()
+            raise
+        self._local.connection = connection
+        return connection
+
+    def _migrate(self) -> None:
+        # In a write transaction: two processes opening a new file at once migrate it one after the other, and
+        # the second finds the version already current.
+        with self.transaction() as connection:
+            found = connection.execute("PRAGMA user_version").fetchone()[0]
+            if found > self.schema.version:
+                raise UnusableDatabase(
+                    f"{self.path} is at {self.schema.name} schema version {found}, newer than this release's "
+                    f"{self.schema.version}"
+                )
+            for statements in self.schema.migrations[found:]:
+                for statement in statements:
+                    connection.execute(statement)
+            # PRAGMA takes no parameters; the version is our own integer.
+            connection.execute(f"PRAGMA user_version = {self.schema.version:d}")
+            present = {
+                name for (name,) in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
+            }
+            missing = self.schema.tables - present
+            if missing:
+                raise UnusableDatabase(
+                    f"{self.path} is not a {self.schema.name} database: it has no "
+                    f"{', '.join(sorted(missing))} table"
+                )

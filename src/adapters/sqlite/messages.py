@@ -1,0 +1,90 @@
+"""The Message Service's database: the messages sent to customers, and the inbox of the statuses consumed.
+
+`seq` numbers the messages in the order they were recorded, which is the order a customer reads them in. It
+is the table's INTEGER PRIMARY KEY on purpose: VACUUM may renumber an implicit rowid, never that column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from adapters.sqlite.database import Database, Schema
+from adapters.sqlite.transactions import INBOX_TABLES, Connect, SqliteInbox, SqliteUnitOfWork
+from ordering_core.messages import CustomerMessage
+from ordering_core.orders import CancelReason, OrderStatus
+
+MESSAGE_SCHEMA = Schema(
+    "message",
+    tables=frozenset({"customer_messages", "inbox"}),
+    migrations=(
+        (
+            """
+            CREATE TABLE IF NOT EXISTS customer_messages (
+                seq INTEGER PRIMARY KEY,
+                message_id TEXT NOT NULL UNIQUE,
+                order_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                reason TEXT,
+                text TEXT NOT NULL,
+                occurred_at TEXT NOT NULL
+            ) STRICT
+            """,
+            # A customer's messages, in order, without reading anyone else's.
+            "CREATE INDEX IF NOT EXISTS customer_messages_by_order ON customer_messages (order_id, seq)",
+            *INBOX_TABLES,
+        ),
+    ),
+)
+
+MESSAGE_COLUMNS = "message_id, order_id, status, reason, text, occurred_at"
+
+# The message id is the status event's: the same message twice is one message for the customer.
+# ON CONFLICT names the column: OR IGNORE would also drop, silently, a row that breaks NOT NULL.
+_INSERT = (
+    f"INSERT INTO customer_messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (message_id) DO NOTHING"
+)
+
+
+def message_from_row(row: Sequence[Any]) -> CustomerMessage:
+    """The message in a row selected as MESSAGE_COLUMNS."""
+    message_id, order_id, status, reason, text, occurred_at = row
+    return CustomerMessage(
+        order_id=order_id,
+        status=OrderStatus(status),
+        reason=None if reason is None else CancelReason(reason),
+        text=text,
+        occurred_at=datetime.fromisoformat(occurred_at),
+        message_id=message_id,
+    )
+
+
+class SqliteNotifier:
+    """Keeps each customer message as a row; the HTTP endpoint shows them (`SqliteMessageViews`)."""
+
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+
+    def notify(self, message: CustomerMessage) -> None:
+        self._connect().execute(
+            _INSERT,
+            (
+                message.message_id,
+                message.order_id,
+                message.status.value,
+                None if message.reason is None else message.reason.value,
+                message.text,
+                message.occurred_at.isoformat(),
+            ),
+        )
+
+
+class SqliteMessageUnitOfWork(SqliteUnitOfWork):
+    """`notifier` and `inbox`, in one transaction per `with` block."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database, *MESSAGE_SCHEMA.tables)
+        self.notifier = SqliteNotifier(self.connection)
+        self.inbox = SqliteInbox(self.connection)

@@ -1,0 +1,769 @@
+"""The storage contract: units of work, repositories, outboxes and views behave alike in memory and in SQLite.
+
+Each test runs once per backend. `storage` hands out units of work and views over one store: the in-memory
+unit of work is its own store, so memory hands out the same one each time; SQLite makes a new unit of work over
+the service's file each time, so whatever a test finds there was really written to the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import pytest
+
+from adapters.kafka.codec import decode, encode
+from adapters.kafka.relay import Outbox
+from adapters.memory.messages import InMemoryMessageUnitOfWork
+from adapters.memory.orders import InMemoryOrderUnitOfWork
+from adapters.memory.outbox import InMemoryOutbox
+from adapters.memory.products import InMemoryProductUnitOfWork
+from adapters.memory.views import InMemoryMessageViews, InMemoryOrderViews, InMemoryProductViews
+from adapters.sqlite.database import Database
+from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
+from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
+from adapters.sqlite.outbox import SqliteOutbox
+from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
+from adapters.sqlite.views import SqliteMessageViews, SqliteOrderViews, SqliteProductViews
+from ordering_core import (
+    CancelReason,
+    CustomerMessage,
+    EntryState,
+    Envelope,
+    Event,
+    LedgerEntry,
+    Line,
+    MessageUnitOfWork,
+    MessageViews,
+    Order,
+    OrderCreated,
+    OrderLine,
+    OrderPaid,
+    OrderStatus,
+    OrderStatusChanged,
+    OrderUnitOfWork,
+    OrderViews,
+    Product,
+    ProductUnitOfWork,
+    ProductViews,
+    Shortage,
+    StockReservationRejected,
+    StockReservationRequested,
+    UnavailableLine,
+)
+
+T = TypeVar("T")
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+INDIA = timezone(timedelta(hours=5, minutes=30))
+
+
+# -- the backends ---------------------------------------------------------------------------------------
+
+
+class Storage(Protocol):
+    """One backend's stores. `published(uow)`: every event published through the service of `uow` (one of
+    this backend's order or product units of work), decoded from the outbox rows where there are rows."""
+
+    def order_uow(self) -> OrderUnitOfWork: ...
+    def product_uow(self) -> ProductUnitOfWork: ...
+    def message_uow(self) -> MessageUnitOfWork: ...
+    def published(self, uow: Any) -> list[Event]: ...
+    def order_outbox(self) -> Outbox: ...
+    def order_views(self) -> OrderViews: ...
+    def product_views(self) -> ProductViews: ...
+    def message_views(self) -> MessageViews: ...
+    def close(self) -> None: ...
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        self._orders = InMemoryOrderUnitOfWork()
+        self._products = InMemoryProductUnitOfWork()
+        self._messages = InMemoryMessageUnitOfWork()
+
+    def order_uow(self) -> InMemoryOrderUnitOfWork:
+        return self._orders
+
+    def product_uow(self) -> InMemoryProductUnitOfWork:
+        return self._products
+
+    def message_uow(self) -> InMemoryMessageUnitOfWork:
+        return self._messages
+
+    def published(self, uow: InMemoryOrderUnitOfWork | InMemoryProductUnitOfWork) -> list[Event]:
+        return list(uow.events.published)
+
+    def order_outbox(self) -> InMemoryOutbox:
+        return InMemoryOutbox(self._orders.events)
+
+    def order_views(self) -> InMemoryOrderViews:
+        return InMemoryOrderViews(self._orders)
+
+    def product_views(self) -> InMemoryProductViews:
+        return InMemoryProductViews(self._products)
+
+    def message_views(self) -> InMemoryMessageViews:
+        return InMemoryMessageViews(self._messages)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+class SqliteStorage:
+    def __init__(self, folder: Path) -> None:
+        self.orders = Database(folder / "order.db", ORDER_SCHEMA)
+        self.products = Database(folder / "product.db", PRODUCT_SCHEMA)
+        self.messages = Database(folder / "message.db", MESSAGE_SCHEMA)
+
+    def order_uow(self) -> SqliteOrderUnitOfWork:
+        return SqliteOrderUnitOfWork(self.orders)
+
+    def product_uow(self) -> SqliteProductUnitOfWork:
+        return SqliteProductUnitOfWork(self.products)
+
+    def message_uow(self) -> SqliteMessageUnitOfWork:
+        return SqliteMessageUnitOfWork(self.messages)
+
+    def published(self, uow: SqliteOrderUnitOfWork | SqliteProductUnitOfWork) -> list[Event]:
+        """Every outbox row, sent or not, decoded as a consumer would."""
+        rows = uow.database.connection().execute("SELECT topic, value FROM outbox ORDER BY id")
+        return [decode(topic, value) for topic, value in rows]
+
+    def order_outbox(self) -> SqliteOutbox:
+        return SqliteOutbox(self.orders)
+
+    def order_views(self) -> SqliteOrderViews:
+        return SqliteOrderViews(self.orders)
+
+    def product_views(self) -> SqliteProductViews:
+        return SqliteProductViews(self.products)
+
+    def message_views(self) -> SqliteMessageViews:
+        return SqliteMessageViews(self.messages)
+
+    def close(self) -> None:
+        for database in (self.orders, self.products, self.messages):
+            database.close_all()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    backend: Storage = MemoryStorage() if request.param == "memory" else SqliteStorage(tmp_path)
+    yield backend
+    backend.close()
+
+
+# -- examples: values whose every detail must survive the trip (trailing zeros, offsets, None) ----------------
+
+
+def an_order(
+    order_id: str = "o-1",
+    *,
+    placed_at: datetime = NOW,
+    status: OrderStatus = OrderStatus.UNPAID,
+    reason: CancelReason | None = None,
+    payment_id: str | None = None,
+) -> Order:
+    lines = (OrderLine("p-1", 2, Decimal("2.50")), OrderLine("p-2", 1, Decimal("0.10")))
+    return Order(order_id, lines, status, placed_at, reason, payment_id)
+
+
+def envelope(order_id: str, message_id: str) -> Envelope:
+    return Envelope(message_id, NOW, order_id, "corr-1", None)
+
+
+def order_events(order: Order) -> list[Event]:
+    """What placing `order` publishes."""
+    return [
+        OrderCreated(envelope(order.order_id, f"{order.order_id}-created"), order.lines, order.total),
+        StockReservationRequested(
+            envelope(order.order_id, f"{order.order_id}-reserve"),
+            tuple(Line(line.product_id, line.quantity) for line in order.lines),
+        ),
+        OrderStatusChanged(envelope(order.order_id, f"{order.order_id}-unpaid"), OrderStatus.UNPAID),
+    ]
+
+
+def a_message(
+    order_id: str, message_id: str, status: OrderStatus, reason: CancelReason | None = None
+) -> CustomerMessage:
+    event = OrderStatusChanged(
+        Envelope(message_id, datetime(2026, 3, 1, 17, 30, 0, 250, tzinfo=INDIA), order_id, "corr-1"),
+        status,
+        reason,
+    )
+    return CustomerMessage.from_status_change(event)
+
+
+def pen(product_id: str = "p-1", *, price: str = "2.50", stock: int = 10) -> Product:
+    return Product(product_id, f"Pen {product_id}", Decimal(price), stock)
+
+
+def add_products(storage: Storage, *products: Product) -> None:
+    uow = storage.product_uow()
+    with uow:
+        for product in products:
+            uow.products.add(product)
+        uow.commit()
+
+
+def add_orders(storage: Storage, *orders: Order) -> None:
+    uow = storage.order_uow()
+    with uow:
+        for order in orders:
+            uow.orders.add(order)
+        uow.commit()
+
+
+# -- units of work ----------------------------------------------------------------------------------------
+
+
+class TestOrderUnitOfWork:
+    def test_committed_order_events_and_inbox_record_are_there_for_the_next_unit_of_work(self, storage):
+        order = an_order("o-1")
+        writer = storage.order_uow()
+
+        with writer:
+            writer.orders.add(order)
+            writer.events.publish(order_events(order))
+            writer.inbox.record("m-1")
+            writer.commit()
+
+        reader = storage.order_uow()
+        with reader:
+            assert reader.orders.get("o-1") == order
+            assert reader.inbox.seen("m-1")
+        assert storage.published(reader) == order_events(order)
+
+    def test_leaving_the_block_without_commit_keeps_nothing(self, storage):
+        order = an_order("o-1")
+        uow = storage.order_uow()
+
+        with uow:
+            uow.orders.add(order)
+            uow.events.publish(order_events(order))
+            uow.inbox.record("m-1")
+
+        after = storage.order_uow()
+        with after:
+            assert after.orders.get("o-1") is None
+            assert not after.inbox.seen("m-1")
+        assert storage.published(after) == []
+
+    def test_an_error_in_the_block_keeps_nothing_and_propagates(self, storage):
+        order = an_order("o-1")
+        uow = storage.order_uow()
+
+        with pytest.raises(RuntimeError, match="boom"), uow:
+            uow.orders.add(order)
+            uow.events.publish(order_events(order))
+            uow.inbox.record("m-1")
+            raise RuntimeError("boom")
+
+        after = storage.order_uow()
+        with after:
+            assert after.orders.get("o-1") is None
+            assert not after.inbox.seen("m-1")
+        assert storage.published(after) == []
+
+    def test_work_after_a_commit_is_kept_only_if_committed_again(self, storage):
+        uow = storage.order_uow()
+
+        with uow:
+            uow.orders.add(an_order("o-1"))
+            uow.commit()
+            uow.orders.add(an_order("o-2"))
+
+        assert [o.order_id for o in storage.order_views().orders(after=None, limit=10)] == ["o-1"]
+
+    def test_a_second_commit_keeps_the_work_done_since_the_first(self, storage):
+        uow = storage.order_uow()
+
+        with uow:
+            uow.orders.add(an_order("o-1"))
+            uow.commit()
+            uow.orders.add(an_order("o-2"))
+            uow.commit()
+
+        assert [o.order_id for o in storage.order_views().orders(after=None, limit=10)] == ["o-1", "o-2"]
+
+    def test_refuses_to_nest(self, storage):
+        uow = storage.order_uow()
+
+        with uow, pytest.raises(RuntimeError, match="already open"):
+            uow.__enter__()
+
+    def test_refuses_a_commit_outside_the_block(self, storage):
+        with pytest.raises(RuntimeError, match="outside"):
+            storage.order_uow().commit()
+
+
+class TestProductUnitOfWork:
+    def test_committed_products_ledger_events_and_inbox_are_there_for_the_next_unit_of_work(self, storage):
+        entry = LedgerEntry("o-1", EntryState.RESERVED, (Line("p-1", 2),))
+        rejection = StockReservationRejected(
+            envelope("o-2", "m-rejected"), (UnavailableLine("p-1", 9, Shortage.INSUFFICIENT_STOCK, 8),)
+        )
+        writer = storage.product_uow()
+
+        with writer:
+            writer.products.add(pen("p-1", stock=8))
+            writer.ledger.save(entry)
+            writer.events.publish([rejection])
+            writer.inbox.record("m-1")
+            writer.commit()
+
+        reader = storage.product_uow()
+        with reader:
+            assert reader.products.get_many(["p-1"]) == {"p-1": pen("p-1", stock=8)}
+            assert reader.ledger.entry_for("o-1") == entry
+            assert reader.inbox.seen("m-1")
+        assert storage.published(reader) == [rejection]
+
+    def test_leaving_the_block_without_commit_keeps_nothing(self, storage):
+        add_products(storage, pen("p-1", stock=8))
+        uow = storage.product_uow()
+
+        with uow:
+            uow.products.save(pen("p-1", stock=6))
+            uow.ledger.save(LedgerEntry("o-1", EntryState.RESERVED, (Line("p-1", 2),)))
+            uow.events.publish(order_events(an_order("o-1"))[:1])
+            uow.inbox.record("m-1")
+
+        after = storage.product_uow()
+        with after:
+            assert after.products.get_many(["p-1"])["p-1"].stock == 8
+            assert after.ledger.entry_for("o-1") is None
+            assert not after.inbox.seen("m-1")
+        assert storage.published(after) == []
+
+    def test_an_error_in_the_block_keeps_nothing_and_propagates(self, storage):
+        add_products(storage, pen("p-1", stock=8))
+        uow = storage.product_uow()
+
+        with pytest.raises(RuntimeError, match="boom"), uow:
+            uow.products.save(pen("p-1", stock=6))
+            uow.ledger.save(LedgerEntry("o-1", EntryState.RESERVED, (Line("p-1", 2),)))
+            uow.inbox.record("m-1")
+            raise RuntimeError("boom")
+
+        after = storage.product_uow()
+        with after:
+            assert after.products.get_many(["p-1"])["p-1"].stock == 8
+            assert after.ledger.entry_for("o-1") is None
+            assert not after.inbox.seen("m-1")
+
+
+class TestMessageUnitOfWork:
+    def test_committed_messages_and_inbox_record_are_there_for_the_next_unit_of_work(self, storage):
+        message = a_message("o-1", "m-1", OrderStatus.UNPAID)
+        writer = storage.message_uow()
+
+        with writer:
+            writer.notifier.notify(message)
+            writer.inbox.record("m-1")
+            writer.commit()
+
+        reader = storage.message_uow()
+        with reader:
+            assert reader.inbox.seen("m-1")
+        assert storage.message_views().messages_for("o-1") == [message]
+
+    def test_leaving_the_block_without_commit_keeps_nothing(self, storage):
+        uow = storage.message_uow()
+
+        with uow:
+            uow.notifier.notify(a_message("o-1", "m-1", OrderStatus.UNPAID))
+            uow.inbox.record("m-1")
+
+        after = storage.message_uow()
+        with after:
+            assert not after.inbox.seen("m-1")
+        assert storage.message_views().messages_for("o-1") == []
+
+    def test_an_error_in_the_block_keeps_nothing_and_propagates(self, storage):
+        uow = storage.message_uow()
+
+        with pytest.raises(RuntimeError, match="boom"), uow:
+            uow.notifier.notify(a_message("o-1", "m-1", OrderStatus.UNPAID))
+            uow.inbox.record("m-1")
+            raise RuntimeError("boom")
+
+        after = storage.message_uow()
+        with after:
+            assert not after.inbox.seen("m-1")
+        assert storage.message_views().messages_for("o-1") == []
+
+
+# -- repositories ---------------------------------------------------------------------------------------------
+
+
+class TestOrderRepository:
+    @pytest.mark.parametrize(
+        "order",
+        [
+            an_order("o-unpaid", placed_at=datetime(2026, 3, 1, 17, 30, 5, 123456, tzinfo=INDIA)),
+            an_order("o-paid", status=OrderStatus.PAID, payment_id="pay-1"),
+            an_order("o-customer", status=OrderStatus.CANCELLED, reason=CancelReason.CUSTOMER),
+            an_order(
+                "o-refund", status=OrderStatus.CANCELLED, reason=CancelReason.OUT_OF_STOCK, payment_id="pay-2"
+            ),
+        ],
+        ids=lambda order: order.order_id,
+    )
+    def test_an_order_comes_back_exactly_as_stored(self, storage, order):
+        add_orders(storage, order)
+
+        uow = storage.order_uow()
+        with uow:
+            found = uow.orders.get(order.order_id)
+
+        assert found == order
+        # Equality alone would let "2.5" pass for "2.50" and 12:00Z for 17:30+05:30.
+        assert [str(line.unit_price) for line in found.lines] == ["2.50", "0.10"]
+        assert found.placed_at.utcoffset() == order.placed_at.utcoffset()
+        assert (type(found.status), type(found.cancel_reason)) == (OrderStatus, type(order.cancel_reason))
+
+    def test_an_unknown_order_is_none(self, storage):
+        uow = storage.order_uow()
+
+        with uow:
+            found = uow.orders.get("o-404")
+
+        assert found is None
+
+    def test_an_order_is_added_once(self, storage):
+        add_orders(storage, an_order("o-1"))
+        uow = storage.order_uow()
+
+        with uow, pytest.raises(ValueError, match="already exists"):
+            uow.orders.add(an_order("o-1"))
+
+    def test_only_an_added_order_can_be_saved(self, storage):
+        uow = storage.order_uow()
+
+        with uow, pytest.raises(ValueError, match="never added"):
+            uow.orders.save(an_order("o-1"))
+
+    def test_saving_replaces_the_stored_order(self, storage):
+        add_orders(storage, an_order("o-1"))
+        paid = an_order("o-1", status=OrderStatus.PAID, payment_id="pay-1")
+        uow = storage.order_uow()
+
+        with uow:
+            uow.orders.save(paid)
+            uow.commit()
+
+        assert storage.order_views().order("o-1") == paid
+
+
+class TestUnpaidPlacedBefore:
+    def test_lists_unpaid_orders_placed_strictly_before_the_cutoff_oldest_first(self, storage):
+        add_orders(
+            storage,
+            an_order("o-later", placed_at=NOW + timedelta(minutes=1)),
+            an_order("o-at-cutoff", placed_at=NOW),
+            an_order("o-second", placed_at=NOW - timedelta(microseconds=1)),
+            an_order("o-first", placed_at=NOW - timedelta(hours=1)),
+            an_order(
+                "o-paid", placed_at=NOW - timedelta(hours=2), status=OrderStatus.PAID, payment_id="pay-1"
+            ),
+            an_order(
+                "o-cancelled",
+                placed_at=NOW - timedelta(hours=2),
+                status=OrderStatus.CANCELLED,
+                reason=CancelReason.CUSTOMER,
+            ),
+        )
+        uow = storage.order_uow()
+
+        with uow:
+            due = uow.orders.unpaid_placed_before(NOW)
+
+        assert [order.order_id for order in due] == ["o-first", "o-second"]
+
+    def test_compares_instants_whatever_their_offsets(self, storage):
+        # 17:15 in India is 11:45 UTC: before the cutoff, and before 11:50 UTC, though its text sorts after.
+        add_orders(
+            storage,
+            an_order("o-utc", placed_at=datetime(2026, 3, 1, 11, 50, tzinfo=UTC)),
+            an_order("o-india", placed_at=datetime(2026, 3, 1, 17, 15, tzinfo=INDIA)),
+            an_order("o-india-late", placed_at=datetime(2026, 3, 1, 17, 45, tzinfo=INDIA)),
+        )
+        uow = storage.order_uow()
+
+        with uow:
+            due = uow.orders.unpaid_placed_before(NOW)
+
+        assert [order.order_id for order in due] == ["o-india", "o-utc"]
+
+    def test_orders_placed_at_the_same_instant_come_by_order_id(self, storage):
+        add_orders(storage, an_order("o-b"), an_order("o-a"), an_order("o-c"))
+        uow = storage.order_uow()
+
+        with uow:
+            due = uow.orders.unpaid_placed_before(NOW + timedelta(seconds=1))
+
+        assert [order.order_id for order in due] == ["o-a", "o-b", "o-c"]
+
+
+class TestProductRepository:
+    @pytest.mark.parametrize("price", ["2.50", "0.10", "0", "100000.00", "7"])
+    def test_a_product_comes_back_exactly_as_stored(self, storage, price):
+        add_products(storage, pen("p-1", price=price, stock=0))
+        uow = storage.product_uow()
+
+        with uow:
+            found = uow.products.get_many(["p-1"])["p-1"]
+
+        assert found == pen("p-1", price=price, stock=0)
+        assert str(found.price) == price
+
+    def test_get_many_gives_the_known_products_by_id_in_the_order_asked(self, storage):
+        add_products(storage, pen("p-1"), pen("p-2"), pen("p-3"))
+        uow = storage.product_uow()
+
+        with uow:
+            found = uow.products.get_many(pid for pid in ["p-2", "p-9", "p-3", "p-1", "p-2"])
+
+        assert list(found.items()) == [("p-2", pen("p-2")), ("p-3", pen("p-3")), ("p-1", pen("p-1"))]
+
+    def test_a_product_is_added_once(self, storage):
+        add_products(storage, pen("p-1"))
+        uow = storage.product_uow()
+
+        with uow, pytest.raises(ValueError, match="already exists"):
+            uow.products.add(pen("p-1"))
+
+    def test_only_an_added_product_can_be_saved(self, storage):
+        uow = storage.product_uow()
+
+        with uow, pytest.raises(ValueError, match="never added"):
+            uow.products.save(pen("p-1"))
+
+    def test_saving_replaces_the_stored_product(self, storage):
+        add_products(storage, pen("p-1", price="2.50", stock=3))
+        changed = Product("p-1", "Fountain pen", Decimal("12.00"), 7)
+        uow = storage.product_uow()
+
+        with uow:
+            uow.products.save(changed)
+            uow.commit()
+
+        assert storage.product_views().product("p-1") == changed
+
+
+class TestStockLedger:
+    @pytest.mark.parametrize(
+        "entry",
+        [
+            LedgerEntry("o-1", EntryState.RESERVED, (Line("p-1", 2), Line("p-2", 10_000))),
+            LedgerEntry("o-1", EntryState.REJECTED),
+            LedgerEntry("o-1", EntryState.RELEASED),
+            LedgerEntry("o-1", EntryState.RELEASED, (Line("p-1", 2),)),
+        ],
+        ids=["reserved", "rejected", "released-tombstone", "released-given-back"],
+    )
+    def test_an_entry_comes_back_exactly_as_saved(self, storage, entry):
+        uow = storage.product_uow()
+        with uow:
+            uow.ledger.save(entry)
+            uow.commit()
+
+        with uow:
+            found = uow.ledger.entry_for("o-1")
+
+        assert found == entry
+
+    def test_an_order_never_seen_has_no_entry(self, storage):
+        uow = storage.product_uow()
+
+        with uow:
+            found = uow.ledger.entry_for("o-1")
+
+        assert found is None
+
+    def test_saving_replaces_the_order_entry(self, storage):
+        reserved = LedgerEntry("o-1", EntryState.RESERVED, (Line("p-1", 2),))
+        uow = storage.product_uow()
+        with uow:
+            uow.ledger.save(reserved)
+            uow.commit()
+
+        with uow:
+            uow.ledger.save(LedgerEntry("o-1", EntryState.RELEASED, reserved.taken))
+            uow.commit()
+
+        with uow:
+            assert uow.ledger.entry_for("o-1") == LedgerEntry("o-1", EntryState.RELEASED, reserved.taken)
+
+
+class TestInbox:
+    def test_a_message_is_unseen_until_recorded_and_seen_at_once_after(self, storage):
+        uow = storage.order_uow()
+
+        with uow:
+            before = uow.inbox.seen("m-1")
+            uow.inbox.record("m-1")
+            within = uow.inbox.seen("m-1")
+            other = uow.inbox.seen("m-2")
+
+        assert (before, within, other) == (False, True, False)
+
+    def test_recording_a_message_twice_is_harmless(self, storage):
+        uow = storage.message_uow()
+
+        with uow:
+            uow.inbox.record("m-1")
+            uow.inbox.record("m-1")
+            uow.commit()
+
+        with uow:
+            assert uow.inbox.seen("m-1")
+
+
+class TestEventPublisher:
+    def test_events_are_published_in_order_across_units_of_work(self, storage):
+        first, second = an_order("o-1"), an_order("o-2")
+        paid = OrderPaid(envelope("o-1", "o-1-paid"), "pay-1")
+        uow = storage.order_uow()
+
+        with uow:
+            uow.events.publish(order_events(first))
+            uow.commit()
+        with uow:
+            uow.events.publish(order_events(second))
+            uow.events.publish([])
+            uow.events.publish([paid])
+            uow.commit()
+
+        assert storage.published(uow) == [*order_events(first), *order_events(second), paid]
+
+
+# -- the relay's side of the outbox -----------------------------------------------------------------------------
+
+
+def publish_committed(storage: Storage, events: list[Event]) -> None:
+    uow = storage.order_uow()
+    with uow:
+        uow.events.publish(events)
+        uow.commit()
+
+
+def on_the_relays_thread(call: Callable[[], T]) -> T:
+    """`call` run on another thread, as the relay runs (a thread sees its own uncommitted writes)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
+class TestOutbox:
+    def test_pending_gives_committed_records_oldest_first_up_to_the_limit(self, storage):
+        events = [*order_events(an_order("o-1")), *order_events(an_order("o-2"))]
+        publish_committed(storage, events)
+
+        rows = storage.order_outbox().pending(4)
+
+        assert [(r.topic, r.key, r.value, tuple(r.headers)) for r in rows] == [
+            (e.topic, e.key, e.value, e.headers) for e in map(encode, events[:4])
+        ]
+
+    def test_rows_marked_sent_leave_the_pending_rows_and_the_backlog(self, storage):
+        events = [*order_events(an_order("o-1")), *order_events(an_order("o-2"))]
+        publish_committed(storage, events)
+        outbox = storage.order_outbox()
+        waiting = outbox.backlog()
+
+        outbox.mark_sent([row.id for row in outbox.pending(4)])
+
+        assert (waiting, outbox.backlog()) == (6, 2)
+        assert [decode(r.topic, r.value) for r in outbox.pending(10)] == events[4:]
+
+    def test_events_not_yet_committed_are_not_pending_for_the_relay(self, storage):
+        uow = storage.order_uow()
+        outbox = storage.order_outbox()
+
+        with uow:
+            uow.events.publish(order_events(an_order("o-1")))
+            seen_by_relay = on_the_relays_thread(lambda: (outbox.backlog(), outbox.pending(10)))
+
+        assert seen_by_relay == (0, [])
+
+
+# -- views --------------------------------------------------------------------------------------------------
+
+
+class TestOrderViews:
+    def test_shows_a_committed_order_and_none_for_an_unknown_one(self, storage):
+        add_orders(storage, an_order("o-1"))
+
+        views = storage.order_views()
+
+        assert (views.order("o-1"), views.order("o-2")) == (an_order("o-1"), None)
+
+    def test_pages_run_oldest_first_by_placed_at_then_order_id(self, storage):
+        add_orders(
+            storage,
+            an_order("o-e", placed_at=NOW + timedelta(hours=1)),
+            an_order("o-c", placed_at=NOW),
+            an_order("o-b", placed_at=NOW),
+            an_order("o-d", placed_at=datetime(2026, 3, 1, 17, 31, tzinfo=INDIA)),  # 12:01 UTC
+            an_order("o-a", placed_at=NOW - timedelta(days=1)),
+        )
+        views = storage.order_views()
+
+        first = views.orders(after=None, limit=2)
+        second = views.orders(after=first[-1].order_id, limit=2)
+        third = views.orders(after=second[-1].order_id, limit=2)
+        fourth = views.orders(after=third[-1].order_id, limit=2)
+
+        pages = [[order.order_id for order in page] for page in (first, second, third, fourth)]
+        assert pages == [["o-a", "o-b"], ["o-c", "o-d"], ["o-e"], []]
+
+    def test_a_page_after_an_unknown_order_is_empty(self, storage):
+        add_orders(storage, an_order("o-1"))
+
+        page = storage.order_views().orders(after="o-404", limit=10)
+
+        assert list(page) == []
+
+
+class TestProductViews:
+    def test_lists_every_product_by_id(self, storage):
+        add_products(storage, pen("p-3"), pen("p-1", price="0.50"), pen("p-2", stock=0))
+
+        listed = storage.product_views().products()
+
+        assert list(listed) == [pen("p-1", price="0.50"), pen("p-2", stock=0), pen("p-3")]
+
+    def test_shows_one_product_and_none_for_an_unknown_one(self, storage):
+        add_products(storage, pen("p-1"))
+
+        views = storage.product_views()
+
+        assert (views.product("p-1"), views.product("p-9")) == (pen("p-1"), None)
+
+
+class TestMessageViews:
+    def test_shows_an_orders_messages_oldest_first_and_no_one_elses(self, storage):
+        unpaid = a_message("o-1", "m-1", OrderStatus.UNPAID)
+        other = a_message("o-2", "m-2", OrderStatus.UNPAID)
+        paid = a_message("o-1", "m-3", OrderStatus.PAID)
+        refunded = a_message("o-1", "m-4", OrderStatus.CANCELLED, CancelReason.OUT_OF_STOCK)
+        uow = storage.message_uow()
+        for message in (unpaid, other, paid, refunded):
+            with uow:
+                uow.notifier.notify(message)
+                uow.commit()
+
+        shown = storage.message_views().messages_for("o-1")
+
+        assert list(shown) == [unpaid, paid, refunded]
+        assert [m.reason for m in shown] == [None, None, CancelReason.OUT_OF_STOCK]
+        assert shown[0].occurred_at.utcoffset() == INDIA.utcoffset(None)
+
+    def test_an_order_without_messages_has_none(self, storage):
+        assert list(storage.message_views().messages_for("o-404")) == []
