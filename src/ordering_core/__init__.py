@@ -9,6 +9,7 @@ and the use cases (`services`). Imports only the standard library and attrs; tim
 from ordering_core.availability import Availability, Shortage, UnavailableLine, availability_of
 from ordering_core.errors import (
     AlreadyPaid,
+    CatalogUnavailable,
     InvalidTransition,
     InvalidValue,
     OrderingError,
@@ -70,6 +71,7 @@ __all__ = [
     "AlreadyPaid",
     "Availability",
     "CancelReason",
+    "CatalogUnavailable",
     "CustomerMessage",
     "EntryState",
     "Envelope",

@@ -7,6 +7,7 @@ Every use case raises only these; each service maps them to problem+json respons
     ├── UnknownOrder ............ no order has this id
     ├── UnknownProduct .......... no product has this id
     ├── OrderUnavailable ........ place_order refused: lists every line that cannot be served
+    ├── CatalogUnavailable ...... the Product Service could not be asked (down, too slow, answered nonsense)
     └── InvalidTransition ....... the order's status does not allow this action
         └── AlreadyPaid ......... paid before, with a different payment id
 """
@@ -59,6 +60,18 @@ class OrderUnavailable(OrderingError):
             for line in self.failures
         )
         super().__init__(f"the order cannot be placed: {reasons}")
+
+
+class CatalogUnavailable(OrderingError):
+    """The `ProductCatalog` gave no answer: nothing was decided, so the caller may try again later.
+
+    Raised by catalog adapters (the core never does I/O); `place_order` asks the catalog before it stores
+    anything, so when this is raised no order exists and nothing was published.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the product catalog could not be asked: {reason}")
 
 
 class InvalidTransition(OrderingError):

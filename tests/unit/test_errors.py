@@ -6,6 +6,7 @@ import pytest
 
 from ordering_core import (
     AlreadyPaid,
+    CatalogUnavailable,
     InvalidTransition,
     InvalidValue,
     OrderingError,
@@ -27,6 +28,7 @@ class TestErrorTree:
             InvalidTransition("o-1", "cancelled", "pay"),
             AlreadyPaid("o-1", "pay-1", "pay-2"),
             OrderUnavailable([]),
+            CatalogUnavailable("timed out after 2.0 s"),
         ],
         ids=lambda error: type(error).__name__,
     )
@@ -77,3 +79,9 @@ class TestMessages:
         assert error.failures == tuple(failures)
         assert "'p-1' unknown_product (asked 2, available 0)" in str(error)
         assert "'p-2' insufficient_stock (asked 5, available 3)" in str(error)
+
+    def test_catalog_unavailable_says_why_the_catalog_gave_no_answer(self) -> None:
+        error = CatalogUnavailable("timed out after 2.0 s")
+
+        assert error.reason == "timed out after 2.0 s"
+        assert str(error) == "the product catalog could not be asked: timed out after 2.0 s"

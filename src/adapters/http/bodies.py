@@ -1,0 +1,98 @@
+"""What the services accept: the request bodies (structured by `json.structure`) and query parameters.
+
+The attrs classes here are shapes of JSON, not domain values; each field's type says which domain rule
+checks it (see `json.py`). openapi.yaml describes the same shapes for clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from attrs import frozen
+
+from adapters.http.json import Id, InitialStock, Name, Price, Quantity
+from adapters.http.problems import FieldError, InvalidRequest
+from ordering_core.errors import InvalidValue
+from ordering_core.values import Line, merge_lines, require_id
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+
+@frozen
+class ItemBody:
+    product_id: Id
+    quantity: Quantity
+
+
+@frozen
+class ItemsBody:
+    """POST /orders/order and POST /products/availability."""
+
+    items: list[ItemBody]
+
+    def lines(self) -> tuple[Line, ...]:
+        """The items as lines, merged per product; `InvalidRequest` when their number or a total is off."""
+        try:
+            return merge_lines(Line(item.product_id, item.quantity) for item in self.items)
+        except InvalidValue as error:
+            raise InvalidRequest([FieldError("items", error.rule)]) from None
+
+
+@frozen
+class ProductBody:
+    """PUT /products/{product_id}: `stocks` counts only when the product is created."""
+
+    name: Name
+    price: Price
+    stocks: InitialStock | None = None
+
+
+@frozen
+class RestockBody:
+    quantity: Quantity
+
+
+@frozen
+class PaymentBody:
+    order_id: Id
+    payment_id: Id | None = None
+
+    @property
+    def effective_payment_id(self) -> str:
+        # Without a payment id the order id stands in: deterministic, so repeating the call is a no-op.
+        return self.payment_id if self.payment_id is not None else self.order_id
+
+
+@frozen
+class CancelBody:
+    order_id: Id
+
+
+def required_query_id(params: Mapping[str, str], name: str) -> str:
+    """An id the query string must hold, or `InvalidRequest` naming the parameter."""
+    value = optional_query_id(params, name)
+    if value is None:
+        raise InvalidRequest([FieldError(name, "is required")])
+    return value
+
+
+def optional_query_id(params: Mapping[str, str], name: str) -> str | None:
+    """An id from the query string if it holds one, or `InvalidRequest` naming the parameter."""
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        return require_id(name, value)
+    except InvalidValue as error:
+        raise InvalidRequest([FieldError(name, error.rule)]) from None
+
+
+def query_limit(params: Mapping[str, str]) -> int:
+    raw = params.get("limit")
+    if raw is None:
+        return DEFAULT_PAGE
+    # isdigit() alone would take "²" or "١"; the digits must be ASCII.
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE):
+        raise InvalidRequest([FieldError("limit", f"must be an integer from 1 to {MAX_PAGE}")])
+    return int(raw)

@@ -1,0 +1,211 @@
+"""Every error a service answers with, as an RFC 9457 `application/problem+json` response: the one place.
+
+Two kinds of error reach here. The domain's tree (`ordering_core.errors`), mapped by class in `_BY_CLASS`;
+and the edge's own, `ApiError`, raised by the HTTP layer for what only it can see (a body that is not JSON,
+a wrong field, a reused Idempotency-Key), each naming its `ProblemType`. Starlette's own (`HTTPException`:
+no such route, wrong method) and anything unexpected (500) are mapped here too.
+
+A problem's `type` is a stable relative URI; clients branch on it. openapi.yaml lists which types each
+operation can answer, and the contract tests hold every response to that list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from attrs import frozen
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ordering_core.errors import (
+    AlreadyPaid,
+    CatalogUnavailable,
+    InvalidTransition,
+    InvalidValue,
+    OrderingError,
+    OrderUnavailable,
+    UnknownOrder,
+    UnknownProduct,
+)
+
+# How long a client should wait before retrying a 503 or an in-flight Idempotency-Key: about the time the
+# Product Service needs to come back from a restart, short enough that a person does not notice.
+RETRY_AFTER_S = 2
+# The largest request body read: 100 order items take about 6 KiB, so this leaves room and still stops a
+# client from making the service buffer megabytes.
+MAX_BODY_BYTES = 64 * 1024
+
+
+@frozen
+class ProblemType:
+    uri: str
+    title: str
+    status: int
+
+
+MALFORMED_JSON = ProblemType("/problems/malformed-json", "The body is not JSON", 400)
+INVALID_REQUEST = ProblemType("/problems/invalid-request", "The request has invalid fields", 422)
+BODY_TOO_LARGE = ProblemType("/problems/body-too-large", "The body is too large", 413)
+NOT_FOUND = ProblemType("/problems/not-found", "No such resource", 404)
+METHOD_NOT_ALLOWED = ProblemType("/problems/method-not-allowed", "Method not allowed", 405)
+UNKNOWN_ORDER = ProblemType("/problems/unknown-order", "Unknown order", 404)
+UNKNOWN_PRODUCT = ProblemType("/problems/unknown-product", "Unknown product", 404)
+ITEMS_UNAVAILABLE = ProblemType("/problems/items-unavailable", "Some items cannot be served", 409)
+INVALID_TRANSITION = ProblemType(
+    "/problems/invalid-transition", "The order's status does not allow this", 409
+)
+ALREADY_PAID = ProblemType("/problems/already-paid", "The order was paid with another payment", 409)
+STOCK_NOT_EDITABLE = ProblemType(
+    "/problems/stock-not-editable", "Stock changes only by restock and by orders", 409
+)
+IDEMPOTENCY_KEY_REUSED = ProblemType(
+    "/problems/idempotency-key-reused", "The Idempotency-Key was used for another request", 409
+)
+IDEMPOTENCY_KEY_IN_FLIGHT = ProblemType(
+    "/problems/idempotency-key-in-flight", "A request with this Idempotency-Key is still running", 409
+)
+PRODUCT_SERVICE_UNAVAILABLE = ProblemType(
+    "/problems/product-service-unavailable", "The Product Service could not be asked", 503
+)
+NOT_READY = ProblemType("/problems/not-ready", "The service is not ready", 503)
+INTERNAL_ERROR = ProblemType("/problems/internal-error", "The service failed", 500)
+# A refusal by a domain error this module does not know yet; a test keeps the table complete.
+REFUSED = ProblemType("/problems/refused", "The request was refused", 400)
+
+
+@frozen
+class FieldError:
+    """One wrong part of a request: `field` is its path (`items[0].quantity`, `name`, `body`, `limit`)."""
+
+    field: str
+    message: str
+
+
+class ApiError(Exception):
+    """An error the HTTP layer finds itself; it knows its problem type and any extension members."""
+
+    def __init__(
+        self,
+        kind: ProblemType,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extensions = extensions
+
+
+class InvalidRequest(ApiError):
+    """Fields of the request are wrong; every one is named, not just the first."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        self.errors = tuple(errors)
+        fields = ", ".join(dict.fromkeys(error.field for error in self.errors))
+        super().__init__(
+            INVALID_REQUEST,
+            f"invalid: {fields}",
+            errors=[{"field": e.field, "message": e.message} for e in self.errors],
+        )
+
+
+class ProblemResponse(JSONResponse):
+    media_type = "application/problem+json"
+
+
+def problem(
+    kind: ProblemType, detail: str, *, headers: Mapping[str, str] | None = None, **extensions: Any
+) -> ProblemResponse:
+    body = {"type": kind.uri, "title": kind.title, "status": kind.status, "detail": detail, **extensions}
+    return ProblemResponse(body, status_code=kind.status, headers=dict(headers or {}))
+
+
+def _plain(kind: ProblemType, *, retry: bool = False) -> Callable[[OrderingError], ProblemResponse]:
+    def respond(error: OrderingError) -> ProblemResponse:
+        return problem(kind, str(error), headers={"Retry-After": str(RETRY_AFTER_S)} if retry else None)
+
+    return respond
+
+
+def _unavailable_items(error: OrderUnavailable) -> ProblemResponse:
+    items = [
+        {
+            "product_id": line.product_id,
+            "quantity": line.quantity,
+            "reason": str(line.reason),
+            "in_stock": line.available,
+        }
+        for line in error.failures
+    ]
+    count = len(items)
+    return problem(
+        ITEMS_UNAVAILABLE,
+        f"{count} item{'s' if count != 1 else ''} cannot be served; nothing was ordered",
+        items=items,
+    )
+
+
+def _invalid_value(error: InvalidValue) -> ProblemResponse:
+    # A rule the edge did not check first: the domain names the field in its own words.
+    return problem(INVALID_REQUEST, str(error), errors=[{"field": error.field, "message": error.rule}])
+
+
+_BY_CLASS: dict[type[OrderingError], Callable[[Any], ProblemResponse]] = {
+    InvalidValue: _invalid_value,
+    UnknownOrder: _plain(UNKNOWN_ORDER),
+    UnknownProduct: _plain(UNKNOWN_PRODUCT),
+    OrderUnavailable: _unavailable_items,
+    CatalogUnavailable: _plain(PRODUCT_SERVICE_UNAVAILABLE, retry=True),
+    AlreadyPaid: _plain(ALREADY_PAID),
+    InvalidTransition: _plain(INVALID_TRANSITION),
+    OrderingError: _plain(REFUSED),
+}
+
+
+def for_domain_error(error: OrderingError) -> ProblemResponse:
+    # The first class of the error's MRO in the table: a subclass (AlreadyPaid) before its parent, and
+    # OrderingError, always in the MRO, last.
+    respond = next(_BY_CLASS[cls] for cls in type(error).__mro__ if cls in _BY_CLASS)
+    return respond(error)
+
+
+# -- Starlette exception handlers (registered by `service.build_app`) ------------------------------------
+
+
+async def on_domain_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, OrderingError)
+    return for_domain_error(error)
+
+
+async def on_api_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, ApiError)
+    return problem(error.kind, error.detail, headers=error.headers, **error.extensions)
+
+
+async def on_http_exception(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    # The router raises these two by itself; any other status would be ours, and we raise none.
+    known = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}
+    status = error.status_code
+    kind = known.get(status, ProblemType("about:blank", HTTPStatus(status).phrase, status))
+    return problem(kind, kind.title, headers=error.headers)  # keeps `Allow` on a 405
+
+
+async def on_unexpected_error(_request: Request, _error: Exception) -> Response:
+    # The traceback goes to the server's log (Starlette re-raises after this); the client learns nothing
+    # about the internals.
+    return problem(INTERNAL_ERROR, "the service failed to answer this request; it has been logged")
+
+
+EXCEPTION_HANDLERS = {
+    OrderingError: on_domain_error,
+    ApiError: on_api_error,
+    HTTPException: on_http_exception,
+    Exception: on_unexpected_error,
+}

@@ -1,0 +1,70 @@
+"""One way to assemble a service's Starlette app, so the three behave alike at the edges.
+
+Every app gets: its routes plus the probes; correlation ids; every error as problem+json (`problems`);
+and the lifespan the composition root gives it. Endpoints read bodies with
+`read_json` and answer JSON with `json_bytes`, so a stored answer (Idempotency-Key) is byte-identical to
+the first one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.routing import BaseRoute
+
+from adapters.http.correlation import CorrelationIds
+from adapters.http.json import parse_json
+from adapters.http.probes import Check, probe_routes
+from adapters.http.problems import BODY_TOO_LARGE, EXCEPTION_HANDLERS, MAX_BODY_BYTES, ApiError
+
+# src/adapters/http/service.py -> the repository root, where the one spec of the three services lives.
+OPENAPI_PATH = Path(__file__).parents[3] / "openapi.yaml"
+
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+def build_app(
+    routes: Sequence[BaseRoute],
+    *,
+    new_id: Callable[[], str],
+    readiness: Mapping[str, Check],
+    lifespan: Lifespan | None,
+    openapi_path: Path,
+) -> Starlette:
+    return Starlette(
+        routes=[*routes, *probe_routes(readiness, openapi_path=openapi_path)],
+        middleware=[Middleware(CorrelationIds, new_id=new_id)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+
+
+async def read_json(request: Request) -> Any:
+    """The request's JSON document, read up to `MAX_BODY_BYTES` and no further (then 413)."""
+    # Not Starlette's `max_body_size`: when Content-Length is over it, it answers 413 in text/plain, over
+    # whatever problem+json response the app had made.
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _too_large()
+    return parse_json(bytes(body))
+
+
+def _too_large() -> ApiError:
+    return ApiError(BODY_TOO_LARGE, f"the body is over the limit of {MAX_BODY_BYTES // 1024} KiB")
+
+
+def json_bytes(content: Any) -> bytes:
+    # Starlette's JSONResponse encoding, written out so it can be stored and replayed.
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()

@@ -1,0 +1,38 @@
+"""The Message Service's HTTP app: what each order's customer was told (openapi.yaml, "Message Service").
+
+Read-only: messages are recorded by the `order-status` consumer the composition root runs in `lifespan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from adapters.http.bodies import required_query_id
+from adapters.http.probes import Check
+from adapters.http.representations import message_json
+from adapters.http.service import OPENAPI_PATH, Lifespan, build_app
+from ordering_core.ports import MessageViews
+
+
+def create_app(
+    *,
+    views: MessageViews,
+    new_id: Callable[[], str],
+    readiness: Mapping[str, Check],
+    lifespan: Lifespan | None = None,
+    openapi_path: Path = OPENAPI_PATH,
+) -> Starlette:
+    """The Message Service; `new_id` makes correlation ids for requests that come without one."""
+
+    async def messages(request: Request) -> Response:
+        order_id = required_query_id(request.query_params, "order_id")
+        return JSONResponse([message_json(message) for message in views.messages_for(order_id)])
+
+    routes = [Route("/messages", messages, methods=["GET"])]
+    return build_app(routes, new_id=new_id, readiness=readiness, lifespan=lifespan, openapi_path=openapi_path)

@@ -1,0 +1,108 @@
+"""The Product Service's HTTP app: the catalog, restocking and the availability check (openapi.yaml).
+
+`create_app` takes every dependency; nothing here connects or reads the environment. Use cases run on the
+event loop, as in the Order Service (their SQLite work is short). The stock ledger is not here: it is driven
+by the Kafka consumer the composition root runs in `lifespan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from adapters.http.bodies import ItemsBody, ProductBody, RestockBody
+from adapters.http.json import structure
+from adapters.http.probes import Check
+from adapters.http.problems import STOCK_NOT_EDITABLE, ApiError
+from adapters.http.representations import availability_json, product_json
+from adapters.http.service import OPENAPI_PATH, Lifespan, build_app, read_json
+from ordering_core.errors import UnknownProduct
+from ordering_core.ports import ProductUnitOfWork, ProductViews
+from ordering_core.services.products import check_availability, put_product, restock
+
+
+def create_app(
+    *,
+    uow: Callable[[], ProductUnitOfWork],
+    views: ProductViews,
+    new_id: Callable[[], str],
+    readiness: Mapping[str, Check],
+    lifespan: Lifespan | None = None,
+    on_commit: Callable[[], None] | None = None,
+    openapi_path: Path = OPENAPI_PATH,
+) -> Starlette:
+    """The Product Service.
+
+    `uow` makes a fresh unit of work per request; `new_id` makes correlation ids for requests without one;
+    `on_commit` is called after a request committed a change (a product created, edited or restocked).
+    """
+    api = _ProductApi(uow, views, on_commit or _nothing)
+    routes = [
+        Route("/products", api.list, methods=["GET"]),
+        # Before /products/{product_id}, whose path it also matches.
+        Route("/products/availability", api.availability, methods=["POST"]),
+        Route("/products/{product_id}", api.get, methods=["GET"]),
+        Route("/products/{product_id}", api.put, methods=["PUT"]),
+        Route("/products/{product_id}/restock", api.restock, methods=["POST"]),
+    ]
+    return build_app(routes, new_id=new_id, readiness=readiness, lifespan=lifespan, openapi_path=openapi_path)
+
+
+class _ProductApi:
+    def __init__(
+        self, uow: Callable[[], ProductUnitOfWork], views: ProductViews, on_commit: Callable[[], None]
+    ) -> None:
+        self._uow = uow
+        self._views = views
+        self._on_commit = on_commit
+
+    async def list(self, _request: Request) -> Response:
+        return JSONResponse([product_json(product) for product in self._views.products()])
+
+    async def get(self, request: Request) -> Response:
+        product_id = request.path_params["product_id"]
+        product = self._views.product(product_id)
+        if product is None:
+            raise UnknownProduct(product_id)
+        return JSONResponse(product_json(product))
+
+    async def availability(self, request: Request) -> Response:
+        lines = structure(await read_json(request), ItemsBody).lines()
+        return JSONResponse(availability_json(check_availability(lines, uow=self._uow())))
+
+    async def put(self, request: Request) -> Response:
+        product_id = request.path_params["product_id"]
+        body = structure(await read_json(request), ProductBody)
+        existing = self._views.product(product_id)
+        if existing is not None and body.stocks is not None and body.stocks != existing.stock:
+            raise ApiError(
+                STOCK_NOT_EDITABLE,
+                f"product {product_id!r} has {existing.stock} in stock; stock changes by "
+                f"POST /products/{product_id}/restock, not by editing the product",
+            )
+        product = put_product(product_id, body.name, body.price, uow=self._uow())
+        if existing is None and body.stocks:
+            # The domain creates a product with no stock and adds stock only by restocking: two units of
+            # work. No await separates them, so no other request of this process runs in between.
+            product = restock(product_id, body.stocks, uow=self._uow())
+        self._on_commit()
+        if existing is not None:
+            return JSONResponse(product_json(product))
+        return JSONResponse(
+            product_json(product), status_code=201, headers={"Location": f"/products/{product_id}"}
+        )
+
+    async def restock(self, request: Request) -> Response:
+        body = structure(await read_json(request), RestockBody)
+        product = restock(request.path_params["product_id"], body.quantity, uow=self._uow())
+        self._on_commit()
+        return JSONResponse(product_json(product))
+
+
+def _nothing() -> None:
+    """Nothing to wake (tests, or a composition root with no outbox relay for product edits)."""

@@ -1,0 +1,178 @@
+"""The three HTTP apps wired over the in-memory adapters, with a client each that checks the contract.
+
+The Order Service asks the Product Service's own unit of work (`InMemoryProductCatalog`), so an order sees
+the products and stock the Product Service's endpoints made. Ids and time are deterministic; `commits`
+counts the `on_commit` calls (what would wake an outbox relay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from attrs import define, field
+from http_contract import ContractClient, OpenApi
+
+from adapters.http.idempotency import InMemoryIdempotencyStore
+from adapters.http.probes import Check
+from adapters.memory.catalog import InMemoryProductCatalog
+from adapters.memory.messages import InMemoryMessageUnitOfWork
+from adapters.memory.orders import InMemoryOrderUnitOfWork
+from adapters.memory.products import InMemoryProductUnitOfWork
+from adapters.memory.views import InMemoryMessageViews, InMemoryOrderViews, InMemoryProductViews
+from entrypoints import message_app, order_app, product_app
+from ordering_core import (
+    CatalogUnavailable,
+    OrderStatusChanged,
+    Product,
+    ProductCatalog,
+    record_customer_message,
+)
+from ordering_core.availability import Availability
+
+EPOCH = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class Ids:
+    """A `new_id`: "<prefix>-1", "<prefix>-2", ..."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.count = 0
+
+    def __call__(self) -> str:
+        self.count += 1
+        return f"{self.prefix}-{self.count}"
+
+
+class Clock:
+    def __init__(self, now: datetime = EPOCH) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@define
+class Commits:
+    """An `on_commit` that counts its calls."""
+
+    count: int = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
+@define
+class Services:
+    products: InMemoryProductUnitOfWork
+    orders: InMemoryOrderUnitOfWork
+    messages: InMemoryMessageUnitOfWork
+    idempotency: InMemoryIdempotencyStore
+    clock: Clock
+    order_commits: Commits
+    product_commits: Commits
+    order: ContractClient
+    product: ContractClient
+    message: ContractClient
+    delivered: int = field(default=0)
+
+    def deliver_status_messages(self) -> None:
+        """Hand the Message Service every order-status event committed since the last call (the consumer)."""
+        statuses = [e for e in self.orders.events.published if isinstance(e, OrderStatusChanged)]
+        for event in statuses[self.delivered :]:
+            record_customer_message(event, uow=self.messages)
+        self.delivered = len(statuses)
+
+    def stock_of(self, product_id: str) -> int:
+        return self.products.products.products[product_id].stock
+
+
+def services(
+    *products: Product,
+    catalog: ProductCatalog | None = None,
+    readiness: Mapping[str, Check] | None = None,
+    **order_app_options: Any,
+) -> Services:
+    spec = OpenApi.load()
+    shelf = InMemoryProductUnitOfWork(products)
+    orders = InMemoryOrderUnitOfWork()
+    messages = InMemoryMessageUnitOfWork()
+    idempotency = InMemoryIdempotencyStore()
+    clock = Clock()
+    order_commits, product_commits = Commits(), Commits()
+    checks = dict(readiness or {})
+    order = order_app.create_app(
+        # The in-memory unit of work is reused: it is safe because a request's `with uow:` block never awaits.
+        uow=lambda: orders,
+        views=InMemoryOrderViews(orders),
+        catalog=catalog or InMemoryProductCatalog(shelf),
+        idempotency=idempotency,
+        new_id=Ids("order"),
+        clock=clock,
+        readiness=checks,
+        on_commit=order_commits,
+        **order_app_options,
+    )
+    product = product_app.create_app(
+        uow=lambda: shelf,
+        views=InMemoryProductViews(shelf),
+        new_id=Ids("product"),
+        readiness=checks,
+        on_commit=product_commits,
+    )
+    message = message_app.create_app(
+        views=InMemoryMessageViews(messages), new_id=Ids("message"), readiness=checks
+    )
+    return Services(
+        products=shelf,
+        orders=orders,
+        messages=messages,
+        idempotency=idempotency,
+        clock=clock,
+        order_commits=order_commits,
+        product_commits=product_commits,
+        order=ContractClient(order, spec),
+        product=ContractClient(product, spec),
+        message=ContractClient(message, spec),
+    )
+
+
+# -- for the tests: a small shop, and what a test says over and over ---------------------------------------
+
+
+def pen_and_ink(*, pens: int = 10, ink: int = 3) -> Services:
+    return services(Product("pen", "Pen", Decimal("2.50"), pens), Product("ink", "Ink", Decimal("1.20"), ink))
+
+
+def items(*pairs: tuple[str, Any]) -> dict[str, Any]:
+    return {"items": [{"product_id": product_id, "quantity": quantity} for product_id, quantity in pairs]}
+
+
+def place(system: Services, *pairs: tuple[str, Any], **kwargs: Any) -> httpx.Response:
+    return system.order.post("/orders/order", json=items(*pairs), **kwargs)
+
+
+def placed_order_id(system: Services, *pairs: tuple[str, Any]) -> str:
+    answer = place(system, *pairs)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["order_id"])
+
+
+def problem_type(answer: httpx.Response) -> str:
+    return str(answer.json()["type"])
+
+
+def published(system: Services) -> list[str]:
+    return [event.TYPE for event in system.orders.events.published]
+
+
+class UnreachableCatalog:
+    async def check(self, lines: Any) -> Availability:
+        raise CatalogUnavailable("connection refused")

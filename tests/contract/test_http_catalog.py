@@ -1,0 +1,214 @@
+"""HttpProductCatalog: the Order Service asking the Product Service over HTTP, and every way that can fail.
+
+The happy path runs the real Product Service app behind httpx's ASGI transport, so the request the catalog
+sends and the answer it reads are the ones openapi.yaml describes. The failures use a dead port, a server
+that never answers, and `httpx.MockTransport` for answers no correct Product Service gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from http_services import services
+
+from adapters.http.catalog import HttpProductCatalog
+from adapters.memory.products import InMemoryProductUnitOfWork
+from adapters.memory.views import InMemoryProductViews
+from entrypoints import product_app
+from ordering_core import CatalogUnavailable, Line, OrderLine, Product, Shortage, UnavailableLine
+
+PEN = Product("pen", "Pen", Decimal("2.50"), 10)
+
+
+def product_service(*products: Product) -> httpx.AsyncClient:
+    shelf = InMemoryProductUnitOfWork(products)
+    app = product_app.create_app(
+        uow=lambda: shelf, views=InMemoryProductViews(shelf), new_id=lambda: "c", readiness={}
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://product")
+
+
+def answering(status: int, body: Any) -> httpx.AsyncClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if isinstance(body, bytes):
+            return httpx.Response(status, content=body)
+        return httpx.Response(status, json=body)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://product")
+
+
+def check(client: httpx.AsyncClient, *lines: Line) -> Any:
+    async def ask() -> Any:
+        async with client:
+            return await HttpProductCatalog(client).check(lines)
+
+    return asyncio.run(ask())
+
+
+def closing(client: httpx.AsyncClient) -> Any:
+    """A lifespan that closes the client when the app stops: how a composition root owns its one client."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        async with client:
+            yield
+
+    return lifespan
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A server that accepts connections (the kernel does, into the backlog) and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.fixture
+def dead_port() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # closed again: nothing listens there
+
+
+class TestAnswers:
+    def test_reads_the_product_services_answer_into_priced_and_unavailable_lines(self) -> None:
+        availability = check(product_service(PEN), Line("pen", 2), Line("nib", 1))
+
+        assert availability.lines == (
+            OrderLine("pen", 2, Decimal("2.50")),
+            UnavailableLine("nib", 1, Shortage.UNKNOWN_PRODUCT, 0),
+        )
+
+    def test_asks_once_per_order_with_the_lines_as_items(self) -> None:
+        requests: list[httpx.Request] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            requests.append(request)
+            return httpx.Response(
+                200,
+                json={
+                    "available": True,
+                    "items": [{"product_id": "pen", "quantity": 2, "available": True, "unit_price": "2.50"}],
+                },
+            )
+
+        check(httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://p"), Line("pen", 2))
+
+        assert [(r.method, r.url.path) for r in requests] == [("POST", "/products/availability")]
+        assert requests[0].content == b'{"items":[{"product_id":"pen","quantity":2}]}'
+
+    def test_an_order_placed_through_http_gets_the_product_services_prices(self) -> None:
+        client = product_service(PEN)
+        system = services(catalog=HttpProductCatalog(client), lifespan=closing(client))
+
+        with system.order:  # runs the lifespan, and one event loop serves every request, as in a server
+            placed = system.order.post(
+                "/orders/order", json={"items": [{"product_id": "pen", "quantity": 4}]}
+            )
+            refused = system.order.post(
+                "/orders/order", json={"items": [{"product_id": "pen", "quantity": 11}]}
+            )
+
+        assert client.is_closed
+        assert (placed.status_code, placed.json()["total"]) == (201, "10.00")
+        assert (refused.status_code, refused.json()["items"][0]["in_stock"]) == (409, 10)
+
+
+class TestNoAnswer:
+    def test_a_product_service_that_is_down_is_unavailable(self, dead_port: str) -> None:
+        with pytest.raises(CatalogUnavailable, match="could not reach it"):
+            check(httpx.AsyncClient(base_url=dead_port, timeout=1.0), Line("pen", 1))
+
+    def test_a_product_service_slower_than_the_timeout_is_unavailable(self, silent_server: str) -> None:
+        client = httpx.AsyncClient(base_url=silent_server, timeout=httpx.Timeout(0.2))
+
+        with pytest.raises(CatalogUnavailable, match=r"no answer in time \(ReadTimeout\)"):
+            check(client, Line("pen", 1))
+
+    def test_the_order_service_answers_503_and_stores_nothing_when_the_product_service_is_down(
+        self, dead_port: str
+    ) -> None:
+        client = httpx.AsyncClient(base_url=dead_port, timeout=1.0)
+        system = services(catalog=HttpProductCatalog(client), lifespan=closing(client))
+
+        with system.order:
+            answer = system.order.post(
+                "/orders/order", json={"items": [{"product_id": "pen", "quantity": 1}]}
+            )
+
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "2"
+        assert system.orders.orders.orders == {}
+        assert system.orders.events.published == []
+
+    @pytest.mark.parametrize("status", [500, 503, 422, 404])
+    def test_any_status_but_200_is_unavailable(self, status: int) -> None:
+        with pytest.raises(CatalogUnavailable, match=f"it answered {status}"):
+            check(answering(status, {"type": "/problems/x"}), Line("pen", 1))
+
+
+ONE_PEN_ASKED = [Line("pen", 2)]
+
+
+def available_pen(**changes: Any) -> dict[str, Any]:
+    return {"product_id": "pen", "quantity": 2, "available": True, "unit_price": "2.50", **changes}
+
+
+class TestAnswersNoCorrectProductServiceGives:
+    @pytest.mark.parametrize(
+        ("body", "why"),
+        [
+            (b"<html>", "body is not JSON"),
+            ({"available": True}, "items is required"),
+            ({"available": True, "items": [available_pen(quantity=3)]}, "must answer the items asked"),
+            ({"available": True, "items": []}, "must answer the items asked"),
+            (
+                {"available": True, "items": [available_pen(unit_price=None)]},
+                "an available item has a unit_price",
+            ),
+            (
+                {"available": True, "items": [available_pen(available=False)]},
+                "an available item has a unit_price",
+            ),
+            ({"available": False, "items": [available_pen()]}, "available must be true exactly when"),
+            (
+                {"available": True, "items": [available_pen(unit_price=2.5)]},
+                "items[0].unit_price must be a decimal",
+            ),
+            ({"available": "yes", "items": [available_pen()]}, "available must be true or false"),
+            (
+                {
+                    "available": False,
+                    "items": [available_pen(available=False, unit_price=None, reason="gone", in_stock=0)],
+                },
+                "items[0].reason must be one of 'unknown_product', 'insufficient_stock'",
+            ),
+        ],
+        ids=[
+            "html",
+            "no items",
+            "other quantity",
+            "no lines",
+            "no price",
+            "unavailable without reason",
+            "inconsistent flag",
+            "float price",
+            "string flag",
+            "unknown reason",
+        ],
+    )
+    def test_is_unavailable_and_says_what_is_wrong(self, body: Any, why: str) -> None:
+        with pytest.raises(CatalogUnavailable) as refused:
+            check(answering(200, body), *ONE_PEN_ASKED)
+
+        assert why in refused.value.reason

@@ -1,0 +1,222 @@
+"""What every service does alike: probes, the spec, correlation ids, errors outside any operation, lifespan.
+
+Every response is also checked against openapi.yaml by the client itself (`http_contract.ContractClient`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import yaml
+from http_contract import SPEC_PATH, TestClient
+from http_services import Clock, Ids, Services, services
+from starlette.applications import Starlette
+from starlette.requests import Request
+
+from adapters.http.idempotency import InMemoryIdempotencyStore
+from adapters.http.probes import probe_routes
+from adapters.http.problems import ApiError, for_domain_error
+from adapters.http.service import read_json
+from adapters.memory.catalog import InMemoryProductCatalog
+from adapters.memory.orders import InMemoryOrderUnitOfWork
+from adapters.memory.products import InMemoryProductUnitOfWork
+from adapters.memory.views import InMemoryOrderViews
+from entrypoints import order_app
+from ordering_core import OrderingError, errors
+
+SERVICES = ["order", "product", "message"]
+
+
+def client(system: Services, name: str) -> TestClient:
+    return getattr(system, name)  # type: ignore[no-any-return]
+
+
+async def fine() -> str | None:
+    return None
+
+
+async def broker_down() -> str | None:
+    return "no broker at 127.0.0.1:9092"
+
+
+async def crashing() -> str | None:
+    raise ConnectionRefusedError("database is locked")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+class TestEveryService:
+    def test_is_alive(self, name: str) -> None:
+        answer = client(services(), name).get("/healthz")
+
+        assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
+
+    def test_is_ready_when_every_check_passes(self, name: str) -> None:
+        answer = client(services(readiness={"database": fine, "kafka": fine}), name).get("/readyz")
+
+        assert answer.status_code == 200
+        assert answer.json() == {"status": "ready", "checks": {"database": "ok", "kafka": "ok"}}
+
+    def test_is_not_ready_while_a_check_fails_and_names_it(self, name: str) -> None:
+        answer = client(services(readiness={"database": fine, "kafka": broker_down}), name).get("/readyz")
+
+        assert answer.status_code == 503
+        assert answer.json()["type"] == "/problems/not-ready"
+        assert answer.json()["detail"] == "not ready: kafka"
+        assert answer.json()["checks"] == {"database": "ok", "kafka": "no broker at 127.0.0.1:9092"}
+
+    def test_serves_the_spec_it_is_held_to(self, name: str) -> None:
+        answer = client(services(), name).get("/openapi.yaml")
+
+        assert answer.headers["content-type"].startswith("application/yaml")
+        assert answer.content == SPEC_PATH.read_bytes()
+
+    def test_keeps_a_valid_correlation_id_and_replaces_anything_else(self, name: str) -> None:
+        system = services()
+
+        kept = client(system, name).get("/healthz", headers={"X-Correlation-Id": "trace-7"})
+        replaced = client(system, name).get("/healthz", headers={"X-Correlation-Id": "<script>"})
+        made = client(system, name).get("/healthz")
+
+        assert kept.headers["x-correlation-id"] == "trace-7"
+        assert replaced.headers["x-correlation-id"] == f"{name}-1"
+        assert made.headers["x-correlation-id"] == f"{name}-2"
+
+    def test_an_unknown_path_is_a_404_problem_with_a_correlation_id(self, name: str) -> None:
+        answer = client(services(), name).get("/nowhere", headers={"X-Correlation-Id": "trace-8"})
+
+        assert answer.status_code == 404
+        assert answer.json()["type"] == "/problems/not-found"
+        assert answer.headers["x-correlation-id"] == "trace-8"
+
+    def test_a_wrong_method_is_a_405_problem_naming_the_allowed_ones(self, name: str) -> None:
+        answer = client(services(), name).delete("/healthz")
+
+        assert answer.status_code == 405
+        assert answer.json()["type"] == "/problems/method-not-allowed"
+        assert set(answer.headers["allow"].split(", ")) == {"GET", "HEAD"}
+
+
+class TestReadiness:
+    def test_a_check_that_raises_is_a_reason_not_a_crash(self) -> None:
+        answer = services(readiness={"database": crashing}).order.get("/readyz")
+
+        assert answer.status_code == 503
+        assert answer.json()["checks"] == {"database": "ConnectionRefusedError: database is locked"}
+
+    def test_a_check_that_hangs_is_cut_off_at_its_deadline(self) -> None:
+        async def hangs() -> str | None:
+            await asyncio.Event().wait()
+            return None
+
+        app = Starlette(routes=probe_routes({"kafka": hangs}, openapi_path=SPEC_PATH, check_timeout_s=0.05))
+
+        answer = TestClient(app).get("/readyz")
+
+        assert answer.status_code == 503
+        assert answer.json()["checks"] == {"kafka": "no answer within 0.05 s"}
+
+    def test_with_no_checks_the_service_is_ready(self) -> None:
+        assert services().message.get("/readyz").json() == {"status": "ready", "checks": {}}
+
+
+class TestRequestBodies:
+    def test_reading_stops_at_the_first_chunk_past_64_kib(self) -> None:
+        received = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal received
+            received += 1
+            return {
+                "type": "http.request",
+                "body": b" " * 1024,
+                "more_body": True,
+            }  # a client that never stops
+
+        request = Request({"type": "http", "method": "POST", "path": "/", "headers": []}, receive)
+
+        with pytest.raises(ApiError) as refused:
+            asyncio.run(read_json(request))
+
+        assert refused.value.kind.uri == "/problems/body-too-large"
+        assert received == 65
+
+
+class TestServerErrors:
+    def test_a_failure_of_the_service_is_a_500_problem_that_reveals_nothing(self) -> None:
+        class BrokenViews(InMemoryOrderViews):
+            def order(self, order_id: str) -> Any:
+                raise RuntimeError("secret connection string")
+
+        orders = InMemoryOrderUnitOfWork()
+        app = order_app.create_app(
+            uow=lambda: orders,
+            views=BrokenViews(orders),
+            catalog=InMemoryProductCatalog(InMemoryProductUnitOfWork()),
+            idempotency=InMemoryIdempotencyStore(),
+            new_id=Ids("order"),
+            clock=Clock(),
+            readiness={},
+        )
+
+        answer = TestClient(app, raise_server_exceptions=False).get("/orders/o-1")
+
+        assert answer.status_code == 500
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"] == "/problems/internal-error"
+        assert "secret" not in answer.text
+
+
+class TestLifespan:
+    def test_runs_the_background_work_the_composition_root_gives_it(self) -> None:
+        events: list[str] = []
+
+        @asynccontextmanager
+        async def relay(_app: Any) -> AsyncIterator[None]:
+            events.append("started")
+            yield
+            events.append("stopped")
+
+        system = services(lifespan=relay)
+
+        with system.order:
+            events.append("served")
+
+        assert events == ["started", "served", "stopped"]
+
+
+class TestErrorTree:
+    def test_every_domain_error_has_a_problem_type_of_its_own(self) -> None:
+        examples = {
+            errors.InvalidValue("quantity", "must be positive", 0): "/problems/invalid-request",
+            errors.UnknownOrder("o-1"): "/problems/unknown-order",
+            errors.UnknownProduct("p-1"): "/problems/unknown-product",
+            errors.OrderUnavailable([]): "/problems/items-unavailable",
+            errors.CatalogUnavailable("down"): "/problems/product-service-unavailable",
+            errors.InvalidTransition("o-1", "paid", "cancel"): "/problems/invalid-transition",
+            errors.AlreadyPaid("o-1", "pay-1", "pay-2"): "/problems/already-paid",
+        }
+
+        answered = {error: yaml.safe_load(for_domain_error(error).body)["type"] for error in examples}
+
+        assert answered == examples
+        assert {type(error) for error in examples} == _subclasses(OrderingError)
+
+    def test_an_error_added_to_the_tree_later_is_still_a_problem(self) -> None:
+        class Novel(OrderingError):
+            pass
+
+        response = for_domain_error(Novel("something new"))
+
+        assert (response.status_code, yaml.safe_load(response.body)["type"]) == (400, "/problems/refused")
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set()
+    for sub in cls.__subclasses__():
+        if sub.__module__ == errors.__name__:
+            found |= {sub, *_subclasses(sub)}
+    return found

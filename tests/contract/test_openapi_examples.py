@@ -1,0 +1,138 @@
+"""openapi.yaml promises nothing the services do not do: every declared response has a request producing it.
+
+The other direction (the services answer nothing the spec does not declare, in the shape it declares) is
+checked on every response of every HTTP test by `ContractClient`, including these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from http_contract import OpenApi
+from http_services import UnreachableCatalog, services
+
+from ordering_core import Product
+
+SPEC = OpenApi.load()
+PEN_ORDER = {"items": [{"product_id": "pen", "quantity": 1}]}
+# Any operation with a body answers these the same way, whatever its body's shape.
+BODY_ERRORS = {"400": b"{", "413": b" " * (64 * 1024 + 1), "422": b"[]"}
+
+
+class World:
+    """Products, and an order in each status."""
+
+    def __init__(self) -> None:
+        self.system = services(
+            Product("pen", "Pen", Decimal("2.50"), 10), Product("ink", "Ink", Decimal("1.20"), 0)
+        )
+        self.unpaid = self._place()
+        self.paid = self._place()
+        self.cancelled = self._place()
+        self.order.post("/orders/paid", json={"order_id": self.paid})
+        self.order.post("/orders/cancel", json={"order_id": self.cancelled})
+        self.system.deliver_status_messages()
+
+    @property
+    def order(self) -> Any:
+        return self.system.order
+
+    @property
+    def product(self) -> Any:
+        return self.system.product
+
+    def _place(self) -> str:
+        return str(self.system.order.post("/orders/order", json=PEN_ORDER).json()["order_id"])
+
+    def client_for(self, template: str) -> Any:
+        """The client of the service that serves `template`, as the spec's path-level `servers` says."""
+        service = SPEC.document["paths"][template]["servers"][0]["description"]  # e.g. "Product Service"
+        return getattr(self.system, service.split()[0].lower())
+
+    def path(self, template: str) -> str:
+        return template.replace("{product_id}", "pen").replace("{order_id}", self.unpaid)
+
+
+async def down() -> str | None:
+    return "disk full"
+
+
+Example = Callable[[World], httpx.Response]
+EXAMPLES: dict[tuple[str, str, str], Example] = {
+    ("GET", "/products", "200"): lambda w: w.product.get("/products"),
+    ("POST", "/products/availability", "200"): lambda w: w.product.post(
+        "/products/availability", json=PEN_ORDER
+    ),
+    ("GET", "/products/{product_id}", "200"): lambda w: w.product.get("/products/pen"),
+    ("GET", "/products/{product_id}", "404"): lambda w: w.product.get("/products/nib"),
+    ("PUT", "/products/{product_id}", "200"): lambda w: w.product.put(
+        "/products/pen", json={"name": "P", "price": "3"}
+    ),
+    ("PUT", "/products/{product_id}", "201"): lambda w: w.product.put(
+        "/products/nib", json={"name": "N", "price": "1"}
+    ),
+    ("PUT", "/products/{product_id}", "409"): lambda w: w.product.put(
+        "/products/pen", json={"name": "P", "price": "3", "stocks": 99}
+    ),
+    ("POST", "/products/{product_id}/restock", "200"): lambda w: w.product.post(
+        "/products/pen/restock", json={"quantity": 1}
+    ),
+    ("POST", "/products/{product_id}/restock", "404"): lambda w: w.product.post(
+        "/products/nib/restock", json={"quantity": 1}
+    ),
+    ("POST", "/orders/order", "201"): lambda w: w.order.post("/orders/order", json=PEN_ORDER),
+    ("POST", "/orders/order", "409"): lambda w: w.order.post(
+        "/orders/order", json={"items": [{"product_id": "ink", "quantity": 1}]}
+    ),
+    ("POST", "/orders/order", "503"): lambda w: services(catalog=UnreachableCatalog()).order.post(
+        "/orders/order", json=PEN_ORDER
+    ),
+    ("POST", "/orders/paid", "200"): lambda w: w.order.post("/orders/paid", json={"order_id": w.unpaid}),
+    ("POST", "/orders/paid", "404"): lambda w: w.order.post("/orders/paid", json={"order_id": "o-404"}),
+    ("POST", "/orders/paid", "409"): lambda w: w.order.post("/orders/paid", json={"order_id": w.cancelled}),
+    ("POST", "/orders/cancel", "200"): lambda w: w.order.post("/orders/cancel", json={"order_id": w.unpaid}),
+    ("POST", "/orders/cancel", "404"): lambda w: w.order.post("/orders/cancel", json={"order_id": "o-404"}),
+    ("POST", "/orders/cancel", "409"): lambda w: w.order.post("/orders/cancel", json={"order_id": w.paid}),
+    ("GET", "/orders/{order_id}", "200"): lambda w: w.order.get(f"/orders/{w.paid}"),
+    ("GET", "/orders/{order_id}", "404"): lambda w: w.order.get("/orders/o-404"),
+    ("GET", "/orders", "200"): lambda w: w.order.get("/orders", params={"limit": 2}),
+    ("GET", "/orders", "422"): lambda w: w.order.get("/orders", params={"limit": 0}),
+    ("GET", "/messages", "200"): lambda w: w.system.message.get(
+        "/messages", params={"order_id": w.cancelled}
+    ),
+    ("GET", "/messages", "422"): lambda w: w.system.message.get("/messages"),
+    ("GET", "/healthz", "200"): lambda w: w.product.get("/healthz"),
+    ("GET", "/readyz", "200"): lambda w: w.order.get("/readyz"),
+    ("GET", "/readyz", "503"): lambda w: services(readiness={"database": down}).message.get("/readyz"),
+    ("GET", "/openapi.yaml", "200"): lambda w: w.order.get("/openapi.yaml"),
+}
+
+
+def example(world: World, method: str, template: str, status: str) -> httpx.Response | None:
+    operation = SPEC.document["paths"][template][method.lower()]
+    if "requestBody" in operation and status in BODY_ERRORS:
+        headers = {"content-type": "application/json"}
+        client = world.client_for(template)
+        return client.request(method, world.path(template), content=BODY_ERRORS[status], headers=headers)
+    produce = EXAMPLES.get((method, template, status))
+    return None if produce is None else produce(world)
+
+
+@pytest.mark.parametrize("declared", SPEC.declared_responses(), ids=" ".join)
+def test_every_declared_response_is_produced_by_a_request(declared: tuple[str, str, str]) -> None:
+    method, template, status = declared
+
+    answer = example(World(), method, template, status)
+
+    assert answer is not None, (
+        f"no example request produces {method} {template} {status}: add one to EXAMPLES"
+    )
+    assert str(answer.status_code) == status, answer.text
+
+
+def test_every_example_is_of_a_declared_response() -> None:
+    assert set(EXAMPLES) <= set(SPEC.declared_responses())
