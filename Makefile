@@ -49,9 +49,9 @@ kafka-stop: $(INSTALLED)
 kafka-status: $(INSTALLED)
 	@$(PY) tools/localkafka.py status
 
-run: kafka
-	@echo "run: Kafka is up. The Order, Product and Message services are not built yet (issue 5);"
-	@echo "run: until then this starts only the broker. Stop it with: make kafka-stop"
+# Kafka (or KAFKA_BOOTSTRAP_SERVERS), the three services and sample products, logs streamed; Ctrl-C stops all.
+run: $(INSTALLED)
+	@$(PY) tools/run.py
 
 clean: kafka-stop
 	rm -rf var .pytest_cache .hypothesis .coverage

@@ -1,0 +1,44 @@
+"""The Message Service's composition root: SQLite and Kafka wired to its app.
+
+    uvicorn --factory entrypoints.message_service:create_app_from_environment
+
+Background work: a consumer of order-status that records each status's message for the customer.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from adapters.kafka.broker import KafkaBroker
+from adapters.kafka.topics import ORDER_STATUS
+from adapters.kafka.worker import ConsumerWorker
+from adapters.sqlite.database import Database
+from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
+from adapters.sqlite.views import SqliteMessageViews
+from entrypoints import message_app
+from entrypoints.runtime import background, database_check, kafka_check, new_id
+from entrypoints.settings import Settings
+from ordering_core import Event, OrderStatusChanged, record_customer_message
+
+GROUP = "message-service"
+
+
+def create_app(settings: Settings) -> Starlette:
+    database = Database(settings.data_dir / "message.db", MESSAGE_SCHEMA)
+    broker = KafkaBroker(settings.kafka_bootstrap_servers)
+
+    def apply(event: Event) -> None:
+        assert isinstance(event, OrderStatusChanged)  # the only topic this group reads
+        record_customer_message(event, uow=SqliteMessageUnitOfWork(database))
+
+    statuses = ConsumerWorker(broker, group=GROUP, topics=[ORDER_STATUS.name], apply=apply)
+    return message_app.create_app(
+        views=SqliteMessageViews(database),
+        new_id=new_id,
+        readiness={"database": database_check(database), "kafka": kafka_check(settings.kafka_bootstrap_servers)},
+        lifespan=background(workers=[statuses], closers=[broker.close, database.close_all]),
+    )
+
+
+def create_app_from_environment() -> Starlette:
+    return create_app(Settings.from_environment())

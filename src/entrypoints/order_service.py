@@ -1,0 +1,98 @@
+"""The Order Service's composition root: SQLite, Kafka and the Product Service's HTTP API, wired to its app.
+
+    uvicorn --factory entrypoints.order_service:create_app_from_environment
+
+Background work: the outbox relay (orders' events to Kafka), a consumer of stock-reservation-rejected (cancel
+out of stock), and a periodic sweep cancelling orders unpaid for longer than ORDER_PAYMENT_TIMEOUT_S.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+from starlette.applications import Starlette
+
+from adapters.http.catalog import HttpProductCatalog
+from adapters.http.idempotency import InMemoryIdempotencyStore
+from adapters.kafka.broker import KafkaBroker
+from adapters.kafka.relay import OutboxRelay
+from adapters.kafka.topics import STOCK_RESERVATION_REJECTED
+from adapters.kafka.worker import ConsumerWorker
+from adapters.sqlite.database import Database
+from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
+from adapters.sqlite.outbox import SqliteOutbox
+from adapters.sqlite.views import SqliteOrderViews
+from entrypoints import order_app
+from entrypoints.runtime import background, database_check, kafka_check, new_id, outbox_check, utc_now
+from entrypoints.settings import Settings
+from ordering_core import Event, StockReservationRejected, expire_unpaid_orders, handle_reservation_rejected
+
+GROUP = "order-service"
+
+
+def create_app(settings: Settings) -> Starlette:
+    database = Database(settings.data_dir / "order.db", ORDER_SCHEMA)
+    broker = KafkaBroker(settings.kafka_bootstrap_servers)
+    outbox = SqliteOutbox(database)
+    relay = OutboxRelay(outbox, lambda: broker.producer(f"{GROUP}-outbox"), name="order-outbox-relay")
+
+    def unit_of_work() -> SqliteOrderUnitOfWork:
+        return SqliteOrderUnitOfWork(database)
+
+    def apply(event: Event) -> None:
+        assert isinstance(event, StockReservationRejected)  # the only topic this group reads
+        handle_reservation_rejected(event, uow=unit_of_work(), new_id=new_id, now=utc_now())
+        relay.wake()
+
+    rejections = ConsumerWorker(broker, group=GROUP, topics=[STOCK_RESERVATION_REJECTED.name], apply=apply)
+    payment_timeout = timedelta(seconds=settings.order_payment_timeout_s)
+
+    async def expire() -> None:
+        def sweep() -> int:
+            return len(expire_unpaid_orders(
+                uow=unit_of_work(), now=utc_now(), timeout=payment_timeout, new_id=new_id, correlation_id=new_id()
+            ))
+
+        if await asyncio.to_thread(sweep):
+            relay.wake()
+
+    # One pooled client for the process, with explicit limits: the Product Service hop is on every order.
+    product_service = httpx.AsyncClient(
+        base_url=settings.product_service_url,
+        timeout=httpx.Timeout(settings.product_service_timeout_s),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+    )
+
+    async def product_service_check() -> str | None:
+        try:
+            answer = await product_service.get("/healthz")
+        except httpx.HTTPError as error:
+            return f"unreachable at {settings.product_service_url} ({type(error).__name__})"
+        return None if answer.status_code == 200 else f"answered {answer.status_code} to /healthz"
+
+    return order_app.create_app(
+        uow=unit_of_work,
+        views=SqliteOrderViews(database),
+        catalog=HttpProductCatalog(product_service),
+        idempotency=InMemoryIdempotencyStore(),
+        new_id=new_id,
+        clock=utc_now,
+        readiness={
+            "database": database_check(database),
+            "kafka": kafka_check(settings.kafka_bootstrap_servers),
+            "outbox": outbox_check(relay, outbox.backlog),
+            "product-service": product_service_check,
+        },
+        lifespan=background(
+            workers=[relay, rejections],
+            periodic=[(settings.order_expiry_interval_s, expire)],
+            closers=[product_service.aclose, broker.close, database.close_all],
+        ),
+        on_commit=relay.wake,
+    )
+
+
+def create_app_from_environment() -> Starlette:
+    return create_app(Settings.from_environment())

@@ -1,0 +1,166 @@
+"""The seed's story, end to end: real Kafka, the three services as uvicorn processes, SQLite on disk.
+
+Every wait is on a condition (a stock level, a message) with a deadline, never a sleep. The services are
+restarted mid-story; nothing is lost and nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import localkafka
+import run
+
+pytestmark = pytest.mark.kafka
+
+WAIT_S = 30.0
+PRODUCTS = {
+    "E1": {"name": "Pen", "price": "2.50", "stocks": 10},
+    "E2": {"name": "Ink", "price": "1.20", "stocks": 3},
+}
+
+
+class RunningSystem:
+    def __init__(self, bootstrap: str, data_dir: Path, log_file: Path) -> None:
+        self.ports = {name: localkafka.free_port() for name in run.SERVICES}
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "DATA_DIR": str(data_dir),
+            "PRODUCT_SERVICE_URL": f"http://127.0.0.1:{self.ports['product']}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log = log_file.open("a")
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start(self, service: str) -> None:
+        self.processes[service] = run.start_service(service, self.ports[service], self.env, self.log)
+        run.wait_until_ready(service, self.ports[service], self.processes[service])
+
+    def stop(self, service: str) -> None:
+        process = self.processes.pop(service)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0, f"{service} did not shut down cleanly"
+        eventually(lambda: process.stdout.closed, True)  # its log copied to the end, its pipe closed
+
+    def close(self) -> None:
+        for service in list(self.processes):
+            self.stop(service)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def system(kafka_bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    home = tmp_path_factory.mktemp("e2e")
+    running = RunningSystem(kafka_bootstrap_servers, home / "data", home / "services.log")
+    try:
+        for service in run.SERVICES:
+            running.start(service)
+        for product_id, body in PRODUCTS.items():
+            assert httpx.put(f"{running.url('product')}/products/{product_id}", json=body).status_code == 201
+        yield running
+    finally:
+        running.close()
+
+
+def eventually(read: Callable[[], Any], expected: Any) -> None:
+    """Wait until read() == expected; fail with the last value seen."""
+    deadline = time.monotonic() + WAIT_S
+    seen = read()
+    while seen != expected:
+        assert time.monotonic() < deadline, f"after {WAIT_S:.0f} s: {seen!r} != {expected!r}"
+        time.sleep(0.05)
+        seen = read()
+
+
+def stock(system: RunningSystem, product_id: str) -> int:
+    return httpx.get(f"{system.url('product')}/products/{product_id}").json()["stocks"]
+
+
+def statuses(system: RunningSystem, order_id: str) -> list[str]:
+    messages = httpx.get(f"{system.url('message')}/messages", params={"order_id": order_id}).json()
+    return [m["status"] for m in messages]
+
+
+def place(system: RunningSystem, items: list[dict[str, Any]]) -> httpx.Response:
+    return httpx.post(f"{system.url('order')}/orders/order", json={"items": items})
+
+
+class TestTheSeedStory:
+    def test_lists_the_products(self, system):
+        listed = httpx.get(f"{system.url('product')}/products").json()
+
+        assert {p["product_id"]: p["name"] for p in listed}.items() >= {"E1": "Pen", "E2": "Ink"}.items()
+
+    def test_ordering_too_much_is_refused_and_changes_nothing(self, system):
+        before = stock(system, "E2")
+
+        answer = place(system, [{"product_id": "E2", "quantity": 4}])
+
+        assert answer.status_code == 409
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert stock(system, "E2") == before
+
+    def test_an_order_takes_stock_and_the_customer_hears_unpaid_then_paid(self, system):
+        before = stock(system, "E1")
+
+        placed = place(system, [{"product_id": "E1", "quantity": 2}])
+        order_id = placed.json()["order_id"]
+        eventually(lambda: stock(system, "E1"), before - 2)
+        eventually(lambda: statuses(system, order_id), ["unpaid"])
+        paid = httpx.post(f"{system.url('order')}/orders/paid", json={"order_id": order_id})
+
+        assert placed.status_code == 201
+        assert placed.headers["location"] == f"/orders/{order_id}"
+        assert paid.status_code == 200
+        eventually(lambda: statuses(system, order_id), ["unpaid", "paid"])
+
+    def test_cancelling_puts_the_stock_back(self, system):
+        before = stock(system, "E1")
+        order_id = place(system, [{"product_id": "E1", "quantity": 3}]).json()["order_id"]
+        eventually(lambda: stock(system, "E1"), before - 3)
+
+        cancelled = httpx.post(f"{system.url('order')}/orders/cancel", json={"order_id": order_id})
+
+        assert cancelled.status_code == 200
+        eventually(lambda: stock(system, "E1"), before)
+        eventually(lambda: statuses(system, order_id), ["unpaid", "cancelled"])
+
+
+class TestRestarts:
+    @pytest.mark.parametrize("service", ["product", "order", "message"])
+    def test_a_restarted_service_loses_nothing_and_repeats_nothing(self, system, service):
+        before = stock(system, "E1")
+        first = place(system, [{"product_id": "E1", "quantity": 1}]).json()["order_id"]
+        eventually(lambda: stock(system, "E1"), before - 1)
+        eventually(lambda: statuses(system, first), ["unpaid"])
+
+        system.stop(service)
+        system.start(service)
+        second = place(system, [{"product_id": "E1", "quantity": 1}]).json()["order_id"]
+
+        eventually(lambda: stock(system, "E1"), before - 2)
+        eventually(lambda: statuses(system, second), ["unpaid"])
+        assert statuses(system, first) == ["unpaid"]
+        assert httpx.get(f"{system.url('order')}/orders/{first}").json()["status"] == "unpaid"
+
+    def test_messages_sent_while_the_message_service_is_down_arrive_when_it_is_back(self, system):
+        system.stop("message")
+        order_id = place(system, [{"product_id": "E1", "quantity": 1}]).json()["order_id"]
+        httpx.post(f"{system.url('order')}/orders/paid", json={"order_id": order_id})
+
+        system.start("message")
+
+        eventually(lambda: statuses(system, order_id), ["unpaid", "paid"])
