@@ -15,12 +15,12 @@ import httpx
 from starlette.applications import Starlette
 
 from adapters.http.catalog import HttpProductCatalog
-from adapters.http.idempotency import InMemoryIdempotencyStore
 from adapters.kafka.broker import KafkaBroker
 from adapters.kafka.relay import OutboxRelay
 from adapters.kafka.topics import STOCK_RESERVATION_REJECTED
 from adapters.kafka.worker import ConsumerWorker
 from adapters.sqlite.database import Database
+from adapters.sqlite.idempotency import SqliteIdempotencyStore
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
 from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.views import SqliteOrderViews
@@ -76,7 +76,7 @@ def create_app(settings: Settings) -> Starlette:
         uow=unit_of_work,
         views=SqliteOrderViews(database),
         catalog=HttpProductCatalog(product_service),
-        idempotency=InMemoryIdempotencyStore(),
+        idempotency=SqliteIdempotencyStore(database),
         new_id=new_id,
         clock=utc_now,
         readiness={

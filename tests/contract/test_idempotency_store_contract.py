@@ -5,20 +5,29 @@ A durable store joins by adding a param to `store` that builds it (empty, with a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from adapters.http.idempotency import IdempotencyStore, InMemoryIdempotencyStore, Remembered, Reply
+from adapters.sqlite.database import Database
+from adapters.sqlite.idempotency import SqliteIdempotencyStore
+from adapters.sqlite.orders import ORDER_SCHEMA
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)
 REPLY = Reply("o-1", b'{"order_id":"o-1"}')
 
 
-@pytest.fixture(params=["memory"])
-def store(request: pytest.FixtureRequest) -> IdempotencyStore:
-    return InMemoryIdempotencyStore(lease=LEASE)
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IdempotencyStore]:
+    if request.param == "memory":
+        yield InMemoryIdempotencyStore(lease=LEASE)
+    else:
+        with Database(tmp_path / "order.db", ORDER_SCHEMA) as database:
+            yield SqliteIdempotencyStore(database, lease=LEASE)
 
 
 class TestIdempotencyStore:

@@ -164,3 +164,16 @@ class TestRestarts:
         system.start("message")
 
         eventually(lambda: statuses(system, order_id), ["unpaid", "paid"])
+
+    def test_an_idempotency_key_outlives_a_restart_of_the_order_service(self, system):
+        items = [{"product_id": "E1", "quantity": 1}]
+        first = httpx.post(f"{system.url('order')}/orders/order", json={"items": items},
+                           headers={"Idempotency-Key": "e2e-restart-key"})
+
+        system.stop("order")
+        system.start("order")
+        again = httpx.post(f"{system.url('order')}/orders/order", json={"items": items},
+                           headers={"Idempotency-Key": "e2e-restart-key"})
+
+        assert first.status_code == again.status_code == 201
+        assert again.json()["order_id"] == first.json()["order_id"]

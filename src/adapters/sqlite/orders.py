@@ -49,6 +49,19 @@ ORDER_SCHEMA = Schema(
             ),
             *OUTBOX_TABLES,
             *INBOX_TABLES,
+            # The HTTP edge's Idempotency-Keys (adapters/sqlite/idempotency.py). Not in `tables`: those are
+            # what the order unit of work requires, and it never touches this one; the store checks for it.
+            """
+            CREATE TABLE IF NOT EXISTS idempotency_keys (
+                key TEXT PRIMARY KEY,
+                fingerprint TEXT NOT NULL,
+                claimed_at TEXT NOT NULL,
+                claimed_at_us INTEGER NOT NULL,
+                order_id TEXT,
+                body BLOB,
+                CHECK ((order_id IS NULL) = (body IS NULL))
+            ) STRICT
+            """,
         ),
     ),
 )
