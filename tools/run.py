@@ -47,8 +47,10 @@ def main() -> int:
         return 1
     started_broker: localkafka.LocalKafka | None = None
     services: dict[str, subprocess.Popen[bytes]] = {}
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C and SIGTERM both mean "stop everything", also when SIGINT was ignored where this was started
+    # (a background job of a non-interactive shell inherits it ignored).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         bootstrap, started_broker = start_kafka()
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PYTHONUNBUFFERED": "1"}
@@ -58,11 +60,11 @@ def main() -> int:
             wait_until_ready(name, ports[name], services[name])
         load_sample_products(ports["product"])
         print_banner(ports, bootstrap, settings.data_dir)
-        while not stop.is_set():
+        while True:  # until Ctrl-C, or a service dies
             dead = [name for name, process in services.items() if process.poll() is not None]
             if dead:
                 raise RunError(f"the {dead[0]} service exited with status {services[dead[0]].returncode}")
-            stop.wait(0.5)
+            time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nrun: stopping...", flush=True)
     except (RunError, localkafka.BrokerSetupError) as error:
@@ -71,6 +73,10 @@ def main() -> int:
     finally:
         stop_all(services, started_broker)
     return 0
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def start_kafka() -> tuple[str, localkafka.LocalKafka | None]:
@@ -107,6 +113,9 @@ def start_service(name: str, port: int, env: dict[str, str], log: TextIO = sys.s
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        # Its own process group: Ctrl-C reaches only this script, which stops the services first and the
+        # broker last, instead of every process at once (a service would see Kafka vanish mid-shutdown).
+        start_new_session=True,
     )
     threading.Thread(target=_stream, args=(name, process, log), daemon=True).start()
     return process
