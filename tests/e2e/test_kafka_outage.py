@@ -1,0 +1,52 @@
+"""Kafka goes down: orders are still taken, /readyz says what waits, and it all goes out when Kafka is back.
+
+This test runs its own broker (it stops it), on free ports in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+import localkafka
+from test_seed_story import RunningSystem, eventually, stock
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def broker(tmp_path) -> localkafka.LocalKafka:
+    broker = localkafka.LocalKafka(tmp_path / "kafka", port=localkafka.free_port(),
+                                   controller_port=localkafka.free_port())
+    broker.start()
+    localkafka.ensure_topics(broker.bootstrap_servers, localkafka.project_topics())
+    yield broker
+    broker.stop()
+
+
+def test_orders_taken_while_kafka_is_down_reach_the_stock_when_it_is_back(broker, tmp_path):
+    system = RunningSystem(broker.bootstrap_servers, tmp_path / "data", tmp_path / "services.log")
+    try:
+        for service in ("product", "order"):
+            system.start(service)
+        httpx.put(f"{system.url('product')}/products/K1", json={"name": "Kite", "price": "9.99", "stocks": 5})
+
+        broker.stop()
+        placed = [httpx.post(f"{system.url('order')}/orders/order",
+                             json={"items": [{"product_id": "K1", "quantity": 1}]}) for _ in range(2)]
+        # The relay has tried and failed: the probe counts what waits (create-order, update-stock, order-status).
+        eventually(lambda: outbox_reason(system).startswith("6 events wait to be published"), True)  # 3 per order
+        readiness = httpx.get(f"{system.url('order')}/readyz")
+        broker.start()
+
+        assert [answer.status_code for answer in placed] == [201, 201]
+        assert readiness.status_code == 503
+        assert readiness.json()["checks"]["kafka"].startswith("unreachable")
+        eventually(lambda: stock(system, "K1"), 3)
+        eventually(lambda: httpx.get(f"{system.url('order')}/readyz").status_code, 200)
+    finally:
+        system.close()
+
+
+def outbox_reason(system: RunningSystem) -> str:
+    return httpx.get(f"{system.url('order')}/readyz").json()["checks"]["outbox"]
