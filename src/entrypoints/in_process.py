@@ -246,7 +246,7 @@ class InProcessSystem:
     # -- the consumers' handlers (what the Kafka consumer loops do) ----------------------------------
 
     def _on_stock(self, record: Record) -> None:
-        event = decode(record.topic, record.value)
+        event = decode(record.topic, record.value, key=record.key)
         outcome: LedgerOutcome | None
         if isinstance(event, StockReservationRequested):
             outcome = apply_stock_reservation(event, uow=self.products, new_id=self.new_id, now=self.now)
@@ -257,12 +257,12 @@ class InProcessSystem:
             self.ledger_log.append(Applied(event.envelope.order_id, str(outcome.entry.state)))
 
     def _on_rejected(self, record: Record) -> None:
-        event = decode(record.topic, record.value)
+        event = decode(record.topic, record.value, key=record.key)
         assert isinstance(event, StockReservationRejected)
         handle_reservation_rejected(event, uow=self.orders, new_id=self.new_id, now=self.now)
 
     def _on_status(self, record: Record) -> None:
-        event = decode(record.topic, record.value)
+        event = decode(record.topic, record.value, key=record.key)
         assert isinstance(event, OrderStatusChanged)
         record_customer_message(event, uow=self.messages)
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 
 from adapters.kafka.codec import MESSAGE_ID_HEADER, TYPE_HEADER, UndecodableEvent, decode, encode
-from ordering_core import Envelope, OrderCreated, OrderLine
+from ordering_core import (
+    Envelope,
+    OrderCreated,
+    OrderLine,
+    OrderPaid,
+    OrderStatus,
+    OrderStatusChanged,
+    StockReleaseRequested,
+)
 from strategies import events
 
 from .examples import NOW
@@ -25,12 +34,40 @@ def document(**changes) -> bytes:
     return json.dumps(fields).encode()
 
 
+def line(**changes) -> bytes:
+    """The create-order value with its one line changed."""
+    fields = json.loads(encode(created()).value)
+    fields["data"]["lines"][0].update(changes)
+    return json.dumps(fields).encode()
+
+
+def without(event, *path: str) -> bytes:
+    """The value of `event` without the key at `path` ("data", "reason" is the reason inside data)."""
+    fields = json.loads(encode(event).value)
+    *parents, last = path
+    node = fields
+    for name in parents:
+        node = node[name]
+    del node[last]
+    return json.dumps(fields).encode()
+
+
+def reason(topic: str, value: bytes | None, key: bytes | None = None) -> str:
+    with pytest.raises(UndecodableEvent) as refused:
+        decode(topic, value, key=key)
+    return refused.value.reason
+
+
+def at(offset: timedelta) -> datetime:
+    return datetime(2026, 11, 25, 13, tzinfo=timezone(offset))
+
+
 class TestRoundTrip:
     @given(events())
     def test_decoding_what_was_encoded_gives_the_same_event(self, event):
         record = encode(event)
 
-        assert decode(record.topic, record.value) == event
+        assert decode(record.topic, record.value, key=record.key) == event
 
     @given(events())
     def test_the_key_is_the_order_id_and_the_topic_is_the_event_type(self, event):
@@ -47,6 +84,59 @@ class TestRoundTrip:
         assert value["data"]["total"] == "5.00"
         assert value["data"]["lines"][0]["unit_price"] == "2.50"
 
+    def test_without_a_key_the_key_is_not_checked(self):
+        assert decode("create-order", encode(created()).value, key=None) == created()
+
+
+class TestEncodingInTheContractsForm:
+    def test_money_is_written_in_plain_digits_even_when_the_decimal_has_an_exponent(self):
+        event = OrderCreated(
+            Envelope("m-1", NOW, "o-1", "c-1"), (OrderLine("p-1", 1, Decimal("1E+2")),), Decimal("1E+2")
+        )
+
+        value = json.loads(encode(event).value)
+
+        assert (value["data"]["lines"][0]["unit_price"], value["data"]["total"]) == ("100", "100")
+
+    def test_a_negative_zero_is_written_without_its_sign(self):
+        event = OrderCreated(
+            Envelope("m-1", NOW, "o-1", "c-1"), (OrderLine("p-1", 1, Decimal("-0.00")),), Decimal("-0")
+        )
+
+        value = json.loads(encode(event).value)
+
+        assert (value["data"]["lines"][0]["unit_price"], value["data"]["total"]) == ("0.00", "0")
+
+    @pytest.mark.parametrize(
+        ("offset", "written"),
+        [
+            (timedelta(hours=1, seconds=30), "2026-11-25T11:59:30+00:00"),
+            (timedelta(minutes=19, seconds=32), "2026-11-25T12:40:28+00:00"),  # Amsterdam's mean time
+            (-timedelta(minutes=1, microseconds=1), "2026-11-25T13:01:00.000001+00:00"),
+        ],
+    )
+    def test_a_time_whose_offset_is_not_whole_minutes_is_written_as_the_same_instant_in_utc(
+        self, offset, written
+    ):
+        event = OrderPaid(Envelope("m-1", at(offset), "o-1", "c-1"), "pay-1")
+        record = encode(event)
+
+        assert json.loads(record.value)["occurred_at"] == written
+        assert decode(record.topic, record.value).envelope.occurred_at == at(offset)  # the same instant
+
+    @pytest.mark.parametrize(
+        ("offset", "written"),
+        [
+            (timedelta(0), "2026-11-25T13:00:00+00:00"),
+            (timedelta(hours=5, minutes=30), "2026-11-25T13:00:00+05:30"),
+            (-timedelta(hours=8), "2026-11-25T13:00:00-08:00"),
+        ],
+    )
+    def test_a_time_whose_offset_is_whole_minutes_keeps_its_offset(self, offset, written):
+        event = OrderPaid(Envelope("m-1", at(offset), "o-1", "c-1"), "pay-1")
+
+        assert json.loads(encode(event).value)["occurred_at"] == written
+
 
 class TestRefusals:
     @pytest.mark.parametrize(
@@ -58,19 +148,19 @@ class TestRefusals:
             (document(type="ship-order"), "unknown event type 'ship-order'"),
             (document(schema_version=2), "create-order schema_version 2 is not supported"),
             (document(extra=1), "unexpected fields: extra"),
-            (document(data=[]), "data must be a JSON object"),
-            (document(correlation_id=5), "must be a string, got int @ event.envelope.correlation_id"),
-            (document(occurred_at="2026-01-01T00:00:00"), "occurred_at must be"),
+            (document(data=[]), "must be a JSON object, got list @ data"),
+            (document(correlation_id=5), "must be a string, got int @ correlation_id"),
+            (document(occurred_at="2026-01-01T00:00:00"), "must be an RFC 3339 date-time"),
             (document(data={"lines": [{"product_id": "p-1", "quantity": "2", "unit_price": "2.50"}],
-                            "total": "5.00"}), "must be an integer, got str @ event.lines[0].quantity"),
+                            "total": "5.00"}), "must be an integer, got str @ data.lines[0].quantity"),
             (document(data={"lines": [{"product_id": "p-1", "quantity": 2, "unit_price": 2.5}],
                             "total": "5.00"}), 'must be a decimal string such as "12.50", got float'),
             (document(data={"lines": [{"product_id": "p-1", "quantity": 0, "unit_price": "2.50"}],
-                            "total": "0.00"}), "quantity must be an integer from 1 to 10000, got 0"),
+                            "total": "0.00"}), "must be an integer from 1 to 10000, got 0"),
             (document(data={"lines": [{"product_id": "p-1", "quantity": 2, "unit_price": "2.50"}]}),
-             "required field missing @ event.total"),
+             "required field missing @ data.total"),
             (document(data={"lines": [{"product_id": "p-1", "quantity": 2, "unit_price": "2.50"}],
-                            "total": "9.00"}), "total must be the sum of the line subtotals"),
+                            "total": "9.00"}), "must be the sum of the line subtotals"),
         ],
     )
     def test_a_bad_record_is_refused_with_the_reason(self, value, reason):
@@ -82,3 +172,200 @@ class TestRefusals:
     def test_an_event_on_the_wrong_topic_is_refused(self):
         with pytest.raises(UndecodableEvent, match="a 'create-order' event does not belong on topic 'update-stock'"):
             decode("update-stock", encode(created()).value)
+
+
+class TestReasonsNameTheFieldsPathInTheValue:
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            (line(quantity=0), "must be an integer from 1 to 10000, got 0 @ data.lines[0].quantity"),
+            (line(quantity="2"), "must be an integer, got str @ data.lines[0].quantity"),
+            (document(occurred_at=5), "must be a date-time string, got int @ occurred_at"),
+            (document(message_id="-1"),
+             ("must be 1 to 64 letters, digits or . _ : - starting with a letter or digit, got '-1' "
+              "@ message_id")),
+            (document(data={"lines": [], "total": "0"}), "must hold from 1 to 100 lines, got 0 @ data.lines"),
+            (document(data={"lines": "p-1", "total": "0"}), "must be a JSON array, got str @ data.lines"),
+            (document(data={"lines": [7], "total": "0"}), "must be a JSON object, got int @ data.lines[0]"),
+            (line(colour="red"), "unexpected fields: colour @ data.lines[0]"),
+            (document(data={"lines": [], "total": "0", "gift_wrap": True}),
+             "unexpected fields: gift_wrap @ data"),
+            (document(data={"lines": [{"product_id": "p-1", "quantity": 2, "unit_price": "2.50"}],
+                            "total": "9.00"}),
+             "must be the sum of the line subtotals, got Decimal('9.00') @ data.total"),
+            (without(created(), "message_id"), "required field missing @ message_id"),
+        ],
+    )
+    def test_one_problem(self, value, expected):
+        assert reason("create-order", value) == expected
+
+    def test_every_problem_at_once(self):
+        value = document(
+            correlation_id=5, data={"lines": [{"product_id": "p-1", "quantity": 0, "unit_price": "2.50"}]}
+        )
+
+        assert reason("create-order", value) == (
+            "must be a string, got int @ correlation_id; "
+            "must be an integer from 1 to 10000, got 0 @ data.lines[0].quantity; "
+            "required field missing @ data.total"
+        )
+
+
+class TestTheContractsExactForms:
+    """Decimal and datetime.fromisoformat read much more than the contract allows; the codec reads only it."""
+
+    @pytest.mark.parametrize(
+        "price",
+        ["2.5E+0", "1e2", "+2.50", "-2.50", "-0", " 2.50\n", "2.50\n", "0_2.50", "\u0662.\u0665\u0660",
+         "2.505", "2.", ".50", "NaN", "Infinity", ""],
+    )
+    def test_a_price_not_in_plain_digits_with_at_most_two_decimal_places_is_refused(self, price):
+        assert reason("create-order", line(unit_price=price)) == (
+            'must be a decimal string such as "12.50" (digits, at most two decimal places, no sign or '
+            f"exponent), got {price!r} @ data.lines[0].unit_price"
+        )
+
+    @pytest.mark.parametrize("price", ["2.500", "2.5", "0", "007.50"])
+    def test_a_price_in_the_contract_s_form_is_read(self, price):
+        value = document(
+            data={"lines": [{"product_id": "p-1", "quantity": 1, "unit_price": price}], "total": price}
+        )
+
+        event = decode("create-order", value)
+
+        assert event.total == Decimal(price)
+
+    @pytest.mark.parametrize(
+        "time",
+        [
+            "2026-11-25T13:00+00:00",  # no seconds
+            "2026-11-25 13:00:00+00:00",  # a space for T
+            "2026-11-25t13:00:00z",  # lower case
+            "2026-11-25T13:00:00+05",  # hours-only offset
+            "2026-11-25T13:00:00+0500",  # offset without its colon
+            "2026-11-25T13:00:00+05:75",  # 75 minutes
+            "2026-11-25T13:00:00+24:00",
+            "2026-11-25T13:00:00",  # no offset
+            "2026-11-25",
+            "20261125T130000Z",
+            "2026-11-25T13:00:00.Z",
+            "2026-11-25T13:00:00Z\n",
+            "\u0662026-11-25T13:00:00Z",
+        ],
+    )
+    def test_a_time_not_in_rfc_3339_form_is_refused(self, time):
+        assert reason("create-order", document(occurred_at=time)) == (
+            "must be an RFC 3339 date-time with seconds and a UTC offset, "
+            'such as "2026-11-25T13:00:00+00:00", '
+            f"got {time!r} @ occurred_at"
+        )
+
+    def test_a_time_not_on_the_calendar_is_refused(self):
+        assert reason("create-order", document(occurred_at="2026-02-30T13:00:00+00:00")) == (
+            "is not a valid date-time (day is out of range for month), "
+            "got '2026-02-30T13:00:00+00:00' @ occurred_at"
+        )
+
+    @pytest.mark.parametrize(
+        ("time", "instant"),
+        [
+            ("2026-11-25T13:00:00Z", datetime(2026, 11, 25, 13, tzinfo=UTC)),
+            ("2026-11-25T13:00:00-00:00", datetime(2026, 11, 25, 13, tzinfo=UTC)),
+            ("2026-11-25T13:00:00.125-08:00", datetime(2026, 11, 25, 21, 0, 0, 125000, tzinfo=UTC)),
+            ("2026-11-25T13:00:00+23:59", datetime(2026, 11, 24, 13, 1, tzinfo=UTC)),
+        ],
+    )
+    def test_a_time_in_rfc_3339_form_is_read(self, time, instant):
+        assert decode("create-order", document(occurred_at=time)).envelope.occurred_at == instant
+
+    @pytest.mark.parametrize(
+        ("version", "kind"), [(True, "bool"), (1.0, "float"), ("1", "str"), (None, "NoneType")]
+    )
+    def test_a_schema_version_that_is_not_a_json_integer_is_refused(self, version, kind):
+        assert reason("create-order", document(schema_version=version)) == (
+            f"must be an integer, got {kind} @ schema_version"
+        )
+
+    def test_a_value_without_its_schema_version_is_refused(self):
+        assert reason("create-order", without(created(), "schema_version")) == (
+            "required field missing @ schema_version"
+        )
+
+
+class TestEveryKeyIsRequired:
+    def test_a_causation_id_may_be_null_but_not_missing(self):
+        assert reason("create-order", without(created(), "causation_id")) == (
+            "required field missing @ causation_id"
+        )
+
+    def test_an_order_status_s_reason_may_be_null_but_not_missing(self):
+        event = OrderStatusChanged(Envelope("m-1", NOW, "o-1", "c-1"), OrderStatus.UNPAID)
+
+        assert reason("order-status", without(event, "data", "reason")) == (
+            "required field missing @ data.reason"
+        )
+
+    def test_an_event_without_a_payload_still_carries_an_empty_data_object(self):
+        event = StockReleaseRequested(Envelope("m-1", NOW, "o-1", "c-1"))
+
+        assert json.loads(encode(event).value)["data"] == {}
+        assert reason("restore-canceled-item", without(event, "data")) == "required field missing @ data"
+
+    def test_data_may_not_hold_a_key_named_envelope(self):
+        # The converter's own name for the envelope: taken from data, it would be silently overwritten.
+        value = document(data={"lines": [{"product_id": "p-1", "quantity": 2, "unit_price": "2.50"}],
+                               "total": "5.00", "envelope": {}})
+
+        assert reason("create-order", value) == "unexpected fields: envelope @ data"
+
+
+class TestTheKey:
+    def test_the_order_id_as_key_is_read(self):
+        record = encode(created())
+
+        assert decode(record.topic, record.value, key=b"o-1") == created()
+
+    @pytest.mark.parametrize("key", [b"o-2", b"", b"O-1", b"o-1 ", b"\xff"])
+    def test_a_key_that_is_not_the_event_s_order_id_is_refused(self, key):
+        assert reason("create-order", encode(created()).value, key=key) == (
+            f"the record's key {key!r} is not the event's order_id 'o-1'"
+        )
+
+    def test_a_long_key_is_cut_short_in_the_reason(self):
+        refused = reason("create-order", encode(created()).value, key=b"k" * 10_000)
+
+        assert refused.startswith("the record's key b'kkk") and "..." in refused
+        assert len(refused) < 200
+
+
+class TestBytesThatMustNotCrashTheConsumer:
+    """Whatever the bytes, decode raises UndecodableEvent: anything else would stop the consumer."""
+
+    def test_a_value_that_is_not_utf_8_is_refused(self):
+        assert reason("create-order", encode(created()).value.decode().encode("utf-16")).startswith(
+            "the value is not JSON: 'utf-8' codec can't decode"
+        )
+
+    def test_a_value_with_a_byte_order_mark_is_refused(self):
+        assert reason("create-order", b"\xef\xbb\xbf" + encode(created()).value).startswith(
+            "the value is not JSON: Unexpected UTF-8 BOM"
+        )
+
+    def test_an_integer_longer_than_python_reads_is_refused(self):
+        value = encode(created()).value.replace(b'"quantity":2', b'"quantity":' + b"9" * 5000)
+
+        assert reason("create-order", value).startswith("the value is not JSON: Exceeds the limit")
+
+    def test_a_value_nested_too_deeply_is_refused(self):
+        assert reason("create-order", b"[" * 100_000 + b"]" * 100_000) == (
+            "the value is not JSON this consumer can read: it is nested too deeply"
+        )
+
+    def test_amounts_too_large_to_compute_with_are_refused(self):
+        # A million digits match the Money pattern; times 10, the subtotal overflows Decimal's exponent.
+        price = "1" + "0" * 999_999
+        value = document(
+            data={"lines": [{"product_id": "p-1", "quantity": 10, "unit_price": price}], "total": price}
+        )
+
+        assert reason("create-order", value) == "the amounts are too large to compute with (Overflow) @ data"

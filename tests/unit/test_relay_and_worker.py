@@ -118,6 +118,41 @@ class TestConsumerWorker:
 
         assert dict(broker.records("order-status.dlq")[0].headers)[REASON_HEADER].startswith(b"UnknownOrder")
 
+    def test_a_record_under_another_order_s_key_goes_to_the_dead_letter_topic(self, broker):
+        applied = []
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=applied.append)
+        encoded = encode(status_event(1, order_id="o-1"))
+
+        handled = worker.handle(Record(encoded.topic, 0, 0, b"o-2", encoded.value, encoded.headers))
+
+        (dead,) = broker.records("order-status.dlq")
+        assert handled and applied == []
+        assert dict(dead.headers)[REASON_HEADER] == (
+            b"the record's key b'o-2' is not the event's order_id 'o-1'"
+        )
+
+    def test_a_record_dead_lettered_before_carries_only_this_refusal_s_dlq_headers(self, broker):
+        # A dead letter read back (replayed after a fix) and refused again: its old dlq-* headers give way.
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=lambda event: None)
+        encoded = encode(status_event(1))
+        earlier = (
+            (REASON_HEADER, b"an earlier reason"),
+            ("dlq-topic", b"order-status"),
+            ("dlq-partition", b"2"),
+            ("dlq-offset", b"41"),
+        )
+        record = Record("order-status", 1, 7, encoded.key, b"not json", (*encoded.headers, *earlier))
+
+        worker.handle(record)
+
+        (dead,) = broker.records("order-status.dlq")
+        assert [name for name, _ in dead.headers] == [
+            "ordering-type", "ordering-message-id", "dlq-reason", "dlq-topic", "dlq-partition", "dlq-offset"
+        ]
+        assert dead.headers[:2] == encoded.headers  # the record's own headers, unchanged and first
+        assert dict(dead.headers)[REASON_HEADER].startswith(b"the value is not JSON")
+        assert (dict(dead.headers)["dlq-partition"], dict(dead.headers)["dlq-offset"]) == (b"1", b"7")
+
     def test_a_failure_that_is_not_the_record_s_fault_is_retried_until_the_record_is_applied(self, broker):
         attempts = []
 
@@ -147,3 +182,20 @@ class TestConsumerWorker:
         worker.stop()
 
         assert sorted(e.envelope.message_id for e in applied) == [f"m-{n}" for n in range(5)]
+
+
+class TestConsumerWorkerAgainstTheUnforeseen:
+    def test_a_record_the_codec_fails_on_unexpectedly_is_set_aside_not_fatal(self, broker, monkeypatch):
+        import adapters.kafka.worker as worker_module
+
+        def broken_decode(topic, value, key=None):
+            raise LookupError("a codec bug")
+
+        monkeypatch.setattr(worker_module, "decode", broken_decode)
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=lambda event: None)
+
+        handled = worker.handle(record_of(status_event(1)))
+
+        assert handled
+        reason = dict(broker.records("order-status.dlq")[0].headers)[REASON_HEADER]
+        assert reason == b"could not be decoded: LookupError: a codec bug"

@@ -2,7 +2,8 @@
 
 The use case records the message id in its own database transaction (the inbox), so a record delivered again
 (after a crash, a rebalance, a replay) changes nothing. What cannot be applied goes to the dead-letter topic
-with the reason in its headers, and the loop moves on:
+with the reason and where it was read in its headers (`dlq-reason`, `dlq-topic`, `dlq-partition`,
+`dlq-offset`, after the record's own headers), and the loop moves on:
 - a record that is not a valid event of its topic (`UndecodableEvent`);
 - a valid event the domain refuses (an `OrderingError`, e.g. an order this service never had).
 Anything else (the database unavailable, a bug) is not the record's fault: the record is retried, with
@@ -24,7 +25,14 @@ from ordering_core import Event, OrderingError
 
 log = logging.getLogger(__name__)
 
+# What a dead-letter record carries besides the refused record's own headers. They share a prefix so that a
+# record read back from a dead-letter topic (a replay after a fix) and refused again carries one set, this
+# refusal's, not two sets a reader would have to tell apart.
+DEAD_LETTER_HEADER_PREFIX = "dlq-"
 REASON_HEADER = "dlq-reason"
+TOPIC_HEADER = "dlq-topic"
+PARTITION_HEADER = "dlq-partition"
+OFFSET_HEADER = "dlq-offset"
 
 
 class ConsumerWorker:
@@ -84,9 +92,14 @@ class ConsumerWorker:
     def handle(self, record: Record) -> bool:
         """Apply one record, or dead-letter it; False if stopping interrupted the retries (do not commit)."""
         try:
-            event = decode(record.topic, record.value)
+            event = decode(record.topic, record.value, key=record.key)
         except UndecodableEvent as refused:
             return self._dead_letter(record, refused.reason)
+        except Exception as error:
+            # A record the codec fails on in a way nobody foresaw: set it aside rather than let one record
+            # stop the consumer (and, replayed, stop it again after every restart).
+            log.exception("decoding %s@%d/%d failed", record.topic, record.partition, record.offset)
+            return self._dead_letter(record, f"could not be decoded: {type(error).__name__}: {error}")
         backoff_s = 0.1
         while not self._stopping.is_set():
             try:
@@ -105,12 +118,16 @@ class ConsumerWorker:
         return False
 
     def _dead_letter(self, record: Record, reason: str) -> bool:
+        # The record's own headers, less the dlq-* ones of an earlier refusal: this refusal's replace them.
+        own = tuple(
+            (name, value) for name, value in record.headers if not name.startswith(DEAD_LETTER_HEADER_PREFIX)
+        )
         headers = (
-            *record.headers,
+            *own,
             (REASON_HEADER, reason.encode()),
-            ("dlq-topic", record.topic.encode()),
-            ("dlq-partition", str(record.partition).encode()),
-            ("dlq-offset", str(record.offset).encode()),
+            (TOPIC_HEADER, record.topic.encode()),
+            (PARTITION_HEADER, str(record.partition).encode()),
+            (OFFSET_HEADER, str(record.offset).encode()),
         )
         backoff_s = 0.1
         while not self._stopping.is_set():
