@@ -30,7 +30,7 @@ PRODUCTS = {
 
 
 class RunningSystem:
-    def __init__(self, bootstrap: str, data_dir: Path, log_file: Path) -> None:
+    def __init__(self, bootstrap: str, data_dir: Path, log_file: Path, **settings: str) -> None:
         self.ports = {name: localkafka.free_port() for name in run.SERVICES}
         self.env = {
             **os.environ,
@@ -38,6 +38,7 @@ class RunningSystem:
             "DATA_DIR": str(data_dir),
             "PRODUCT_SERVICE_URL": f"http://127.0.0.1:{self.ports['product']}",
             "PYTHONUNBUFFERED": "1",
+            **settings,
         }
         self.log = log_file.open("a")
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
