@@ -96,10 +96,12 @@ def database_check(database: Database) -> Check:
 def kafka_check(bootstrap_servers: str) -> Check:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 3})
+    admins: list[AdminClient] = []  # made at the first probe, not when the app is built
 
     def metadata() -> str | None:
-        brokers = admin.list_topics(timeout=1.5).brokers
+        if not admins:
+            admins.append(AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 3}))
+        brokers = admins[0].list_topics(timeout=1.5).brokers
         return None if brokers else "no broker answered"
 
     async def check() -> str | None:

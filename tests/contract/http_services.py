@@ -24,6 +24,7 @@ from adapters.memory.orders import InMemoryOrderUnitOfWork
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryMessageViews, InMemoryOrderViews, InMemoryProductViews
 from entrypoints import message_app, order_app, product_app
+from entrypoints.in_process import Counter as Ids  # deterministic ids: "<prefix>-1", "<prefix>-2", ...
 from ordering_core import (
     CatalogUnavailable,
     OrderStatusChanged,
@@ -34,18 +35,6 @@ from ordering_core import (
 from ordering_core.availability import Availability
 
 EPOCH = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-class Ids:
-    """A `new_id`: "<prefix>-1", "<prefix>-2", ..."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.count = 0
-
-    def __call__(self) -> str:
-        self.count += 1
-        return f"{self.prefix}-{self.count}"
 
 
 class Clock:
