@@ -494,7 +494,8 @@ def ensure_topics(bootstrap_servers: str, topics: Iterable[TopicSpec], timeout_s
 # --- command line --------------------------------------------------------------------------------------
 
 
-def _from_environment() -> LocalKafka:
+def from_environment() -> LocalKafka:
+    """The local broker KAFKA_HOME, KAFKA_PORT and KAFKA_CONTROLLER_PORT describe (defaults: var/kafka, 9092, 9093)."""
     port = int(os.environ.get("KAFKA_PORT", "9092"))
     return LocalKafka(
         home=Path(os.environ.get("KAFKA_HOME", DEFAULT_HOME)).resolve(),
@@ -512,7 +513,7 @@ def main(argv: list[str]) -> int:
     try:
         if external:
             return _external(command, external)
-        broker = _from_environment()
+        broker = from_environment()
         if command == "fetch":
             print(f"kafka: Apache Kafka {KAFKA_VERSION} jars in {_shown(fetch_jars())}")
         elif command == "start":

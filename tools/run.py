@@ -86,11 +86,7 @@ def start_kafka() -> tuple[str, localkafka.LocalKafka | None]:
         localkafka.ensure_topics(external, localkafka.project_topics())
         print(f"run: Kafka at {external} (KAFKA_BOOTSTRAP_SERVERS)", flush=True)
         return external, None
-    broker = localkafka.LocalKafka(
-        Path(os.environ.get("KAFKA_HOME", localkafka.DEFAULT_HOME)).resolve(),
-        port=int(os.environ.get("KAFKA_PORT", "9092")),
-        controller_port=int(os.environ.get("KAFKA_CONTROLLER_PORT", int(os.environ.get("KAFKA_PORT", "9092")) + 1)),
-    )
+    broker = localkafka.from_environment()
     ours = broker.running_pid() is None
     seconds = broker.start(float(os.environ.get("KAFKA_START_TIMEOUT_S", "60")))
     localkafka.ensure_topics(broker.bootstrap_servers, localkafka.project_topics())
