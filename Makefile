@@ -55,3 +55,9 @@ run: $(INSTALLED)
 
 clean: kafka-stop
 	rm -rf var .pytest_cache .hypothesis .coverage
+
+# Throughput and latency of POST /orders/order next to a Starlette echo baseline, stock conservation after the
+# load; one unattended command (~45 s here) on a throwaway broker and temporary data; see bench/run_bench.py.
+.PHONY: bench
+bench: $(INSTALLED)
+	$(PY) bench/run_bench.py

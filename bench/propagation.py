@@ -36,10 +36,10 @@ def main(orders: int) -> None:
             if placed.status_code != 201:
                 sys.exit(f"bench: order refused: {placed.status_code} {placed.text[:200]}")
             order_id = placed.json()["order_id"]
-            to_stock.append(wait(lambda: client.get(f"{product}/products/{target['product_id']}").json()["stocks"]
-                                 == before - 1, accepted))
-            to_message.append(wait(lambda: bool(client.get(f"{message}/messages",
-                                                           params={"order_id": order_id}).json()), accepted))
+            stock_url, expected = f"{product}/products/{target['product_id']}", before - 1
+            to_stock.append(wait(lambda: client.get(stock_url).json()["stocks"] == expected, accepted))
+            messages = {"order_id": order_id}
+            to_message.append(wait(lambda: bool(client.get(f"{message}/messages", params=messages).json()), accepted))
     for name, figures in (("stock visible", to_stock), ("message recorded", to_message)):
         print(f"{name:>16}: median {statistics.median(figures):6.1f} ms  p90 "
               f"{statistics.quantiles(figures, n=10)[-1]:6.1f} ms  worst {max(figures):6.1f} ms  (n={len(figures)})")
