@@ -28,6 +28,7 @@ def main(orders: int) -> None:
         if target["stocks"] < orders:
             sys.exit(f"bench: the most stocked product has {target['stocks']} units; restock it or ask fewer orders")
         to_stock, to_message = [], []
+        stock_url, messages = f"{product}/products/{target['product_id']}", f"{message}/messages"
         for _ in range(orders):
             before = client.get(f"{product}/products/{target['product_id']}").json()["stocks"]
             placed = client.post(f"{order}/orders/order", json={"items": [{"product_id": target["product_id"],
@@ -36,10 +37,9 @@ def main(orders: int) -> None:
             if placed.status_code != 201:
                 sys.exit(f"bench: order refused: {placed.status_code} {placed.text[:200]}")
             order_id = placed.json()["order_id"]
-            stock_url, expected = f"{product}/products/{target['product_id']}", before - 1
-            to_stock.append(wait(lambda: client.get(stock_url).json()["stocks"] == expected, accepted))
-            messages = {"order_id": order_id}
-            to_message.append(wait(lambda: bool(client.get(f"{message}/messages", params=messages).json()), accepted))
+            to_stock.append(wait(lambda n=before - 1: client.get(stock_url).json()["stocks"] == n, accepted))
+            to_message.append(wait(lambda o=order_id: bool(client.get(messages, params={"order_id": o}).json()),
+                                   accepted))
     for name, figures in (("stock visible", to_stock), ("message recorded", to_message)):
         print(f"{name:>16}: median {statistics.median(figures):6.1f} ms  p90 "
               f"{statistics.quantiles(figures, n=10)[-1]:6.1f} ms  worst {max(figures):6.1f} ms  (n={len(figures)})")
