@@ -110,8 +110,10 @@ class Consumer(Protocol):
     def poll(self, timeout_s: float) -> Record | None:
         """The next record of the partitions this member owns, or None if none came within `timeout_s`."""
 
-    def commit(self, record: Record) -> None:
-        """Record that `record` and everything before it in its partition is done (commits offset + 1)."""
+    def commit(self, *records: Record) -> None:
+        """Record that each record and everything before it in its partition is done (commits offset + 1),
+        in one request. CommitFailed if a partition is not this member's: then none of them is committed
+        (Kafka may have taken some; delivering those again is harmless to a consumer with an inbox)."""
 
     def close(self) -> None:
         """Leave the group. Records delivered but not committed go to the next owner of their partition."""

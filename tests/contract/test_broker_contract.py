@@ -9,7 +9,14 @@ from __future__ import annotations
 import pytest
 
 from adapters.memory.partitioner import partition_for_key
-from adapters.messaging import GroupNotEmpty, Message, MessagingError, ProducerFenced, UnknownTopic
+from adapters.messaging import (
+    CommitFailed,
+    GroupNotEmpty,
+    Message,
+    MessagingError,
+    ProducerFenced,
+    UnknownTopic,
+)
 
 
 class Boom(Exception):
@@ -175,6 +182,37 @@ class TestConsumerGroups:
 
         assert values(received) == [b"event-2", b"event-3", b"event-4"]
         assert received == processed[2:]
+
+    def test_one_commit_covers_the_last_record_of_each_partition_given(self, messaging, unique):
+        topic = messaging.new_topic(unique("orders"), partitions=3)
+        group = unique("group")
+        producer = messaging.broker.producer(unique("producer"))
+        producer.send_all(numbered(topic, "first", 9))
+        first = messaging.broker.consumer(group, [topic])
+        last_of_each_partition = {r.partition: r for r in messaging.receive(first, 9)}
+        first.commit(*last_of_each_partition.values())
+        first.close()
+
+        producer.send_all(numbered(topic, "second", 9))
+        received = messaging.receive(messaging.broker.consumer(group, [topic]), 9)
+
+        assert len(last_of_each_partition) > 1
+        assert sorted(values(received)) == sorted(f"second-{n}".encode() for n in range(9))
+
+    def test_a_commit_naming_a_partition_the_member_does_not_own_is_refused_whole(self, messaging, unique):
+        mine, theirs = messaging.new_topic(unique("mine")), messaging.new_topic(unique("theirs"))
+        group = unique("group")
+        producer = messaging.broker.producer(unique("producer"))
+        producer.send_all([Message(mine, key=b"k", value=b"mine"), Message(theirs, key=b"k", value=b"theirs")])
+        member = messaging.broker.consumer(group, [mine])
+        own = messaging.receive(member, 1)[0]
+        foreign = messaging.receive(messaging.broker.consumer(unique("other"), [theirs]), 1)[0]
+
+        with pytest.raises(CommitFailed, match="not owned"):
+            member.commit(own, foreign)
+        member.close()
+
+        assert values(messaging.receive(messaging.broker.consumer(group, [mine]), 1)) == [b"mine"]
 
     def test_another_group_reads_the_topic_from_the_beginning(self, messaging, unique):
         topic = messaging.new_topic(unique("orders"))

@@ -13,7 +13,7 @@ from adapters.kafka.worker import REASON_HEADER, ConsumerWorker
 from adapters.memory.broker import InMemoryBroker
 from adapters.memory.outbox import InMemoryOutbox
 from adapters.memory.transactions import InMemoryEventPublisher
-from adapters.messaging import MessagingError, Record
+from adapters.messaging import CommitFailed, MessagingError, Record
 from ordering_core import Envelope, OrderStatus, OrderStatusChanged, UnknownOrder
 
 from .examples import NOW
@@ -168,7 +168,7 @@ class TestConsumerWorker:
         assert handled and len(attempts) == 3
         assert broker.records("order-status.dlq") == ()
 
-    def test_the_thread_commits_each_record_after_applying_it(self, broker):
+    def test_the_thread_applies_every_record_and_commits_its_progress(self, broker):
         producer = broker.producer("order-service")
         with producer.transaction() as batch:
             for n in range(5):
@@ -182,6 +182,86 @@ class TestConsumerWorker:
         worker.stop()
 
         assert sorted(e.envelope.message_id for e in applied) == [f"m-{n}" for n in range(5)]
+
+
+class CountingBroker:
+    """The in-memory broker, with every consumer's commit calls recorded (and refused when `refuse` says)."""
+
+    def __init__(self, broker: InMemoryBroker, refuse=lambda records: False) -> None:
+        self._broker = broker
+        self._refuse = refuse
+        self.commits: list[tuple[Record, ...]] = []
+
+    def consumer(self, group, topics):
+        counting = self
+
+        class Counting:
+            def __init__(self, inner):
+                self._inner = inner
+
+            def poll(self, timeout_s):
+                return self._inner.poll(timeout_s)
+
+            def commit(self, *records):
+                counting.commits.append(records)
+                if counting._refuse(records):
+                    raise CommitFailed("refused by the test")
+                self._inner.commit(*records)
+
+            def close(self):
+                self._inner.close()
+
+        return Counting(self._broker.consumer(group, topics))
+
+    def producer(self, name):
+        return self._broker.producer(name)
+
+
+def publish_status_events(broker: InMemoryBroker, count: int) -> None:
+    with broker.producer("order-service").transaction() as batch:
+        for n in range(count):
+            record = encode(status_event(n, order_id=f"o-{n}"))
+            batch.send(record.topic, key=record.key, value=record.value)
+
+
+class TestConsumerWorkerCommits:
+    def test_records_applied_in_a_burst_are_committed_together_when_the_topics_run_dry(self, broker):
+        publish_status_events(broker, 50)
+        counting = CountingBroker(broker)
+        worker = ConsumerWorker(counting, group="messages", topics=["order-status"], apply=lambda e: None,
+                                commit_interval_s=60)
+
+        worker.start()
+        wait_until(lambda: broker.lag("messages") == 0)
+        worker.stop()
+
+        assert worker.applied == 50
+        assert len(counting.commits) == 1
+        assert {r.partition for r in counting.commits[0]} == {0, 1, 2}  # the last record of each partition
+
+    def test_with_no_commit_interval_each_record_is_committed_as_it_is_applied(self, broker):
+        publish_status_events(broker, 20)
+        counting = CountingBroker(broker)
+        worker = ConsumerWorker(counting, group="messages", topics=["order-status"], apply=lambda e: None,
+                                commit_interval_s=0)
+
+        worker.start()
+        wait_until(lambda: broker.lag("messages") == 0)
+        worker.stop()
+
+        assert [len(records) for records in counting.commits] == [1] * 20
+
+    def test_when_a_joint_commit_is_refused_each_partition_s_progress_is_committed_alone(self, broker):
+        publish_status_events(broker, 30)
+        counting = CountingBroker(broker, refuse=lambda records: len(records) > 1)
+        worker = ConsumerWorker(counting, group="messages", topics=["order-status"], apply=lambda e: None,
+                                commit_interval_s=60)
+
+        worker.start()
+        wait_until(lambda: broker.lag("messages") == 0)
+        worker.stop()
+
+        assert [len(records) for records in counting.commits] == [3, 1, 1, 1]
 
 
 class TestConsumerWorkerAgainstTheUnforeseen:

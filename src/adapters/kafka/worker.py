@@ -1,5 +1,11 @@
 """A consumer loop: read a record, apply it with a use case, commit the offset only after that.
 
+Offsets are committed for a batch, not per record: at most every `commit_interval_s`, whenever the topics
+run dry (a poll returns nothing) and before the consumer closes. A synchronous commit per record cost a
+broker round trip and a write to `__consumer_offsets` each, and was the largest share of the broker's CPU
+under load (BENCHMARKS.md). What a crash or a rebalance loses is only the note that some records were done:
+they are delivered again and the inbox drops them.
+
 The use case records the message id in its own database transaction (the inbox), so a record delivered again
 (after a crash, a rebalance, a replay) changes nothing. What cannot be applied goes to the dead-letter topic
 with the reason and where it was read in its headers (`dlq-reason`, `dlq-topic`, `dlq-partition`,
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from adapters.kafka.codec import UndecodableEvent, decode
@@ -44,6 +51,7 @@ class ConsumerWorker:
         topics: Sequence[str],
         apply: Callable[[Event], object],
         poll_timeout_s: float = 0.5,
+        commit_interval_s: float = 0.2,
         max_backoff_s: float = 5.0,
     ) -> None:
         self._broker = broker
@@ -51,6 +59,7 @@ class ConsumerWorker:
         self.topics = tuple(topics)
         self._apply = apply
         self._poll_timeout_s = poll_timeout_s
+        self._commit_interval_s = commit_interval_s
         self._max_backoff_s = max_backoff_s
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"consumer-{group}", daemon=True)
@@ -77,11 +86,17 @@ class ConsumerWorker:
                 self._note(error)
                 self._stopping.wait(self._max_backoff_s)
                 continue
+            done = _DoneOffsets()
             try:
                 while not self._stopping.is_set():
                     record = consumer.poll(self._poll_timeout_s)
-                    if record is not None and self.handle(record):
-                        self._commit(consumer, record)
+                    if record is None:
+                        done.commit(consumer)  # idle: nothing is gained by waiting
+                    elif self.handle(record):
+                        done.add(record)
+                        if done.age() >= self._commit_interval_s:
+                            done.commit(consumer)
+                done.commit(consumer)
             except MessagingError as error:
                 self._note(error)  # the client failed: leave the group, rejoin after a pause
                 self._stopping.wait(self._max_backoff_s)
@@ -107,7 +122,9 @@ class ConsumerWorker:
             except OrderingError as refused:
                 return self._dead_letter(record, f"{type(refused).__name__}: {refused}")
             except Exception as error:
-                log.exception("applying %s@%d/%d failed; retrying", record.topic, record.partition, record.offset)
+                log.exception(
+                    "applying %s@%d/%d failed; retrying", record.topic, record.partition, record.offset
+                )
                 self._note(error)
                 self._stopping.wait(backoff_s)
                 backoff_s = min(backoff_s * 2, self._max_backoff_s)
@@ -135,7 +152,9 @@ class ConsumerWorker:
                 if self._dead_letters is None:
                     self._dead_letters = self._broker.producer(f"{self.group}-dead-letters")
                 with self._dead_letters.transaction() as batch:
-                    batch.send(dead_letter_topic(record.topic), key=record.key, value=record.value, headers=headers)
+                    batch.send(
+                        dead_letter_topic(record.topic), key=record.key, value=record.value, headers=headers
+                    )
             except MessagingError as error:
                 # Not committed until it is safely aside: a record is never lost, only delayed.
                 self._note(error)
@@ -157,14 +176,43 @@ class ConsumerWorker:
                 log.info("closing the dead-letter producer of %s failed", self.group)
             self._dead_letters = None
 
-    def _commit(self, consumer: Consumer, record: Record) -> None:
-        try:
-            consumer.commit(record)
-        except CommitFailed as error:
-            # The partition moved to another member, which will deliver the record again: the inbox makes
-            # that harmless.
-            log.info("commit of %s@%d/%d not taken: %s", record.topic, record.partition, record.offset, error)
-
     def _note(self, error: Exception) -> None:
         self.last_error = f"{type(error).__name__}: {error}"
         log.warning("consumer %s: %s", self.group, self.last_error)
+
+
+class _DoneOffsets:
+    """The last record applied on each partition since the last commit, and how long the oldest has waited."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, int], Record] = {}
+        self._since = 0.0
+
+    def add(self, record: Record) -> None:
+        if not self._last:
+            self._since = time.monotonic()
+        self._last[(record.topic, record.partition)] = record
+
+    def age(self) -> float:
+        return time.monotonic() - self._since if self._last else 0.0
+
+    def commit(self, consumer: Consumer) -> None:
+        if not self._last:
+            return
+        records, self._last = list(self._last.values()), {}
+        try:
+            consumer.commit(*records)
+        except CommitFailed:
+            # A partition moved to another member since (it delivers those records again: the inbox makes
+            # that harmless). Commit the others one by one, so their progress is not lost with it.
+            for record in records:
+                try:
+                    consumer.commit(record)
+                except CommitFailed as error:
+                    log.info(
+                        "commit of %s@%d/%d not taken: %s",
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        error,
+                    )

@@ -261,11 +261,14 @@ class InMemoryConsumer:
         pending = self.pending()
         return self._deliver(pending[0]) if pending else None
 
-    def commit(self, record: Record) -> None:
-        where = TopicPartition(record.topic, record.partition)
-        if where not in self.assignment():
-            raise CommitFailed(f"{where} is not owned by this member of group {self.group!r}")
-        self._broker._commit(self, record)
+    def commit(self, *records: Record) -> None:
+        owned = self.assignment()
+        for record in records:
+            where = TopicPartition(record.topic, record.partition)
+            if where not in owned:
+                raise CommitFailed(f"{where} is not owned by this member of group {self.group!r}")
+        for record in records:
+            self._broker._commit(self, record)
 
     def close(self) -> None:
         if not self._closed:
