@@ -365,6 +365,37 @@ class TestThreads:
         assert not finished_early
         assert [o.order_id for o in SqliteOrderViews(order_db).orders(after=None, limit=10)] == ["o-1", "o-2"]
 
+    def test_a_writer_in_another_process_still_waits_on_sqlite_s_own_lock(self, tmp_path, open_databases):
+        # Two Database objects on one file stand for two processes: they share no lock of ours.
+        here = open_databases(tmp_path / "order.db", ORDER_SCHEMA)
+        elsewhere = open_databases(tmp_path / "order.db", ORDER_SCHEMA)
+        uow = SqliteOrderUnitOfWork(here)
+
+        with ThreadPoolExecutor(max_workers=1) as other_process:
+            with uow:
+                uow.orders.add(an_order("o-1"))
+                second = other_process.submit(
+                    on_threads, elsewhere, lambda: place(SqliteOrderUnitOfWork(elsewhere), "o-2")
+                )
+                finished_early = wait([second], timeout=0.2).done
+                uow.commit()
+            second.result()
+
+        assert not finished_early
+        assert [o.order_id for o in SqliteOrderViews(here).orders(after=None, limit=10)] == ["o-1", "o-2"]
+
+    def test_a_transaction_an_error_ended_by_itself_does_not_keep_other_writers_out(self, order_db):
+        uow = SqliteOrderUnitOfWork(order_db)
+
+        with uow:
+            uow.orders.add(an_order("o-1"))
+            order_db.connection().execute("ROLLBACK")  # as SQLite does itself on a full disk or an interrupt
+            uow.orders.add(an_order("o-2"))  # the same thread begins the next transaction: no self-deadlock
+            uow.commit()
+        on_threads(order_db, lambda: place(uow, "o-3"))
+
+        assert [o.order_id for o in SqliteOrderViews(order_db).orders(after=None, limit=10)] == ["o-2", "o-3"]
+
     def test_a_reader_sees_the_last_commit_while_a_write_transaction_is_open(self, order_db):
         uow = SqliteOrderUnitOfWork(order_db)
         place(uow, "o-1")

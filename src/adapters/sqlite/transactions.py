@@ -18,7 +18,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
-from adapters.sqlite.database import Database, begin
+from adapters.sqlite.database import Database
 
 INBOX_TABLES = (
     """
@@ -46,7 +46,7 @@ class SqliteUnitOfWork:
         """The calling thread's connection; inside the block, in this unit of work's transaction."""
         connection = self.database.connection()
         if not connection.in_transaction and getattr(self._thread, "open", False):
-            begin(connection)  # the first statement after a commit() starts the next transaction
+            self.database.begin(connection)  # the first statement after a commit() starts the next one
         return connection
 
     def __enter__(self) -> Self:
@@ -54,7 +54,7 @@ class SqliteUnitOfWork:
             raise RuntimeError("this unit of work is already open; units of work do not nest")
         # Begun now, not at the first statement, so a unit of work opened inside another one's block (they
         # share this thread's connection) is refused here rather than silently joining its transaction.
-        begin(self.database.connection())
+        self.database.begin(self.database.connection())
         self._thread.open = True
         return self
 
@@ -62,16 +62,12 @@ class SqliteUnitOfWork:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self._thread.open = False
-        connection = self.database.connection()
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
+        self.database.end(self.database.connection(), "ROLLBACK")
 
     def commit(self) -> None:
         if not getattr(self._thread, "open", False):
             raise RuntimeError("commit() outside the unit of work's `with` block")
-        connection = self.database.connection()
-        if connection.in_transaction:
-            connection.execute("COMMIT")
+        self.database.end(self.database.connection(), "COMMIT")
         with self._commits_lock:
             self.commits += 1
 
