@@ -16,7 +16,7 @@ from adapters.sqlite.database import Database
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
 from adapters.sqlite.views import SqliteMessageViews
 from entrypoints import message_app
-from entrypoints.runtime import background, database_check, kafka_check, new_id
+from entrypoints.runtime import background, collect_garbage_less_often, database_check, kafka_check, new_id
 from entrypoints.settings import Settings
 from ordering_core import Event, OrderStatusChanged, record_customer_message
 
@@ -35,10 +35,15 @@ def create_app(settings: Settings) -> Starlette:
     return message_app.create_app(
         views=SqliteMessageViews(database),
         new_id=new_id,
-        readiness={"database": database_check(database), "kafka": kafka_check(settings.kafka_bootstrap_servers)},
+        readiness={
+            "database": database_check(database),
+            "kafka": kafka_check(settings.kafka_bootstrap_servers),
+        },
         lifespan=background(workers=[statuses], closers=[broker.close, database.close_all]),
     )
 
 
 def create_app_from_environment() -> Starlette:
-    return create_app(Settings.from_environment())
+    app = create_app(Settings.from_environment())
+    collect_garbage_less_often()
+    return app

@@ -12,6 +12,7 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 from starlette.applications import Starlette
 
 from adapters.http.catalog import HttpProductCatalog
@@ -25,7 +26,15 @@ from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
 from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.views import SqliteOrderViews
 from entrypoints import order_app
-from entrypoints.runtime import background, database_check, kafka_check, new_id, outbox_check, utc_now
+from entrypoints.runtime import (
+    background,
+    collect_garbage_less_often,
+    database_check,
+    kafka_check,
+    new_id,
+    outbox_check,
+    utc_now,
+)
 from entrypoints.settings import Settings
 from ordering_core import Event, StockReservationRejected, expire_unpaid_orders, handle_reservation_rejected
 
@@ -51,18 +60,28 @@ def create_app(settings: Settings) -> Starlette:
 
     async def expire() -> None:
         def sweep() -> int:
-            return len(expire_unpaid_orders(
-                uow=unit_of_work(), now=utc_now(), timeout=payment_timeout, new_id=new_id, correlation_id=new_id()
-            ))
+            return len(
+                expire_unpaid_orders(
+                    uow=unit_of_work(),
+                    now=utc_now(),
+                    timeout=payment_timeout,
+                    new_id=new_id,
+                    correlation_id=new_id(),
+                )
+            )
 
         if await asyncio.to_thread(sweep):
             relay.wake()
 
-    # One pooled client for the process, with explicit limits: the Product Service hop is on every order.
+    # One pooled client for the process: the Product Service hop is on every order. The httpx API over
+    # aiohttp's connection pool: httpx's own pool cost 80% of the order path's event-loop time under load
+    # (BENCHMARKS.md, "Where the order path spends its time").
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
     product_service = httpx.AsyncClient(
         base_url=settings.product_service_url,
         timeout=httpx.Timeout(settings.product_service_timeout_s),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+        limits=limits,
+        transport=AiohttpTransport(limits=limits),
     )
 
     async def product_service_check() -> str | None:
@@ -95,4 +114,6 @@ def create_app(settings: Settings) -> Starlette:
 
 
 def create_app_from_environment() -> Starlette:
-    return create_app(Settings.from_environment())
+    app = create_app(Settings.from_environment())
+    collect_garbage_less_often()
+    return app

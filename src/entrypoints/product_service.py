@@ -19,7 +19,15 @@ from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
 from adapters.sqlite.views import SqliteProductViews
 from entrypoints import product_app
-from entrypoints.runtime import background, database_check, kafka_check, new_id, outbox_check, utc_now
+from entrypoints.runtime import (
+    background,
+    collect_garbage_less_often,
+    database_check,
+    kafka_check,
+    new_id,
+    outbox_check,
+    utc_now,
+)
 from entrypoints.settings import Settings
 from ordering_core import (
     Event,
@@ -68,4 +76,6 @@ def create_app(settings: Settings) -> Starlette:
 
 
 def create_app_from_environment() -> Starlette:
-    return create_app(Settings.from_environment())
+    app = create_app(Settings.from_environment())
+    collect_garbage_less_often()
+    return app

@@ -8,8 +8,10 @@ the app is up and stops them, then closes what they used, when uvicorn shuts dow
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
-import uuid
+import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -23,14 +25,41 @@ from adapters.sqlite.database import Database
 
 log = logging.getLogger(__name__)
 
+YOUNG_GENERATION_THRESHOLD = 10_000  # Python's default is 700; see collect_garbage_less_often
+
 
 class Worker(Protocol):
     def start(self) -> None: ...
     def stop(self, timeout_s: float = 10.0) -> None: ...
 
 
-def new_id() -> str:
-    return uuid.uuid4().hex
+class RandomIds:
+    """Random (version 4) UUIDs as 32 hex digits, like `uuid.uuid4().hex`, from 4 KiB of OS randomness at a time.
+
+    Each order takes six ids. `uuid4` asks the kernel for 16 bytes every time, and under load those system
+    calls were 8% of the order path's event-loop time (BENCHMARKS.md); one call per 256 ids is not visible.
+    The bytes are the same kernel CSPRNG's: ids stay unguessable. Thread-safe (consumers make ids too).
+    """
+
+    BATCH = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._random = b""
+        self._next = 0
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._next == len(self._random):
+                self._random, self._next = os.urandom(16 * self.BATCH), 0
+            raw = bytearray(self._random[self._next : self._next + 16])
+            self._next += 16
+        raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+        raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 9562 variant
+        return raw.hex()
+
+
+new_id = RandomIds()
 
 
 def utc_now() -> datetime:
@@ -65,6 +94,21 @@ def background(
                     await result
 
     return lifespan
+
+
+def collect_garbage_less_often() -> None:
+    """Tune the cyclic garbage collector for a service process; its composition root calls this once the app
+    is built (not tests, which build many apps in one process).
+
+    A request allocates thousands of short-lived objects (HTTP, JSON, the availability call) and with
+    Python's default threshold (700) the collector ran every few requests, each time walking everything the
+    imports and the app had made. Freezing those (they live as long as the process) and collecting the young
+    generation every 10,000 net allocations took the order path from ~430 to ~560 orders/s in `make bench`
+    on our 2-core machine (BENCHMARKS.md); peak RSS did not move measurably.
+    """
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, older, oldest)
 
 
 async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
