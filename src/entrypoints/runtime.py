@@ -103,8 +103,8 @@ def collect_garbage_less_often() -> None:
     A request allocates thousands of short-lived objects (HTTP, JSON, the availability call) and with
     Python's default threshold (700) the collector ran every few requests, each time walking everything the
     imports and the app had made. Freezing those (they live as long as the process) and collecting the young
-    generation every 10,000 net allocations took the order path from ~430 to ~560 orders/s in `make bench`
-    on our 2-core machine (BENCHMARKS.md); peak RSS did not move measurably.
+    generation every 10,000 net allocations took the order path from 400-460 to 490-615 orders/s (A/B on our
+    2-core machine, three 10 s wrk runs each, BENCHMARKS.md); peak RSS did not move measurably.
     """
     gc.freeze()
     _, older, oldest = gc.get_threshold()

@@ -121,9 +121,9 @@ class Database:
 
         Writers of this process first queue on a lock of our own. SQLite's busy handler waits by sleeping
         (1, 2, 5, 10 ... 100 ms, rechecking between): an HTTP handler that found the outbox relay writing slept
-        up to tens of ms even when the relay was done in one, which was the open-loop run's tail latency in
-        `make bench`. Our lock wakes the next writer when the last one ends. SQLite's lock still guards
-        against other processes.
+        for milliseconds even when the relay was done in one, with the event loop stopped meanwhile (2% of
+        its time under load, profiled in BENCHMARKS.md). Our lock wakes the next writer as the last one
+        ends. SQLite's lock still guards against other processes.
         """
         if connection.in_transaction:
             raise RuntimeError("a transaction is already open on this thread's connection; they do not nest")
