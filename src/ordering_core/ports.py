@@ -83,7 +83,10 @@ class StockLedger(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """Begin with `with`, end with `commit()`; leaving the block without it rolls everything back."""
+    """Begin with `with`, end with `commit()`; leaving the block without it rolls everything back.
+
+    Outside a block its repositories read the committed state; one read is one consistent snapshot.
+    """
 
     def __enter__(self) -> Self:
         """Begin."""

@@ -341,6 +341,17 @@ class TestProductUnitOfWork:
             assert not after.inbox.seen("m-1")
         assert storage.published(after) == []
 
+    def test_outside_a_block_its_repositories_read_the_committed_state(self, storage):
+        add_products(storage, pen("p-1", stock=8), pen("p-2", stock=3))
+        uow = storage.product_uow()
+        with uow:
+            uow.products.save(pen("p-1", stock=6))
+            uow.commit()
+        with uow:
+            uow.products.save(pen("p-2", stock=1))  # never committed
+
+        assert uow.products.get_many(["p-1", "p-2"]) == {"p-1": pen("p-1", stock=6), "p-2": pen("p-2", stock=3)}
+
     def test_an_error_in_the_block_keeps_nothing_and_propagates(self, storage):
         add_products(storage, pen("p-1", stock=8))
         uow = storage.product_uow()

@@ -27,10 +27,13 @@ from ordering_core.values import Line, merge_lines, require_id, require_name, re
 
 
 def check_availability(lines: Iterable[Line], *, uow: ProductUnitOfWork) -> Availability:
-    """Whether each line (merged) can be served now, and at what price. Reads only."""
+    """Whether each line (merged) can be served now, and at what price. Reads only.
+
+    Outside a unit of work's block: one read of the committed stock needs no transaction, and a block would
+    queue this read behind every stock change being written (the ledger decides later, in its own block).
+    """
     merged = merge_lines(lines)
-    with uow:
-        products = uow.products.get_many(line.product_id for line in merged)
+    products = uow.products.get_many(line.product_id for line in merged)
     return availability_of(merged, products)
 
 
