@@ -56,8 +56,11 @@ run: $(INSTALLED)
 clean: kafka-stop
 	rm -rf var .pytest_cache .hypothesis .coverage
 
-# Throughput and latency of POST /orders/order next to a Starlette echo baseline, stock conservation after the
-# load; one unattended command (~45 s here) on a throwaway broker and temporary data; see bench/run_bench.py.
+# Throughput and latency of POST /orders/order next to a Starlette echo baseline, propagation to stock and
+# messages, stock conservation after the load, micro-benchmarks of the core; one unattended command (~90 s
+# here) on a throwaway broker and temporary data. BENCHMARKS.md reads the output; see bench/run_bench.py.
+# BENCH_ARGS=--profile adds a py-spy profile of each service.
+BENCH_ARGS ?=
 .PHONY: bench
 bench: $(INSTALLED)
-	$(PY) bench/run_bench.py
+	$(PY) bench/run_bench.py $(BENCH_ARGS)

@@ -1,7 +1,9 @@
-"""The order path's throughput and latency next to a bare Starlette echo, in one unattended command (~45 s).
+"""The order path's throughput and latency next to a bare Starlette echo, in one unattended command (~80 s).
 
     make bench                      # or: .venv/bin/python bench/run_bench.py [--duration 8] [--connections 32]
 
+0. The micro-benchmarks of the core's hot functions (tests/benchmarks, pytest-benchmark), on a quiet machine,
+   each also as a multiple of a baseline timed in the same run.
 1. Kafka: the cluster at KAFKA_BOOTSTRAP_SERVERS when it is set and answers, else a throwaway broker
    (tools/localkafka.py) in a temporary folder on free ports, stopped at the end. The three services start as
    `make run` starts them (tools/run.py), on free ports with a fresh temporary DATA_DIR; 20 products
@@ -12,9 +14,14 @@
    half the measured order rate) always uses bench/loadgen.py (wrk has no fixed rate). loadgen.py is also run
    against the echo, so its own ceiling is shown next to the rates it is asked for.
 4. After the load, when propagation is idle (no unsent outbox rows, stock stable; bounded wait): stock
-   conservation per product (initial = stock now + units in non-cancelled orders) and oversold units.
+   conservation per product (initial = stock now + units in non-cancelled orders) and oversold units; and,
+   for the orders of each order run, how long the stock and the customer's message took to follow, from
+   the services' own timestamps (bench/propagation.py). The open-loop run lasts long enough to place at
+   least 1,200 orders.
 5. Peak RSS (VmHWM) and CPU used per process (services, broker, echo, load tool) during each run.
-6. A table with absolute figures and ratios to the echo; the JSON in bench/results/<date>-<host>.json.
+6. A table with absolute figures and ratios to the echo; the JSON in bench/results/<date>-<host>.json (a later
+   run the same day replaces it). With --profile, py-spy samples each service during the closed-loop order run
+   (collapsed stacks in bench/results/profile-<service>.txt, summarised by bench/profile_summary.py).
 
 All traffic goes to 127.0.0.1. Ctrl-C stops everything this script started (by pid), and nothing else.
 """
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import shutil
@@ -46,12 +54,15 @@ for folder in (REPO / "tools", REPO / "src"):
 import httpx
 
 import localkafka
+import propagation
 import run
 
 PRODUCTS = [f"B{i:02d}" for i in range(20)]
 INITIAL_STOCK = 100_000  # the API takes at most 10,000 units a call: created with 10,000, restocked 9 times
 UNITS_PER_CALL = 10_000
 IDLE_TIMEOUT_S = 90.0
+MIN_PROPAGATED = 1_200  # orders the open-loop run places at least, for its propagation percentiles
+MAX_OPEN_LOOP_S = 60.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -174,6 +185,11 @@ class Load:
             self.process.wait()
 
 
+def utc_text() -> str:
+    """Now, as SQLite's strftime('%Y-%m-%dT%H:%M:%fZ') writes it: texts compare in time order."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def children_cpu() -> float:
     usage = os.times()
     return usage.children_user + usage.children_system
@@ -184,9 +200,11 @@ def measure(name: str, short: str, load: Load, command: list[str], env: dict[str
     """Run the load; the result plus every watched process's CPU over the run (seconds and share of one core)."""
     before = {key: cpu_seconds(pid) for key, pid in watched.items()}
     tool_before = children_cpu()
+    window_start = utc_text()
     started = time.monotonic()
     result = load.run(command, env, timeout_s=duration + 60)
     wall = time.monotonic() - started
+    result["window_utc"] = [window_start, utc_text()]
     tool_cpu = children_cpu() - tool_before
     cpu = {}
     for key, pid in watched.items():
@@ -212,6 +230,67 @@ def wrk_command(port: int, path: str, connections: int, duration: float) -> list
 def loadgen_command(port: int, path: str, mode: str, connections: int, duration: float, rate: float = 0) -> list[str]:
     return [sys.executable, "-W", "ignore", str(HERE / "loadgen.py"), "--port", str(port), "--path", path,
             "--mode", mode, "--connections", str(connections), "--duration", str(duration), "--rate", str(rate)]
+
+
+# --- micro-benchmarks --------------------------------------------------------------------------------
+
+
+def micro_benchmarks(workdir: Path, env: dict[str, str]) -> dict[str, Any]:
+    """tests/benchmarks timed by pytest-benchmark; each median also as a multiple of the baseline's."""
+    out = workdir / "micro.json"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(REPO / "tests" / "benchmarks"),
+               "--benchmark-enable", f"--benchmark-json={out}", "--benchmark-disable-gc", "--no-cov"]
+    done = subprocess.run(command, env=env, cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    if done.returncode != 0:
+        raise BenchError(f"the micro-benchmarks failed:\n{done.stdout.decode(errors='replace')[-2000:]}")
+    benchmarks = json.loads(out.read_text())["benchmarks"]
+    medians = {b["fullname"].split("::", 1)[1]: b["stats"]["median"] * 1e9 for b in benchmarks}
+    baseline = next(ns for name, ns in medians.items() if "baseline" in name)
+    return {name: {"median_ns": round(ns), "x_baseline": round(ns / baseline, 2)} for name, ns in medians.items()}
+
+
+def print_micro(micro: dict[str, Any]) -> None:
+    print("\nmicro-benchmarks (tests/benchmarks; median of pytest-benchmark's rounds, GC off):")
+    width = max(len(name) for name in micro)
+    for name, figures in micro.items():
+        print(f"  {name.ljust(width)}  {figures['median_ns'] / 1000:8.2f} us  {figures['x_baseline']:6.2f} x baseline")
+
+
+# --- profiling --------------------------------------------------------------------------------------
+
+
+def start_profilers(services: dict[str, subprocess.Popen[bytes]], duration: float) -> dict[str, tuple[Path, subprocess.Popen[bytes]]]:
+    """py-spy on each service for `duration` seconds (100 samples/s, by function, Python and native frames off)."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise BenchError("--profile needs py-spy: .venv/bin/pip install py-spy (it is in the bench extra)")
+    profilers = {}
+    for name, process in services.items():
+        out = HERE / "results" / f"profile-{name}.txt"
+        out.parent.mkdir(exist_ok=True)
+        profilers[name] = (out, subprocess.Popen(
+            [spy, "record", "--pid", str(process.pid), "--duration", str(int(duration)), "--format", "raw",
+             "--function", "--threads", "--rate", "100", "--nonblocking", "--output", str(out)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        ))
+    return profilers
+
+
+def finish_profilers(profilers: dict[str, tuple[Path, subprocess.Popen[bytes]]]) -> None:
+    import profile_summary
+
+    for name, (out, process) in profilers.items():
+        try:
+            _, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise BenchError(f"py-spy on the {name} service did not finish") from None
+        if process.returncode != 0 or not out.exists():
+            raise BenchError(f"py-spy on the {name} service failed: {err.decode(errors='replace')[-300:]}")
+        where = f"{name} service ({out.relative_to(REPO)})"
+        profile_summary.print_summary(f"{where}, event loop", profile_summary.summarise(out, 15, "MainThread"), 15)
+        profile_summary.print_summary(f"{where}, every thread", profile_summary.summarise(out, 10), 10)
 
 
 # --- the system --------------------------------------------------------------------------------------
@@ -338,9 +417,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per load run (8)")
     parser.add_argument("--connections", type=int, default=32, help="connections for every load run (32)")
+    parser.add_argument("--warmup", type=float, default=15.0, help="seconds of orders before measuring (15)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (data, logs)")
     parser.add_argument("--tool", choices=("auto", "wrk", "loadgen"), default="auto",
                         help="closed-loop load tool: wrk when installed (auto), or bench/loadgen.py")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample each service with py-spy during the closed-loop order run; collapsed stacks "
+                             "in bench/results/profile-<service>.txt and the top costs printed")
     args = parser.parse_args()
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -363,6 +446,9 @@ def main() -> int:
     load = Load()
     failed = interrupted = False
     try:
+        print("bench: micro-benchmarks of the core (tests/benchmarks)...", flush=True)
+        micro = micro_benchmarks(workdir, {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(REPO / "src"), str(REPO / "tools"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)})
         bootstrap, broker = start_kafka(workdir)
         ports = {name: localkafka.free_port() for name in ("order", "product", "message", "echo")}
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PYTHONUNBUFFERED": "1",
@@ -396,27 +482,36 @@ def main() -> int:
             return measure(name, short, load, command, tool_env, watched, d)
 
         main_tool = "wrk" if use_wrk else "loadgen"
-        # Warm-up (a second each, not reported): first connections, imports, SQLite pages, Kafka producers.
+        # Warm-up, not reported: first connections, imports, SQLite pages, Kafka producers, and above all the
+        # broker's JIT: a fresh JVM spends seconds of CPU compiling, which would be counted against the orders.
+        print(f"bench: warming up ({args.warmup:.0f} s of orders)...", flush=True)
         load.run(loadgen_command(ports["echo"], "/echo", "echo", c, 1.0), env, 60)
-        load.run(loadgen_command(ports["order"], "/orders/order", "orders", c, 1.0), env, 60)
+        load.run(loadgen_command(ports["order"], "/orders/order", "orders", c, args.warmup), env, args.warmup + 60)
         echo_run = closed(ports["echo"], "/echo", "echo", f"echo, closed loop ({main_tool})", main_tool,
                           f"echo/{main_tool}")
         runs.append(echo_run)
         if use_wrk:
             runs.append(closed(ports["echo"], "/echo", "echo", "echo, closed loop (loadgen)", "loadgen",
                                "echo/loadgen"))
+        profilers = start_profilers(services, d) if args.profile else {}
         order_run = closed(ports["order"], "/orders/order", "orders", f"orders, closed loop ({main_tool})", main_tool,
                            f"orders/{main_tool}")
+        finish_profilers(profilers)
         runs.append(order_run)
         ok_rate = order_run["statuses"].get("201", 0) / (order_run["duration_us"] / 1e6)
         open_rate = max(1.0, round(ok_rate / 2))
+        # Long enough for the propagation figures to cover at least MIN_PROPAGATED orders.
+        open_d = min(MAX_OPEN_LOOP_S, max(d, math.ceil(MIN_PROPAGATED / open_rate)))
         runs.append(measure(f"orders, open loop at {open_rate:.0f}/s (loadgen)", "orders open", load,
-                            loadgen_command(ports["order"], "/orders/order", "orders", c, d, open_rate),
-                            env, watched, d))
+                            loadgen_command(ports["order"], "/orders/order", "orders", c, open_d, open_rate),
+                            env, watched, open_d))
         runs[-1]["target_rate"] = open_rate
 
         print("bench: waiting until propagation is idle...", flush=True)
         check = wait_idle_and_check(ports["order"], ports["product"], data_dir)
+        for r in runs:
+            if r["short"].startswith("orders"):
+                r["propagation"] = propagation.propagation(data_dir, *r["window_utc"])
         peak = {key: peak_rss_mib(pid) for key, pid in watched.items()}
         report = {
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -428,6 +523,7 @@ def main() -> int:
             "runs": runs,
             "stock_check": check,
             "peak_rss_mib": {k: round(v, 1) for k, v in peak.items() if v is not None},
+            "micro_benchmarks": micro,
         }
         print_table(report, echo_run)
         out = HERE / "results" / f"{datetime.date.today().isoformat()}-{socket.gethostname()}.json"
@@ -437,6 +533,10 @@ def main() -> int:
         if not check["exact"] or check["oversold_units"]:
             failed = True
             print("bench: FAILED: stock not conserved or oversold (see stock_check)", file=sys.stderr)
+        server_errors = sum(n for r in runs for status, n in r["statuses"].items() if str(status).startswith("5"))
+        if server_errors:
+            failed = True
+            print(f"bench: FAILED: {server_errors} answers were 5xx (service logs: {log_path})", file=sys.stderr)
     except KeyboardInterrupt:
         failed = interrupted = True
         print("\nbench: interrupted, stopping...", flush=True)
@@ -497,10 +597,17 @@ def print_table(report: dict[str, Any], echo_run: dict[str, Any]) -> None:
             print(f"load tool headroom: {r['short'].split('/')[1]} drove the echo at {r['rate']:,.0f} req/s, "
                   f"{r['rate'] / max(orders_run['rate'], 1):,.0f}x the closed-loop order rate "
                   f"(load tool CPU during the order run: {orders_run['cpu_share_of_one_core']['load tool']:.2f} core)")
+    print("\npropagation, from the order's commit to the stock taken and to the customer's message (services' "
+          "own timestamps):")
+    for r in report["runs"]:
+        if "propagation" in r:
+            print(f"  during {r['name']}:")
+            print("\n".join("  " + line for line in propagation.describe(r["propagation"]).splitlines()))
     c = report["stock_check"]
     print(f"\nstock conservation: {'EXACT' if c['exact'] else 'NOT EXACT ' + str(c['gaps_by_product'])} over "
           f"{c['orders']:,} orders {c['orders_by_status']}, {c['units_held']:,} units held; oversold units: "
           f"{c['oversold_units']}; idle after {c['idle_after_s']} s (unsent outbox rows: {c['unsent_outbox_rows']})")
+    print_micro(report["micro_benchmarks"])
     s = report["settings"]
     print(f"settings: {s['connections']} connections, {s['duration_s']:.0f} s per run, closed loop by {s['closed_loop_tool']}, "
           f"Kafka {s['kafka']}{' (throwaway)' if s['kafka_started_by_bench'] else ''}, {report['machine']['cpus']} CPUs\n")
