@@ -1,0 +1,24 @@
+# One image for the three services (compose.yaml picks the app with `command`) and for the one-shot topic step.
+# Validated by tests/contract/test_compose.py; no Docker engine runs on the project's own machines.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app/src:/app/tools \
+    DATA_DIR=/data
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY src ./src
+COPY tools ./tools
+RUN pip install . \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin ordering \
+    && mkdir -p /data && chown ordering /data
+
+USER ordering
+VOLUME ["/data"]
+# `command` in compose.yaml adds the app and the port, e.g.
+#   entrypoints.order_service:create_app_from_environment --port 8001
+ENTRYPOINT ["python", "-m", "uvicorn", "--factory", "--host", "0.0.0.0", "--no-access-log"]
