@@ -12,10 +12,9 @@ import asyncio
 from datetime import timedelta
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 from starlette.applications import Starlette
 
-from adapters.http.catalog import HttpProductCatalog
+from adapters.http.catalog import HttpProductCatalog, product_service_client
 from adapters.kafka.broker import KafkaBroker
 from adapters.kafka.relay import OutboxRelay
 from adapters.kafka.topics import STOCK_RESERVATION_REJECTED
@@ -73,16 +72,8 @@ def create_app(settings: Settings) -> Starlette:
         if await asyncio.to_thread(sweep):
             relay.wake()
 
-    # One pooled client for the process: the Product Service hop is on every order. The httpx API over
-    # aiohttp's connection pool: httpx's own pool cost 80% of the order path's event-loop time under load
-    # (BENCHMARKS.md, "Where the order path spends its time").
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    product_service = httpx.AsyncClient(
-        base_url=settings.product_service_url,
-        timeout=httpx.Timeout(settings.product_service_timeout_s),
-        limits=limits,
-        transport=AiohttpTransport(limits=limits),
-    )
+    # One pooled client for the process: the Product Service hop is on every order.
+    product_service = product_service_client(settings.product_service_url, settings.product_service_timeout_s)
 
     async def product_service_check() -> str | None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -18,7 +19,7 @@ import httpx
 import pytest
 from http_services import services
 
-from adapters.http.catalog import HttpProductCatalog
+from adapters.http.catalog import HttpProductCatalog, product_service_client
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryProductViews
 from entrypoints import product_app
@@ -73,6 +74,30 @@ def silent_server() -> Iterator[str]:
 
 
 @pytest.fixture
+def hanging_up_server() -> Iterator[str]:
+    """A server that accepts each connection and closes it without a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def hang_up() -> None:
+        with listener:
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:  # the listener was closed: the test is over
+                    return
+                connection.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.shutdown(socket.SHUT_RDWR)
+    listener.close()
+    thread.join(5)
+
+
+@pytest.fixture
 def dead_port() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -124,13 +149,33 @@ class TestAnswers:
         assert (refused.status_code, refused.json()["items"][0]["in_stock"]) == (409, 10)
 
 
-class TestNoAnswer:
-    def test_a_product_service_that_is_down_is_unavailable(self, dead_port: str) -> None:
-        with pytest.raises(CatalogUnavailable, match="could not reach it"):
-            check(httpx.AsyncClient(base_url=dead_port, timeout=1.0), Line("pen", 1))
+def default_client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(timeout_s))
 
-    def test_a_product_service_slower_than_the_timeout_is_unavailable(self, silent_server: str) -> None:
-        client = httpx.AsyncClient(base_url=silent_server, timeout=httpx.Timeout(0.2))
+
+# The failures read the same whichever transport the client has: httpx's own, and the aiohttp pool the Order
+# Service uses (product_service_client).
+clients = pytest.mark.parametrize(
+    "client_for", [default_client, product_service_client], ids=["httpx-pool", "aiohttp-pool"]
+)
+
+
+class TestNoAnswer:
+    @clients
+    def test_a_product_service_that_is_down_is_unavailable(self, dead_port: str, client_for) -> None:
+        with pytest.raises(CatalogUnavailable, match=r"could not reach it \(ConnectError"):
+            check(client_for(dead_port, 1.0), Line("pen", 1))
+
+    @clients
+    def test_a_product_service_that_hangs_up_is_unavailable(self, hanging_up_server: str, client_for) -> None:
+        with pytest.raises(CatalogUnavailable, match="could not reach it"):
+            check(client_for(hanging_up_server, 1.0), Line("pen", 1))
+
+    @clients
+    def test_a_product_service_slower_than_the_timeout_is_unavailable(
+        self, silent_server: str, client_for
+    ) -> None:
+        client = client_for(silent_server, 0.2)
 
         with pytest.raises(CatalogUnavailable, match=r"no answer in time \(ReadTimeout\)"):
             check(client, Line("pen", 1))
