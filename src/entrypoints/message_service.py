@@ -26,10 +26,11 @@ GROUP = "message-service"
 def create_app(settings: Settings) -> Starlette:
     database = Database(settings.data_dir / "message.db", MESSAGE_SCHEMA)
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
+    uow = SqliteMessageUnitOfWork(database)  # one for the service, shared by its threads (adapters.sqlite)
 
     def apply(event: Event) -> None:
         assert isinstance(event, OrderStatusChanged)  # the only topic this group reads
-        record_customer_message(event, uow=SqliteMessageUnitOfWork(database))
+        record_customer_message(event, uow=uow)
 
     statuses = ConsumerWorker(broker, group=GROUP, topics=[ORDER_STATUS.name], apply=apply)
     return message_app.create_app(

@@ -46,8 +46,10 @@ def create_app(settings: Settings) -> Starlette:
     outbox = SqliteOutbox(database)
     relay = OutboxRelay(outbox, lambda: broker.producer(f"{GROUP}-outbox"), name="order-outbox-relay")
 
+    uow = SqliteOrderUnitOfWork(database)  # one for the service, shared by its threads (adapters.sqlite)
+
     def unit_of_work() -> SqliteOrderUnitOfWork:
-        return SqliteOrderUnitOfWork(database)
+        return uow
 
     def apply(event: Event) -> None:
         assert isinstance(event, StockReservationRejected)  # the only topic this group reads

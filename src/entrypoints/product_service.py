@@ -46,8 +46,10 @@ def create_app(settings: Settings) -> Starlette:
     outbox = SqliteOutbox(database)
     relay = OutboxRelay(outbox, lambda: broker.producer(f"{GROUP}-outbox"), name="product-outbox-relay")
 
+    uow = SqliteProductUnitOfWork(database)  # one for the service, shared by its threads (adapters.sqlite)
+
     def unit_of_work() -> SqliteProductUnitOfWork:
-        return SqliteProductUnitOfWork(database)
+        return uow
 
     def apply(event: Event) -> None:
         if isinstance(event, StockReservationRequested):
