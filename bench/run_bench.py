@@ -54,6 +54,7 @@ for folder in (REPO / "tools", REPO / "src"):
 import httpx
 
 import localkafka
+import profile_summary
 import propagation
 import run
 
@@ -277,8 +278,6 @@ def start_profilers(services: dict[str, subprocess.Popen[bytes]], duration: floa
 
 
 def finish_profilers(profilers: dict[str, tuple[Path, subprocess.Popen[bytes]]]) -> None:
-    import profile_summary
-
     for name, (out, process) in profilers.items():
         try:
             _, err = process.communicate(timeout=60)
@@ -445,18 +444,18 @@ def main() -> int:
     echo: subprocess.Popen[bytes] | None = None
     load = Load()
     failed = interrupted = False
+    # Our packages first on the path of every process started here (the same order as the Makefile's).
+    base_env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO / "src"), str(REPO / "tools"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     try:
         print("bench: micro-benchmarks of the core (tests/benchmarks)...", flush=True)
-        micro = micro_benchmarks(workdir, {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(REPO / "src"), str(REPO / "tools"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)})
+        micro = micro_benchmarks(workdir, base_env)
         bootstrap, broker = start_kafka(workdir)
         ports = {name: localkafka.free_port() for name in ("order", "product", "message", "echo")}
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PYTHONUNBUFFERED": "1",
+        env = {**base_env, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PYTHONUNBUFFERED": "1",
                "DATA_DIR": str(data_dir), "ORDER_PORT": str(ports["order"]), "PRODUCT_PORT": str(ports["product"]),
                "MESSAGE_PORT": str(ports["message"]),
-               "PRODUCT_SERVICE_URL": f"http://127.0.0.1:{ports['product']}",
-               "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tools"),
-                                              os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+               "PRODUCT_SERVICE_URL": f"http://127.0.0.1:{ports['product']}"}
         for name in run.SERVICES:
             services[name] = run.start_service(name, ports[name], env, log)
             run.wait_until_ready(name, ports[name], services[name])

@@ -35,6 +35,20 @@ def record_of(event: OrderStatusChanged, value: bytes | None = None) -> Record:
     return Record(encoded.topic, 0, 0, encoded.key, value if value is not None else encoded.value, encoded.headers)
 
 
+def publish_status_events(broker: InMemoryBroker, count: int) -> None:
+    with broker.producer("order-service").transaction() as batch:
+        for n in range(count):
+            record = encode(status_event(n, order_id=f"o-{n}"))
+            batch.send(record.topic, key=record.key, value=record.value)
+
+
+def run_until_caught_up(worker: ConsumerWorker, broker: InMemoryBroker) -> None:
+    """Start the worker's thread, wait until its group has committed every record, stop it."""
+    worker.start()
+    wait_until(lambda: broker.lag(worker.group) == 0)
+    worker.stop()
+
+
 def wait_until(condition, timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -169,17 +183,11 @@ class TestConsumerWorker:
         assert broker.records("order-status.dlq") == ()
 
     def test_the_thread_applies_every_record_and_commits_its_progress(self, broker):
-        producer = broker.producer("order-service")
-        with producer.transaction() as batch:
-            for n in range(5):
-                record = encode(status_event(n, order_id=f"o-{n}"))
-                batch.send(record.topic, key=record.key, value=record.value)
+        publish_status_events(broker, 5)
         applied = []
         worker = ConsumerWorker(broker, group="messages", topics=["order-status"], apply=applied.append)
 
-        worker.start()
-        wait_until(lambda: broker.lag("messages") == 0)
-        worker.stop()
+        run_until_caught_up(worker, broker)
 
         assert sorted(e.envelope.message_id for e in applied) == [f"m-{n}" for n in range(5)]
 
@@ -217,13 +225,6 @@ class CountingBroker:
         return self._broker.producer(name)
 
 
-def publish_status_events(broker: InMemoryBroker, count: int) -> None:
-    with broker.producer("order-service").transaction() as batch:
-        for n in range(count):
-            record = encode(status_event(n, order_id=f"o-{n}"))
-            batch.send(record.topic, key=record.key, value=record.value)
-
-
 class TestConsumerWorkerCommits:
     def test_records_applied_in_a_burst_are_committed_together_when_the_topics_run_dry(self, broker):
         publish_status_events(broker, 50)
@@ -231,9 +232,7 @@ class TestConsumerWorkerCommits:
         worker = ConsumerWorker(counting, group="messages", topics=["order-status"], apply=lambda e: None,
                                 commit_interval_s=60)
 
-        worker.start()
-        wait_until(lambda: broker.lag("messages") == 0)
-        worker.stop()
+        run_until_caught_up(worker, broker)
 
         assert worker.applied == 50
         assert len(counting.commits) == 1
@@ -245,9 +244,7 @@ class TestConsumerWorkerCommits:
         worker = ConsumerWorker(counting, group="messages", topics=["order-status"], apply=lambda e: None,
                                 commit_interval_s=0)
 
-        worker.start()
-        wait_until(lambda: broker.lag("messages") == 0)
-        worker.stop()
+        run_until_caught_up(worker, broker)
 
         assert [len(records) for records in counting.commits] == [1] * 20
 
@@ -257,9 +254,7 @@ class TestConsumerWorkerCommits:
         worker = ConsumerWorker(counting, group="messages", topics=["order-status"], apply=lambda e: None,
                                 commit_interval_s=60)
 
-        worker.start()
-        wait_until(lambda: broker.lag("messages") == 0)
-        worker.stop()
+        run_until_caught_up(worker, broker)
 
         assert [len(records) for records in counting.commits] == [3, 1, 1, 1]
 

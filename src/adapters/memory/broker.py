@@ -180,13 +180,14 @@ class InMemoryBroker:
     def _committed_offset(self, group: str, where: TopicPartition) -> int:
         return self._groups[group].committed.get(where, 0)
 
-    def _commit(self, consumer: InMemoryConsumer, record: Record) -> None:
-        log = self._log(record.topic)[record.partition]
-        if record.offset >= len(log) or log[record.offset] != record:
-            raise ValueError(f"{record!r} is not a record of this broker")
-        self._groups[consumer.group].committed[TopicPartition(record.topic, record.partition)] = (
-            record.offset + 1
-        )
+    def _commit(self, consumer: InMemoryConsumer, records: Sequence[Record]) -> None:
+        for record in records:  # all checked before any is committed
+            log = self._log(record.topic)[record.partition]
+            if record.offset >= len(log) or log[record.offset] != record:
+                raise ValueError(f"{record!r} is not a record of this broker")
+        committed = self._groups[consumer.group].committed
+        for record in records:
+            committed[TopicPartition(record.topic, record.partition)] = record.offset + 1
 
     def _record_at(self, where: TopicPartition, offset: int) -> Record | None:
         log = self._log(where.topic)[where.partition]
@@ -267,8 +268,7 @@ class InMemoryConsumer:
             where = TopicPartition(record.topic, record.partition)
             if where not in owned:
                 raise CommitFailed(f"{where} is not owned by this member of group {self.group!r}")
-        for record in records:
-            self._broker._commit(self, record)
+        self._broker._commit(self, records)
 
     def close(self) -> None:
         if not self._closed:
