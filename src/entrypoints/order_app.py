@@ -17,7 +17,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.http.bodies import CancelBody, ItemsBody, PaymentBody, optional_query_id, query_limit
+from adapters.http.bodies import (
+    CancelBody,
+    ItemsBody,
+    PaymentBody,
+    optional_query_id,
+    query_limit,
+    query_newest_first,
+)
 from adapters.http.correlation import correlation_id
 from adapters.http.idempotency import IdempotencyStore, Reply, fingerprint, once
 from adapters.http.json import structure
@@ -151,8 +158,9 @@ class _OrderApi:
     async def page(self, request: Request) -> Response:
         limit = query_limit(request.query_params)
         after = optional_query_id(request.query_params, "after")
+        newest_first = query_newest_first(request.query_params)
         # One more than asked: whether it comes back says whether there is a next page.
-        found = self._views.orders(after=after, limit=limit + 1)
+        found = self._views.orders(after=after, limit=limit + 1, newest_first=newest_first)
         orders = list(found[:limit])
         next_cursor = orders[-1].order_id if len(found) > limit else None
         return JSONResponse({"orders": [order_json(order) for order in orders], "next": next_cursor})

@@ -151,8 +151,9 @@ class OrderViews(Protocol):
     def order(self, order_id: str) -> Order | None:
         """The order as last committed, or None."""
 
-    def orders(self, *, after: str | None, limit: int) -> Sequence[Order]:
-        """Up to `limit` orders, oldest first (by placed_at, then id), starting after the order `after`."""
+    def orders(self, *, after: str | None, limit: int, newest_first: bool = False) -> Sequence[Order]:
+        """Up to `limit` orders, oldest first (by placed_at, then id) or newest first, starting after the order
+        `after` in that sequence."""
 
 
 class ProductViews(Protocol):

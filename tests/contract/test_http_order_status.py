@@ -185,6 +185,19 @@ class TestReadOrders:
 
         assert (seen, pages) == (placed, 3)
 
+    def test_pages_newest_first_when_sorted_so(self) -> None:
+        system = pen_and_ink()
+        placed = []
+        for _ in range(3):
+            placed.append(placed_order_id(system, ("pen", 1)))
+            system.clock.advance(timedelta(seconds=1))
+
+        first = system.order.get("/orders", params={"limit": 2, "sort": "newest"}).json()
+        second = system.order.get("/orders", params={"limit": 2, "sort": "newest", "after": first["next"]}).json()
+
+        seen = [order["order_id"] for order in first["orders"] + second["orders"]]
+        assert (seen, second["next"]) == (placed[::-1], None)
+
     def test_a_page_holds_20_orders_unless_told_otherwise(self) -> None:
         system = pen_and_ink(pens=100)
         for _ in range(21):
@@ -203,8 +216,9 @@ class TestReadOrders:
             ({"limit": "ten"}, "limit"),
             ({"limit": "²"}, "limit"),
             ({"after": "no/slash"}, "after"),
+            ({"sort": "random"}, "sort"),
         ],
-        ids=["limit 0", "limit 101", "limit ten", "limit superscript", "after not an id"],
+        ids=["limit 0", "limit 101", "limit ten", "limit superscript", "after not an id", "sort random"],
     )
     def test_refuses_a_limit_or_cursor_it_cannot_use(self, params: dict[str, str], field: str) -> None:
         answer = pen_and_ink().order.get("/orders", params=params)

@@ -734,6 +734,24 @@ class TestOrderViews:
         pages = [[order.order_id for order in page] for page in (first, second, third, fourth)]
         assert pages == [["o-a", "o-b"], ["o-c", "o-d"], ["o-e"], []]
 
+    def test_pages_run_newest_first_when_asked(self, storage):
+        add_orders(
+            storage,
+            an_order("o-e", placed_at=NOW + timedelta(hours=1)),
+            an_order("o-c", placed_at=NOW),
+            an_order("o-b", placed_at=NOW),
+            an_order("o-d", placed_at=datetime(2026, 3, 1, 17, 31, tzinfo=INDIA)),  # 12:01 UTC
+            an_order("o-a", placed_at=NOW - timedelta(days=1)),
+        )
+        views = storage.order_views()
+
+        first = views.orders(after=None, limit=2, newest_first=True)
+        second = views.orders(after=first[-1].order_id, limit=2, newest_first=True)
+        third = views.orders(after=second[-1].order_id, limit=2, newest_first=True)
+
+        pages = [[order.order_id for order in page] for page in (first, second, third)]
+        assert pages == [["o-e", "o-d"], ["o-c", "o-b"], ["o-a"]]
+
     def test_a_page_after_an_unknown_order_is_empty(self, storage):
         add_orders(storage, an_order("o-1"))
 

@@ -88,6 +88,17 @@ def optional_query_id(params: Mapping[str, str], name: str) -> str | None:
         raise InvalidRequest([FieldError(name, error.rule)]) from None
 
 
+SORTS = ("oldest", "newest")
+
+
+def query_newest_first(params: Mapping[str, str]) -> bool:
+    """`sort=newest` (True) or `sort=oldest`, the default (False)."""
+    raw = params.get("sort", SORTS[0])
+    if raw not in SORTS:
+        raise InvalidRequest([FieldError("sort", f"must be one of {', '.join(SORTS)}")])
+    return raw == "newest"
+
+
 def query_limit(params: Mapping[str, str]) -> int:
     raw = params.get("limit")
     if raw is None:

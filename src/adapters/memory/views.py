@@ -19,8 +19,10 @@ class InMemoryOrderViews:
     def order(self, order_id: str) -> Order | None:
         return self._uow.orders.get(order_id)
 
-    def orders(self, *, after: str | None, limit: int) -> Sequence[Order]:
-        ordered = sorted(self._uow.orders.orders.values(), key=lambda o: (o.placed_at, o.order_id))
+    def orders(self, *, after: str | None, limit: int, newest_first: bool = False) -> Sequence[Order]:
+        ordered = sorted(
+            self._uow.orders.orders.values(), key=lambda o: (o.placed_at, o.order_id), reverse=newest_first
+        )
         if after is not None:
             keys = [o.order_id for o in ordered]
             ordered = ordered[keys.index(after) + 1 :] if after in keys else []

@@ -25,6 +25,13 @@ _ORDERS_AFTER = (
     "WHERE (placed_at_us, order_id) > (SELECT placed_at_us, order_id FROM orders WHERE order_id = ?) "
     "ORDER BY placed_at_us, order_id LIMIT ?"
 )
+# The same two, newest first: the index orders_by_placed_at is read backwards.
+_NEWEST_ORDERS = f"SELECT {ORDER_COLUMNS} FROM orders ORDER BY placed_at_us DESC, order_id DESC LIMIT ?"
+_NEWER_ORDERS_AFTER = (
+    f"SELECT {ORDER_COLUMNS} FROM orders "
+    "WHERE (placed_at_us, order_id) < (SELECT placed_at_us, order_id FROM orders WHERE order_id = ?) "
+    "ORDER BY placed_at_us DESC, order_id DESC LIMIT ?"
+)
 _PRODUCTS = f"SELECT {PRODUCT_COLUMNS} FROM products ORDER BY product_id"
 _PRODUCT = f"SELECT {PRODUCT_COLUMNS} FROM products WHERE product_id = ?"
 _MESSAGES = f"SELECT {MESSAGE_COLUMNS} FROM customer_messages WHERE order_id = ? ORDER BY seq"
@@ -39,12 +46,12 @@ class SqliteOrderViews:
         row = self._database.connection().execute(_ORDER, (order_id,)).fetchone()
         return None if row is None else order_from_row(row)
 
-    def orders(self, *, after: str | None, limit: int) -> Sequence[Order]:
+    def orders(self, *, after: str | None, limit: int, newest_first: bool = False) -> Sequence[Order]:
         connection = self._database.connection()
         if after is None:
-            rows = connection.execute(_FIRST_ORDERS, (limit,))
+            rows = connection.execute(_NEWEST_ORDERS if newest_first else _FIRST_ORDERS, (limit,))
         else:
-            rows = connection.execute(_ORDERS_AFTER, (after, limit))
+            rows = connection.execute(_NEWER_ORDERS_AFTER if newest_first else _ORDERS_AFTER, (after, limit))
         return [order_from_row(row) for row in rows]
 
 
