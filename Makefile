@@ -31,9 +31,12 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+PYTEST_ARGS ?=
 # The jars are fetched here, not inside pytest, so a first run shows its progress instead of a silent pause.
+# Debian's chromium, for the demo page's browser test, is installed here too when it is missing.
 test: $(INSTALLED)
 	@$(PY) tools/localkafka.py fetch
+	@$(PY) tools/chromium.py
 	$(PY) -m pytest $(COVERAGE) $(PYTEST_ARGS)
 
 # The property tests with 20x the examples: for a long look before a release, not for CI.

@@ -14,6 +14,7 @@ Two adapters implement it and one contract suite (tests/contract) proves they ag
     if record is not None:
         handle(record)
         consumer.commit(record)                         # offset + 1, synchronously
+    consumer.lag()                                      # {(topic, partition): records not yet committed}
 
 Errors, all raised by both adapters:
 
@@ -114,6 +115,12 @@ class Consumer(Protocol):
         """Record that each record and everything before it in its partition is done (commits offset + 1),
         in one request. CommitFailed if a partition is not this member's: then none of them is committed
         (Kafka may have taken some; delivering those again is harmless to a consumer with an inbox)."""
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """What this member knows of the records not yet committed on each partition it owns: (topic,
+        partition) -> the log's end (its last stable offset: records of open transactions are not there
+        yet) minus the committed offset. A partition whose lag it does not know yet is left out (Kafka: no
+        commit on it yet, or no news of its end). A new dict, safe to call from any thread."""
 
     def close(self) -> None:
         """Leave the group. Records delivered but not committed go to the next owner of their partition."""

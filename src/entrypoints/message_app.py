@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,12 +28,21 @@ def create_app(
     readiness: Mapping[str, Check],
     lifespan: Lifespan | None = None,
     openapi_path: Path = OPENAPI_PATH,
+    registry: CollectorRegistry | None = None,
 ) -> Starlette:
-    """The Message Service; `new_id` makes correlation ids for requests that come without one."""
+    """The Message Service; `new_id` makes correlation ids for requests that come without one; `registry`
+    is what GET /metrics reports, the HTTP metrics added (a new one when not given)."""
 
     async def messages(request: Request) -> Response:
         order_id = required_query_id(request.query_params, "order_id")
         return JSONResponse([message_json(message) for message in views.messages_for(order_id)])
 
     routes = [Route("/messages", messages, methods=["GET"])]
-    return build_app(routes, new_id=new_id, readiness=readiness, lifespan=lifespan, openapi_path=openapi_path)
+    return build_app(
+        routes,
+        new_id=new_id,
+        readiness=readiness,
+        lifespan=lifespan,
+        openapi_path=openapi_path,
+        registry=registry,
+    )

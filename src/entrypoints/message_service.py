@@ -7,11 +7,15 @@ Background work: a consumer of order-status that records each status's message f
 
 from __future__ import annotations
 
+import logging
+
 from starlette.applications import Starlette
 
 from adapters.kafka.broker import KafkaBroker
 from adapters.kafka.topics import ORDER_STATUS
 from adapters.kafka.worker import ConsumerWorker
+from adapters.logs import log_json_lines
+from adapters.metrics import ConsumerCollector, registry_of
 from adapters.sqlite.database import Database
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
 from adapters.sqlite.views import SqliteMessageViews
@@ -22,6 +26,8 @@ from ordering_core import Event, OrderStatusChanged, record_customer_message
 
 GROUP = "message-service"
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings) -> Starlette:
     database = Database(settings.data_dir / "message.db", MESSAGE_SCHEMA)
@@ -30,7 +36,9 @@ def create_app(settings: Settings) -> Starlette:
 
     def apply(event: Event) -> None:
         assert isinstance(event, OrderStatusChanged)  # the only topic this group reads
-        record_customer_message(event, uow=uow)
+        message = record_customer_message(event, uow=uow)
+        if message is not None:
+            log.info("customer message recorded", extra={"status": message.status, "text": message.text})
 
     statuses = ConsumerWorker(broker, group=GROUP, topics=[ORDER_STATUS.name], apply=apply)
     return message_app.create_app(
@@ -41,10 +49,13 @@ def create_app(settings: Settings) -> Starlette:
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
         },
         lifespan=background(workers=[statuses], closers=[broker.close, database.close_all]),
+        registry=registry_of(ConsumerCollector([statuses])),
     )
 
 
 def create_app_from_environment() -> Starlette:
-    app = create_app(Settings.from_environment())
+    settings = Settings.from_environment()
+    log_json_lines(GROUP, settings.log_level)
+    app = create_app(settings)
     collect_garbage_less_often()
     return app

@@ -8,10 +8,13 @@ one slow step, asking the Product Service, is awaited (`ProductCatalog.check`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,6 +29,7 @@ from adapters.http.bodies import (
     query_newest_first,
 )
 from adapters.http.correlation import correlation_id
+from adapters.http.demo_page import ProductListing, page_routes
 from adapters.http.idempotency import IdempotencyStore, Reply, fingerprint, once
 from adapters.http.json import structure
 from adapters.http.probes import Check
@@ -38,15 +42,22 @@ from ordering_core.ports import OrderUnitOfWork, OrderViews, ProductCatalog
 from ordering_core.services.orders import cancel_order, mark_paid, place_order
 from ordering_core.values import Line
 
+log = logging.getLogger(__name__)
+
 IDEMPOTENCY_KEY = "Idempotency-Key"
 _MAX_KEY_LENGTH = 128
+
+
+class Catalog(ProductCatalog, ProductListing, Protocol):
+    """What the Order Service asks the Product Service: whether an order's lines can be served (the domain's
+    port), and its product list, for the demo page (`GET /catalog`)."""
 
 
 def create_app(
     *,
     uow: Callable[[], OrderUnitOfWork],
     views: OrderViews,
-    catalog: ProductCatalog,
+    catalog: Catalog,
     idempotency: IdempotencyStore,
     new_id: Callable[[], str],
     clock: Callable[[], datetime],
@@ -54,12 +65,14 @@ def create_app(
     lifespan: Lifespan | None = None,
     on_commit: Callable[[], None] | None = None,
     openapi_path: Path = OPENAPI_PATH,
+    registry: CollectorRegistry | None = None,
 ) -> Starlette:
     """The Order Service.
 
     `uow` makes a fresh unit of work per request; `clock` must return timezone-aware datetimes;
     `on_commit` is called after each request that may have committed events (so an outbox relay can wake
-    up instead of waiting for its next look); `lifespan` runs the composition root's background work.
+    up instead of waiting for its next look); `lifespan` runs the composition root's background work;
+    `registry` is what GET /metrics reports, the HTTP metrics added (a new one when not given).
     """
     api = _OrderApi(uow, views, catalog, idempotency, new_id, clock, on_commit or _nothing)
     routes = [
@@ -68,8 +81,16 @@ def create_app(
         Route("/orders/cancel", api.cancel, methods=["POST"]),
         Route("/orders/{order_id}", api.get, methods=["GET"]),
         Route("/orders", api.page, methods=["GET"]),
+        *page_routes(catalog),
     ]
-    return build_app(routes, new_id=new_id, readiness=readiness, lifespan=lifespan, openapi_path=openapi_path)
+    return build_app(
+        routes,
+        new_id=new_id,
+        readiness=readiness,
+        lifespan=lifespan,
+        openapi_path=openapi_path,
+        registry=registry,
+    )
 
 
 class _OrderApi:
@@ -120,6 +141,10 @@ class _OrderApi:
             correlation_id=correlation,
         )
         self._on_commit()
+        log.info(
+            "order placed",
+            extra={"order_id": order.order_id, "total": str(order.total), "lines": len(order.lines)},
+        )
         return Reply(order.order_id, json_bytes(order_json(order)))
 
     async def pay(self, request: Request) -> Response:
@@ -133,6 +158,7 @@ class _OrderApi:
             correlation_id=correlation_id(request),
         )
         self._on_commit()
+        log.info("order paid", extra={"order_id": order.order_id, "payment_id": order.payment_id})
         return JSONResponse(status_json(order))
 
     async def cancel(self, request: Request) -> Response:
@@ -146,6 +172,7 @@ class _OrderApi:
             correlation_id=correlation_id(request),
         )
         self._on_commit()
+        log.info("order cancelled", extra={"order_id": order.order_id, "reason": order.cancel_reason})
         return JSONResponse(status_json(order))
 
     async def get(self, request: Request) -> Response:

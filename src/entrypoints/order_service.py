@@ -9,6 +9,7 @@ out of stock), and a periodic sweep cancelling orders unpaid for longer than ORD
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 import httpx
@@ -19,11 +20,15 @@ from adapters.kafka.broker import KafkaBroker
 from adapters.kafka.relay import OutboxRelay
 from adapters.kafka.topics import STOCK_RESERVATION_REJECTED
 from adapters.kafka.worker import ConsumerWorker
+from adapters.logs import log_context, log_json_lines
+from adapters.metrics import ConsumerCollector, OrderStatusCollector, OutboxCollector, registry_of
 from adapters.sqlite.database import Database
 from adapters.sqlite.idempotency import SqliteIdempotencyStore
+from adapters.sqlite.metrics import SqliteOrderCounts
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
 from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.views import SqliteOrderViews
+from adapters.tracecontext import trace_id_for
 from entrypoints import order_app
 from entrypoints.runtime import (
     background,
@@ -39,6 +44,8 @@ from ordering_core import Event, StockReservationRejected, expire_unpaid_orders,
 
 GROUP = "order-service"
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings) -> Starlette:
     database = Database(settings.data_dir / "order.db", ORDER_SCHEMA)
@@ -53,7 +60,9 @@ def create_app(settings: Settings) -> Starlette:
 
     def apply(event: Event) -> None:
         assert isinstance(event, StockReservationRejected)  # the only topic this group reads
-        handle_reservation_rejected(event, uow=unit_of_work(), new_id=new_id, now=utc_now())
+        order = handle_reservation_rejected(event, uow=unit_of_work(), new_id=new_id, now=utc_now())
+        if order is not None:
+            log.info("order cancelled", extra={"reason": order.cancel_reason})
         relay.wake()
 
     rejections = ConsumerWorker(broker, group=GROUP, topics=[STOCK_RESERVATION_REJECTED.name], apply=apply)
@@ -61,15 +70,18 @@ def create_app(settings: Settings) -> Starlette:
 
     async def expire() -> None:
         def sweep() -> int:
-            return len(
-                expire_unpaid_orders(
+            correlation_id = new_id()
+            with log_context(correlation_id=correlation_id, trace_id=trace_id_for(correlation_id)):
+                expired = expire_unpaid_orders(
                     uow=unit_of_work(),
                     now=utc_now(),
                     timeout=payment_timeout,
                     new_id=new_id,
-                    correlation_id=new_id(),
+                    correlation_id=correlation_id,
                 )
-            )
+                for order in expired:
+                    log.info("order cancelled", extra={"order_id": order.order_id, "reason": order.cancel_reason})
+            return len(expired)
 
         if await asyncio.to_thread(sweep):
             relay.wake()
@@ -103,10 +115,17 @@ def create_app(settings: Settings) -> Starlette:
             closers=[product_service.aclose, broker.close, database.close_all],
         ),
         on_commit=relay.wake,
+        registry=registry_of(
+            OrderStatusCollector(SqliteOrderCounts(database).by_status),
+            OutboxCollector(relay, outbox.backlog),
+            ConsumerCollector([rejections]),
+        ),
     )
 
 
 def create_app_from_environment() -> Starlette:
-    app = create_app(Settings.from_environment())
+    settings = Settings.from_environment()
+    log_json_lines(GROUP, settings.log_level)
+    app = create_app(settings)
     collect_garbage_less_often()
     return app

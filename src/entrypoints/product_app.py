@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,11 +36,13 @@ def create_app(
     lifespan: Lifespan | None = None,
     on_commit: Callable[[], None] | None = None,
     openapi_path: Path = OPENAPI_PATH,
+    registry: CollectorRegistry | None = None,
 ) -> Starlette:
     """The Product Service.
 
     `uow` makes a fresh unit of work per request; `new_id` makes correlation ids for requests without one;
-    `on_commit` is called after a request committed a change (a product created, edited or restocked).
+    `on_commit` is called after a request committed a change (a product created, edited or restocked);
+    `registry` is what GET /metrics reports, the HTTP metrics added (a new one when not given).
     """
     api = _ProductApi(uow, views, on_commit or _nothing)
     routes = [
@@ -50,7 +53,14 @@ def create_app(
         Route("/products/{product_id}", api.put, methods=["PUT"]),
         Route("/products/{product_id}/restock", api.restock, methods=["POST"]),
     ]
-    return build_app(routes, new_id=new_id, readiness=readiness, lifespan=lifespan, openapi_path=openapi_path)
+    return build_app(
+        routes,
+        new_id=new_id,
+        readiness=readiness,
+        lifespan=lifespan,
+        openapi_path=openapi_path,
+        registry=registry,
+    )
 
 
 class _ProductApi:

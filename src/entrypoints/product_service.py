@@ -8,13 +8,19 @@ is taken or given back), and the outbox relay (stock-reservation-rejected to Kaf
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+
 from starlette.applications import Starlette
 
 from adapters.kafka.broker import KafkaBroker
 from adapters.kafka.relay import OutboxRelay
 from adapters.kafka.topics import RESTORE_CANCELED_ITEM, UPDATE_STOCK
 from adapters.kafka.worker import ConsumerWorker
+from adapters.logs import log_json_lines
+from adapters.metrics import ConsumerCollector, OutboxCollector, ProductStockCollector, registry_of
 from adapters.sqlite.database import Database
+from adapters.sqlite.metrics import SqliteStockLevels
 from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
 from adapters.sqlite.views import SqliteProductViews
@@ -31,13 +37,17 @@ from entrypoints.runtime import (
 from entrypoints.settings import Settings
 from ordering_core import (
     Event,
+    StockChange,
     StockReleaseRequested,
     StockReservationRequested,
+    UnavailableLine,
     apply_stock_release,
     apply_stock_reservation,
 )
 
 GROUP = "product-service"
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -55,10 +65,15 @@ def create_app(settings: Settings) -> Starlette:
         if isinstance(event, StockReservationRequested):
             outcome = apply_stock_reservation(event, uow=unit_of_work(), new_id=new_id, now=utc_now())
             if outcome is not None and outcome.rejected:
+                log.info("stock reservation rejected", extra={"unavailable": _lines(outcome.rejected)})
                 relay.wake()
+            elif outcome is not None and outcome.changed:
+                log.info("stock reserved", extra={"stock_changes": _changes(outcome.stock_changes)})
         else:
             assert isinstance(event, StockReleaseRequested)  # the group reads only these two topics
-            apply_stock_release(event, uow=unit_of_work())
+            outcome = apply_stock_release(event, uow=unit_of_work())
+            if outcome is not None and outcome.changed:
+                log.info("stock released", extra={"stock_changes": _changes(outcome.stock_changes)})
 
     ledger = ConsumerWorker(
         broker, group=GROUP, topics=[UPDATE_STOCK.name, RESTORE_CANCELED_ITEM.name], apply=apply
@@ -74,10 +89,25 @@ def create_app(settings: Settings) -> Starlette:
         },
         lifespan=background(workers=[relay, ledger], closers=[broker.close, database.close_all]),
         on_commit=relay.wake,
+        registry=registry_of(
+            ProductStockCollector(SqliteStockLevels(database).by_product),
+            OutboxCollector(relay, outbox.backlog),
+            ConsumerCollector([ledger]),
+        ),
     )
 
 
+def _changes(changes: Iterable[StockChange]) -> dict[str, int]:
+    return {change.product_id: change.delta for change in changes}
+
+
+def _lines(lines: Iterable[UnavailableLine]) -> list[dict[str, object]]:
+    return [{"product_id": line.product_id, "quantity": line.quantity, "reason": line.reason} for line in lines]
+
+
 def create_app_from_environment() -> Starlette:
-    app = create_app(Settings.from_environment())
+    settings = Settings.from_environment()
+    log_json_lines(GROUP, settings.log_level)
+    app = create_app(settings)
     collect_garbage_less_often()
     return app

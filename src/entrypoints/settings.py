@@ -12,6 +12,8 @@ from typing import TypeVar
 
 from attrs import frozen
 
+from adapters.logs import LEVELS
+
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,6 +40,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PRODUCT_SERVICE_TIMEOUT_S", "2.0", "how long Order Service waits for that answer before a 503"),
     Setting("ORDER_PAYMENT_TIMEOUT_S", "1800", "unpaid orders older than this are cancelled (payment_timeout)"),
     Setting("ORDER_EXPIRY_INTERVAL_S", "30", "how often Order Service looks for such orders"),
+    Setting("LOG_LEVEL", "info", "the least severe log lines written: debug, info, warning or error"),
 )
 
 
@@ -52,6 +55,7 @@ class Settings:
     product_service_timeout_s: float
     order_payment_timeout_s: float
     order_expiry_interval_s: float
+    log_level: str
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -73,7 +77,14 @@ class Settings:
             product_service_timeout_s=read("PRODUCT_SERVICE_TIMEOUT_S", _positive, "a positive number of seconds"),
             order_payment_timeout_s=read("ORDER_PAYMENT_TIMEOUT_S", _positive, "a positive number of seconds"),
             order_expiry_interval_s=read("ORDER_EXPIRY_INTERVAL_S", _positive, "a positive number of seconds"),
+            log_level=read("LOG_LEVEL", _log_level, f"one of {', '.join(LEVELS)}"),
         )
+
+
+def _log_level(raw: str) -> str:
+    if raw.lower() not in LEVELS:
+        raise ValueError(raw)
+    return raw.lower()
 
 
 def _port(raw: str) -> int:

@@ -29,7 +29,6 @@ from ordering_core import (
     CatalogUnavailable,
     OrderStatusChanged,
     Product,
-    ProductCatalog,
     record_customer_message,
 )
 from ordering_core.availability import Availability
@@ -85,7 +84,7 @@ class Services:
 
 def services(
     *products: Product,
-    catalog: ProductCatalog | None = None,
+    catalog: order_app.Catalog | None = None,
     readiness: Mapping[str, Check] | None = None,
     **order_app_options: Any,
 ) -> Services:
@@ -164,4 +163,7 @@ def published(system: Services) -> list[str]:
 
 class UnreachableCatalog:
     async def check(self, lines: Any) -> Availability:
+        raise CatalogUnavailable("connection refused")
+
+    async def products(self) -> list[Product]:
         raise CatalogUnavailable("connection refused")

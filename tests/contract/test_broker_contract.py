@@ -6,6 +6,8 @@ Offsets are compared, never computed: Kafka's transaction markers take offsets o
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from adapters.memory.partitioner import partition_for_key
@@ -25,6 +27,20 @@ class Boom(Exception):
 
 def values(records):
     return [r.value for r in records]
+
+
+def lag_when(messaging, consumer, where, expected, awaited):
+    """The member's lag on `where` once `expected` holds for it, polling meanwhile (Kafka's client brings
+    what it knows up to date inside `poll`); fails, saying what it was, if that does not happen in time."""
+    deadline = time.monotonic() + messaging.patience_s
+    while not expected(seen := consumer.lag().get(where)):
+        if time.monotonic() >= deadline:
+            pytest.fail(
+                f"waited {messaging.patience_s:.0f} s for the lag of {where} to be {awaited}; it is {seen}",
+                pytrace=False,
+            )
+        consumer.poll(timeout_s=0.1)
+    return seen
 
 
 def numbered(topic, prefix, count, *, key=None):
@@ -268,6 +284,51 @@ class TestOffsets:
         assert offsets == sorted(set(offsets))
         assert offsets[0] >= 0
         assert len({r.partition for r in received}) == 1
+
+
+class TestLag:
+    def test_the_records_after_the_committed_one_are_the_lag_of_their_partition(self, messaging, unique):
+        topic = messaging.new_topic(unique("orders"))
+        producer = messaging.broker.producer(unique("producer"))
+        producer.send_all(numbered(topic, "event", 3, key=b"order-1"))
+        consumer = messaging.broker.consumer(unique("group"), [topic])
+        first = messaging.receive(consumer, 1)[0]
+
+        consumer.commit(first)
+        behind = lag_when(messaging, consumer, (topic, first.partition), lambda n: n, "known and above 0")
+
+        # The two records after it; on Kafka also the marker that committed their transaction (an offset).
+        assert behind in (2, 3)
+
+    def test_a_member_that_committed_every_record_it_was_given_has_no_lag(self, messaging, unique):
+        topic = messaging.new_topic(unique("orders"))
+        producer = messaging.broker.producer(unique("producer"))
+        producer.send_all(numbered(topic, "first", 3, key=b"order-1"))
+        producer.send_all(numbered(topic, "second", 2, key=b"order-1"))
+        consumer = messaging.broker.consumer(unique("group"), [topic])
+        received = messaging.receive(consumer, 5)
+        consumer.commit(received[0])
+        lag_when(messaging, consumer, (topic, received[0].partition), lambda n: n, "known and above 0")
+
+        consumer.commit(received[-1])
+
+        # Kafka's markers of the two transactions take offsets, but no record is left to process.
+        assert lag_when(messaging, consumer, (topic, received[-1].partition), lambda n: n == 0, 0) == 0
+
+    def test_records_that_arrive_after_the_last_commit_are_lag_again(self, messaging, unique):
+        topic = messaging.new_topic(unique("orders"))
+        producer = messaging.broker.producer(unique("producer"))
+        producer.send_all(numbered(topic, "first", 2, key=b"order-1"))
+        consumer = messaging.broker.consumer(unique("group"), [topic])
+        last = messaging.receive(consumer, 2)[-1]
+        consumer.commit(last)
+        lag_when(messaging, consumer, (topic, last.partition), lambda n: n == 0, 0)
+
+        producer.send_all(numbered(topic, "second", 2, key=b"order-1"))
+        behind = lag_when(messaging, consumer, (topic, last.partition), lambda n: n, "above 0")
+
+        # The two new records, not yet committed; on Kafka also their transaction's marker.
+        assert behind in (2, 3)
 
 
 class TestClosing:

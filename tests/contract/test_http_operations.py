@@ -85,6 +85,21 @@ class TestEveryService:
         assert replaced.headers["x-correlation-id"] == f"{name}-1"
         assert made.headers["x-correlation-id"] == f"{name}-2"
 
+    def test_without_a_correlation_id_a_w3c_traceparent_s_trace_id_is_taken(self, name: str) -> None:
+        trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+        traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+        system = services()
+
+        joined = client(system, name).get("/healthz", headers={"traceparent": traceparent})
+        both = client(system, name).get(
+            "/healthz", headers={"traceparent": traceparent, "X-Correlation-Id": "trace-7"}
+        )
+        invalid = client(system, name).get("/healthz", headers={"traceparent": f"00-{'0' * 32}-00f067aa0ba902b7-01"})
+
+        assert joined.headers["x-correlation-id"] == trace_id
+        assert both.headers["x-correlation-id"] == "trace-7"
+        assert invalid.headers["x-correlation-id"] == f"{name}-1"
+
     def test_an_unknown_path_is_a_404_problem_with_a_correlation_id(self, name: str) -> None:
         answer = client(services(), name).get("/nowhere", headers={"X-Correlation-Id": "trace-8"})
 

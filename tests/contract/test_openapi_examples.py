@@ -101,6 +101,11 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("GET", "/orders/{order_id}", "404"): lambda w: w.order.get("/orders/o-404"),
     ("GET", "/orders", "200"): lambda w: w.order.get("/orders", params={"limit": 2}),
     ("GET", "/orders", "422"): lambda w: w.order.get("/orders", params={"limit": 0}),
+    ("GET", "/catalog", "200"): lambda w: w.order.get("/catalog"),
+    ("GET", "/catalog", "503"): lambda w: services(catalog=UnreachableCatalog()).order.get("/catalog"),
+    ("GET", "/", "200"): lambda w: w.order.get("/"),
+    ("GET", "/page/app.js", "200"): lambda w: w.order.get("/page/app.js"),
+    ("GET", "/page/style.css", "200"): lambda w: w.order.get("/page/style.css"),
     ("GET", "/messages", "200"): lambda w: w.system.message.get(
         "/messages", params={"order_id": w.cancelled}
     ),
@@ -108,6 +113,7 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("GET", "/healthz", "200"): lambda w: w.product.get("/healthz"),
     ("GET", "/readyz", "200"): lambda w: w.order.get("/readyz"),
     ("GET", "/readyz", "503"): lambda w: services(readiness={"database": down}).message.get("/readyz"),
+    ("GET", "/metrics", "200"): lambda w: w.system.message.get("/metrics"),
     ("GET", "/openapi.yaml", "200"): lambda w: w.order.get("/openapi.yaml"),
 }
 

@@ -6,10 +6,12 @@ restarted mid-story; nothing is lost and nothing is applied twice.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.kafka
 
 WAIT_S = 30.0
 PRODUCTS = {
-    "E1": {"name": "Pen", "price": "2.50", "stocks": 10},
+    "E1": {"name": "Pen", "price": "2.50", "stocks": 20},
     "E2": {"name": "Ink", "price": "1.20", "stocks": 3},
 }
 
@@ -95,8 +97,15 @@ def statuses(system: RunningSystem, order_id: str) -> list[str]:
     return [m["status"] for m in messages]
 
 
-def place(system: RunningSystem, items: list[dict[str, Any]]) -> httpx.Response:
-    return httpx.post(f"{system.url('order')}/orders/order", json={"items": items})
+def place(system: RunningSystem, items: list[dict[str, Any]], **kwargs: Any) -> httpx.Response:
+    return httpx.post(f"{system.url('order')}/orders/order", json={"items": items}, **kwargs)
+
+
+def log_lines(system: RunningSystem) -> list[dict[str, Any]]:
+    """Every complete line the services logged so far, parsed (each is `[service] {json}`)."""
+    text = Path(system.log.name).read_text()
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line.split("] ", 1)[1]) for line in complete.splitlines()]
 
 
 class TestTheSeedStory:
@@ -127,6 +136,24 @@ class TestTheSeedStory:
         assert placed.headers["location"] == f"/orders/{order_id}"
         assert paid.status_code == 200
         eventually(lambda: statuses(system, order_id), ["unpaid", "paid"])
+
+    def test_one_order_is_followed_through_the_three_services_logs_by_the_caller_s_trace_id(self, system):
+        trace_id = uuid.uuid4().hex
+        placed = place(
+            system,
+            [{"product_id": "E1", "quantity": 1}],
+            headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+        )
+        order_id = placed.json()["order_id"]
+
+        def services_that_logged_it() -> set[str]:
+            return {line["service"] for line in log_lines(system) if line.get("order_id") == order_id}
+
+        eventually(services_that_logged_it, {"order-service", "product-service", "message-service"})
+        about_the_order = [line for line in log_lines(system) if line.get("order_id") == order_id]
+        assert placed.headers["x-correlation-id"] == trace_id
+        assert {line["trace_id"] for line in about_the_order} == {trace_id}
+        assert {"order placed", "stock reserved", "customer message recorded"} <= {line["message"] for line in about_the_order}
 
     def test_cancelling_puts_the_stock_back(self, system):
         before = stock(system, "E1")

@@ -1,4 +1,11 @@
-"""The README and the specs name what the code reads and uses, and nothing it does not."""
+"""The docs and the specs name what the code reads and uses, and nothing it does not.
+
+Two lists are read from the code itself, not typed here: the environment variables (every
+`os.environ.get("X")`, `os.environ["X"]` and `os.getenv("X")` in src/, tools/, bench/ and the test
+fixtures, every setting in entrypoints.settings.SETTINGS, every `X ?=` knob of the Makefile) and the Kafka
+topics (adapters.kafka.topics.ALL_TOPICS). The docs are README.md and docs/*.md; the specs asyncapi.yaml and
+compose.yaml.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +14,143 @@ from pathlib import Path
 
 import yaml
 
-from adapters.kafka.topics import ALL_TOPICS
+from adapters.kafka.codec import MESSAGE_ID_HEADER, TRACEPARENT_HEADER, TYPE_HEADER
+from adapters.kafka.topics import ALL_TOPICS, TOPICS
+from adapters.kafka.worker import OFFSET_HEADER, PARTITION_HEADER, REASON_HEADER, TOPIC_HEADER
+from entrypoints import message_service, order_service, product_service
 from entrypoints.settings import SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
+DOCS = {
+    path.relative_to(REPO).as_posix(): path.read_text()
+    for path in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+}
+CODE_FOLDERS = ("src", "tools", "bench")
+FIXTURES = ("tests/conftest.py",)
+
+_READ = re.compile(
+    r"""(?:os\.environ\.get|os\.getenv|environ\.get)\(\s*["']([A-Z][A-Z0-9_]+)["']|os\.environ\[\s*["']([A-Z][A-Z0-9_]+)["']\s*\]"""
+)
+_MAKE_KNOB = re.compile(r"^([A-Z][A-Z0-9_]+)\s*\?=", re.MULTILINE)
+# A backticked upper-case name of four or more characters: how the docs name an environment variable.
+_NAMED_VARIABLE = re.compile(r"`([A-Z][A-Z0-9_]{3,})`")
+# A backticked kebab-case name: how the docs name a topic (or a header, or a consumer group).
+_NAMED_KEBAB = re.compile(r"`([a-z0-9]+(?:-[a-z0-9]+)+(?:\.dlq)?)`")
 
 
-class TestReadme:
-    def test_names_every_setting_the_services_read(self):
-        missing = [s.name for s in SETTINGS if f"`{s.name}`" not in README]
+# The platform's own variables, which the code only passes on to the processes it starts.
+PLATFORM_VARIABLES = frozenset({"PATH", "PYTHONPATH", "HOME"})
+
+
+def variables_the_code_reads() -> set[str]:
+    files = [path for folder in CODE_FOLDERS for path in (REPO / folder).rglob("*.py")]
+    files += [REPO / fixture for fixture in FIXTURES]
+    read = {
+        name
+        for path in files
+        for match in _READ.finditer(path.read_text())
+        for name in match.groups()
+        if name
+    }
+    knobs = set(_MAKE_KNOB.findall((REPO / "Makefile").read_text()))
+    return (read | knobs | {setting.name for setting in SETTINGS}) - PLATFORM_VARIABLES
+
+
+def kebab_names_the_code_uses() -> set[str]:
+    """Topics, the headers the services write, and the consumer groups: what a kebab-case name in the docs may be."""
+    headers = {
+        TYPE_HEADER,
+        MESSAGE_ID_HEADER,
+        TRACEPARENT_HEADER,
+        REASON_HEADER,
+        TOPIC_HEADER,
+        PARTITION_HEADER,
+        OFFSET_HEADER,
+    }
+    groups = {message_service.GROUP, order_service.GROUP, product_service.GROUP}
+    return {topic.name for topic in ALL_TOPICS} | headers | groups
+
+
+class TestEnvironmentVariables:
+    def test_the_scan_finds_the_variables_we_know_are_read(self):
+        # A guard on the scan itself: were the pattern broken, the checks below would pass on nothing.
+        assert {
+            "KAFKA_BOOTSTRAP_SERVERS",
+            "KAFKA_HEAP_OPTS",
+            "KAFKA_PORT",
+            "HYPOTHESIS_PROFILE",
+            "DATA_DIR",
+        } <= variables_the_code_reads()
+
+    def test_the_readme_names_every_variable_the_code_reads(self):
+        missing = sorted(name for name in variables_the_code_reads() if f"`{name}`" not in README)
 
         assert missing == []
 
-    def test_names_no_setting_the_services_do_not_read(self):
-        tool_settings = {"KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_HOME", "KAFKA_START_TIMEOUT_S",
-                         "KAFKA_HEAP_OPTS", "HYPOTHESIS_PROFILE"}
-        named = set(re.findall(r"`([A-Z][A-Z0-9_]{3,})`", README))
+    def test_the_docs_name_no_variable_the_code_does_not_read(self):
+        read = variables_the_code_reads()
+        unknown = {
+            f"{doc}: {name}"
+            for doc, text in DOCS.items()
+            for name in _NAMED_VARIABLE.findall(text)
+            if name not in read
+        }
 
-        assert named - {s.name for s in SETTINGS} - tool_settings == set()
+        assert unknown == set()
+
+    def test_the_readme_s_configuration_table_gives_every_setting_its_default(self):
+        section = README[README.index("## Configuration") :]
+        section = section[: section.index("\n## ", 1)]
+        rows = {
+            name: line
+            for line in section.splitlines()
+            if line.startswith("|")
+            for name in _NAMED_VARIABLE.findall(line)
+        }
+
+        wrong = [
+            s.name for s in SETTINGS if s.name != "DATA_DIR" and f"`{s.default}`" not in rows.get(s.name, "")
+        ]
+        assert wrong == []
+
+    def test_compose_gives_our_services_only_variables_the_code_reads(self):
+        compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+        ours = [service for service in compose["services"].values() if "build" in service]
+        set_there = {name for service in ours for name in service.get("environment", {})}
+
+        assert set_there - variables_the_code_reads() == set()
 
 
-class TestAsyncApi:
-    def test_documents_exactly_the_topics_the_code_creates(self):
+class TestTopics:
+    def test_asyncapi_documents_exactly_the_topics_the_code_creates(self):
         spec = yaml.safe_load((REPO / "asyncapi.yaml").read_text())
 
         addresses = {channel["address"] for channel in spec["channels"].values()}
 
         assert addresses == {topic.name for topic in ALL_TOPICS}
+
+    def test_the_design_s_topic_table_lists_exactly_the_event_topics(self):
+        design = DOCS["docs/design.md"]
+        section = design[design.index("## Topics") :]
+        section = section[: section.index("\n## ", 1)]
+        table = {match.group(1) for match in re.finditer(r"^\| `([a-z0-9.-]+)` \|", section, re.MULTILINE)}
+
+        assert table == {topic.name for topic in TOPICS}
+
+    def test_the_readme_names_every_event_topic_and_the_dead_letter_rule(self):
+        missing = [topic.name for topic in TOPICS if f"`{topic.name}`" not in README]
+
+        assert missing == []
+        assert "`<topic>.dlq`" in README
+
+    def test_the_docs_name_no_topic_header_or_group_the_code_does_not_use(self):
+        known = kebab_names_the_code_uses()
+        unknown = {
+            f"{doc}: {name}"
+            for doc, text in DOCS.items()
+            for name in _NAMED_KEBAB.findall(text)
+            if name not in known
+        }
+
+        assert unknown == set()

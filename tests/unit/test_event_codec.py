@@ -9,7 +9,15 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 
-from adapters.kafka.codec import MESSAGE_ID_HEADER, TYPE_HEADER, UndecodableEvent, decode, encode
+from adapters import tracecontext
+from adapters.kafka.codec import (
+    MESSAGE_ID_HEADER,
+    TRACEPARENT_HEADER,
+    TYPE_HEADER,
+    UndecodableEvent,
+    decode,
+    encode,
+)
 from ordering_core import (
     Envelope,
     OrderCreated,
@@ -75,8 +83,20 @@ class TestRoundTrip:
 
         assert (record.topic, record.key) == (event.TYPE, event.envelope.order_id.encode())
         assert dict(record.headers) == {
-            TYPE_HEADER: event.TYPE.encode(), MESSAGE_ID_HEADER: event.envelope.message_id.encode()
+            TYPE_HEADER: event.TYPE.encode(),
+            MESSAGE_ID_HEADER: event.envelope.message_id.encode(),
+            TRACEPARENT_HEADER: tracecontext.for_message(
+                event.envelope.correlation_id, event.envelope.message_id
+            ).header_value(),
         }
+
+    @given(events())
+    def test_every_record_of_one_flow_carries_the_same_trace_id(self, event):
+        trace = tracecontext.parse(dict(encode(event).headers)[TRACEPARENT_HEADER])
+
+        assert trace is not None
+        assert trace.trace_id == tracecontext.trace_id_for(event.envelope.correlation_id)
+        assert trace.parent_id == tracecontext.parent_id_for(event.envelope.message_id)
 
     def test_money_travels_as_a_decimal_string(self):
         value = json.loads(encode(created()).value)

@@ -161,9 +161,15 @@ class TestConsumerWorker:
 
         (dead,) = broker.records("order-status.dlq")
         assert [name for name, _ in dead.headers] == [
-            "ordering-type", "ordering-message-id", "dlq-reason", "dlq-topic", "dlq-partition", "dlq-offset"
+            "ordering-type",
+            "ordering-message-id",
+            "traceparent",
+            "dlq-reason",
+            "dlq-topic",
+            "dlq-partition",
+            "dlq-offset",
         ]
-        assert dead.headers[:2] == encoded.headers  # the record's own headers, unchanged and first
+        assert dead.headers[:3] == encoded.headers  # the record's own headers, unchanged and first
         assert dict(dead.headers)[REASON_HEADER].startswith(b"the value is not JSON")
         assert (dict(dead.headers)["dlq-partition"], dict(dead.headers)["dlq-offset"]) == (b"1", b"7")
 
@@ -215,6 +221,9 @@ class CountingBroker:
                 if counting._refuse(records):
                     raise CommitFailed("refused by the test")
                 self._inner.commit(*records)
+
+            def lag(self):
+                return self._inner.lag()
 
             def close(self):
                 self._inner.close()

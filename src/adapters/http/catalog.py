@@ -1,5 +1,8 @@
 """The `ProductCatalog` port over HTTP: one `POST /products/availability` to the Product Service per order.
 
+It also reads the Product Service's list (`GET /products`, `products()`) for the Order Service's demo page
+(`GET /catalog`): the browser reaches only the Order Service, so the Order Service asks for it.
+
 The caller makes the `httpx.AsyncClient` (one per process, pooled, with `base_url` and explicit timeouts;
 `product_service_client` makes the one the Order Service uses) and closes it; this class only uses it.
 
@@ -12,20 +15,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import aiohttp
 import httpx
 from attrs import frozen
 from httpx_aiohttp import AiohttpTransport
 
-from adapters.http.json import Id, Price, Quantity, StockLevel, parse_json, structure
+from adapters.http.json import Id, Name, Price, Quantity, StockLevel, parse_json, structure
 from adapters.http.problems import ApiError, InvalidRequest
 from ordering_core.availability import Availability, Shortage, UnavailableLine
 from ordering_core.errors import CatalogUnavailable, InvalidValue
 from ordering_core.orders import OrderLine
+from ordering_core.products import Product
 from ordering_core.values import Line
 
 AVAILABILITY_PATH = "/products/availability"
+PRODUCTS_PATH = "/products"
 
 
 @frozen
@@ -42,6 +48,14 @@ class ItemAnswer:
 class AvailabilityAnswer:
     available: bool
     items: list[ItemAnswer]
+
+
+@frozen
+class ProductAnswer:
+    product_id: Id
+    name: Name
+    price: Price
+    stocks: StockLevel
 
 
 def product_service_client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
@@ -79,18 +93,32 @@ class HttpProductCatalog:
 
     async def check(self, lines: Sequence[Line]) -> Availability:
         request = {"items": [{"product_id": line.product_id, "quantity": line.quantity} for line in lines]}
+        response = await self._ask("POST", AVAILABILITY_PATH, json=request)
         try:
-            response = await self._client.post(AVAILABILITY_PATH, json=request)
+            return _availability(lines, structure(parse_json(response.content), AvailabilityAnswer))
+        except (ApiError, InvalidValue) as error:
+            raise CatalogUnavailable(f"its answer is not the documented one: {_why(error)}") from error
+
+    async def products(self) -> list[Product]:
+        """Every product with its stock now, in the Product Service's order (by id)."""
+        response = await self._ask("GET", PRODUCTS_PATH)
+        try:
+            answers = structure(parse_json(response.content), list[ProductAnswer])
+            return [Product(a.product_id, a.name, a.price, a.stocks) for a in answers]
+        except (ApiError, InvalidValue) as error:
+            raise CatalogUnavailable(f"its answer is not the documented one: {_why(error)}") from error
+
+    async def _ask(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """The Product Service's 200 answer, or `CatalogUnavailable` saying why there is none."""
+        try:
+            response = await self._client.request(method, path, **options)
         except httpx.TimeoutException as error:
             raise CatalogUnavailable(f"no answer in time ({type(error).__name__})") from error
         except httpx.TransportError as error:
             raise CatalogUnavailable(f"could not reach it ({type(error).__name__}: {error})") from error
         if response.status_code != 200:
-            raise CatalogUnavailable(f"it answered {response.status_code} to {AVAILABILITY_PATH}")
-        try:
-            return _availability(lines, structure(parse_json(response.content), AvailabilityAnswer))
-        except (ApiError, InvalidValue) as error:
-            raise CatalogUnavailable(f"its answer is not the documented one: {_why(error)}") from error
+            raise CatalogUnavailable(f"it answered {response.status_code} to {path}")
+        return response
 
 
 def _availability(lines: Sequence[Line], answer: AvailabilityAnswer) -> Availability:

@@ -3,6 +3,10 @@
 A pure ASGI middleware (no BaseHTTPMiddleware: it would buffer and add a task per request). The id is an id
 by the domain's rule (it travels in every event's envelope), so anything else a client sends is replaced,
 never echoed: a header is no way to smuggle text into the logs or the events.
+
+A request without a valid X-Correlation-Id but with a valid W3C `traceparent` gets its trace id as the
+correlation id, so the order's flow continues the caller's trace (adapters.tracecontext). Every line logged
+while the request is handled carries `correlation_id` and `trace_id` (adapters.logs).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from adapters import tracecontext
+from adapters.logs import log_context
 from ordering_core.values import ID_PATTERN
 
 HEADER = "X-Correlation-Id"
@@ -27,8 +33,13 @@ class CorrelationIds:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        sent = Headers(scope=scope).get(HEADER)
-        correlation_id = sent if sent is not None and ID_PATTERN.fullmatch(sent) else self._new_id()
+        headers = Headers(scope=scope)
+        sent = headers.get(HEADER)
+        if sent is not None and ID_PATTERN.fullmatch(sent):
+            correlation_id = sent
+        else:
+            trace = tracecontext.parse(headers.get(tracecontext.HEADER))
+            correlation_id = trace.trace_id if trace is not None else self._new_id()
         # A new scope and state dict: the server's may be shared with other requests (lifespan state).
         scope = {**scope, "state": {**scope.get("state", {}), "correlation_id": correlation_id}}
 
@@ -37,7 +48,8 @@ class CorrelationIds:
                 MutableHeaders(scope=message)[HEADER] = correlation_id
             await send(message)
 
-        await self._app(scope, receive, send_with_id)
+        with log_context(correlation_id=correlation_id, trace_id=tracecontext.trace_id_for(correlation_id)):
+            await self._app(scope, receive, send_with_id)
 
 
 def correlation_id(request: Request) -> str:

@@ -11,6 +11,7 @@ operation can answer, and the contract tests hold every response to that list.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -30,6 +31,8 @@ from ordering_core.errors import (
     UnknownOrder,
     UnknownProduct,
 )
+
+log = logging.getLogger(__name__)
 
 # How long a client should wait before retrying a 503 or an in-flight Idempotency-Key: about the time the
 # Product Service needs to come back from a restart, short enough that a person does not notice.
@@ -178,14 +181,24 @@ def for_domain_error(error: OrderingError) -> ProblemResponse:
 # -- Starlette exception handlers (registered by `service.build_app`) ------------------------------------
 
 
-async def on_domain_error(_request: Request, error: Exception) -> Response:
+async def on_domain_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, OrderingError)
-    return for_domain_error(error)
+    return _refused(request, error, for_domain_error(error))
 
 
-async def on_api_error(_request: Request, error: Exception) -> Response:
+async def on_api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
-    return problem(error.kind, error.detail, headers=error.headers, **error.extensions)
+    return _refused(request, error, problem(error.kind, error.detail, headers=error.headers, **error.extensions))
+
+
+def _refused(request: Request, error: Exception, response: Response) -> Response:
+    """Log a refusal: a client's mistake is an event a person may look for (why was my order refused?)."""
+    log.info(
+        "request refused: %s",
+        error,
+        extra={"method": request.method, "path": request.url.path, "status": response.status_code},
+    )
+    return response
 
 
 async def on_http_exception(_request: Request, error: Exception) -> Response:

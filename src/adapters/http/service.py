@@ -1,6 +1,7 @@
 """One way to assemble a service's Starlette app, so the three behave alike at the edges.
 
-Every app gets: its routes plus the probes; correlation ids; every error as problem+json (`problems`);
+Every app gets: its routes plus the probes and GET /metrics (its own registry unless given one, with
+the HTTP requests counted and timed); correlation ids; every error as problem+json (`problems`);
 and the lifespan the composition root gives it. Endpoints read bodies with
 `read_json` and answer JSON with `json_bytes`, so a stored answer (Idempotency-Key) is byte-identical to
 the first one.
@@ -14,6 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -21,6 +23,7 @@ from starlette.routing import BaseRoute
 
 from adapters.http.correlation import CorrelationIds
 from adapters.http.json import parse_json
+from adapters.http.metrics import HttpMetrics, RequestMetrics, metrics_route
 from adapters.http.probes import Check, probe_routes
 from adapters.http.problems import BODY_TOO_LARGE, EXCEPTION_HANDLERS, MAX_BODY_BYTES, ApiError
 
@@ -37,10 +40,17 @@ def build_app(
     readiness: Mapping[str, Check],
     lifespan: Lifespan | None,
     openapi_path: Path,
+    registry: CollectorRegistry | None = None,
 ) -> Starlette:
+    registry = CollectorRegistry() if registry is None else registry
     return Starlette(
-        routes=[*routes, *probe_routes(readiness, openapi_path=openapi_path)],
-        middleware=[Middleware(CorrelationIds, new_id=new_id)],
+        routes=[*routes, *probe_routes(readiness, openapi_path=openapi_path), metrics_route(registry)],
+        middleware=[
+            Middleware(CorrelationIds, new_id=new_id),
+            # Inside CorrelationIds, which passes on a copy of the scope: this one reads the route the router
+            # wrote into its scope.
+            Middleware(RequestMetrics, metrics=HttpMetrics(registry)),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

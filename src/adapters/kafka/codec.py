@@ -35,11 +35,14 @@ from cattrs.errors import AttributeValidationNote, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter
 
+from adapters import tracecontext
 from ordering_core import EVENT_TYPES, Envelope, Event, InvalidValue
 
-# Headers a person (or a tool) can read without parsing the value.
+# Headers a person (or a tool) can read without parsing the value; `traceparent` (W3C Trace Context) lets a
+# tracing tool follow one order's flow across the services (adapters.tracecontext).
 TYPE_HEADER = "ordering-type"
 MESSAGE_ID_HEADER = "ordering-message-id"
+TRACEPARENT_HEADER = tracecontext.HEADER
 
 # The contract's forms (asyncapi.yaml, components/schemas), matched whole before a value reaches Decimal or
 # datetime, which are far more lenient: Decimal takes " +1_0E-1\n" and Arabic-Indic digits, fromisoformat
@@ -281,7 +284,14 @@ def encode(event: Event) -> EncodedEvent:
         topic=event.TYPE,
         key=event.envelope.order_id.encode(),
         value=json.dumps(document, separators=(",", ":")).encode(),
-        headers=((TYPE_HEADER, event.TYPE.encode()), (MESSAGE_ID_HEADER, event.envelope.message_id.encode())),
+        headers=(
+            (TYPE_HEADER, event.TYPE.encode()),
+            (MESSAGE_ID_HEADER, event.envelope.message_id.encode()),
+            (
+                TRACEPARENT_HEADER,
+                tracecontext.for_message(event.envelope.correlation_id, event.envelope.message_id).header_value(),
+            ),
+        ),
     )
 
 

@@ -19,11 +19,22 @@ A new group joins equally fast either way; rebalances are paced by heartbeats. U
 is the broker's (5 s by default, and no lower than the broker's minimum) and even at 250 ms it stays slower
 than the classic protocol with our own 250 ms. So: classic, 250 ms heartbeats, the default eager assignors
 (cooperative-sticky needs a second round before a partition moves).
+
+Lag (`lag`) comes from librdkafka's statistics, which it hands to `stats_cb` inside `poll`, on the polling
+thread, every `statistics.interval.ms`: per partition, `consumer_lag` is the end (the last stable offset,
+under read_committed) minus the committed offset (STATISTICS.md). But Kafka's transaction markers take
+offsets too, and no record is handed out for them: committing its last record (offset + 1), a member stays
+short of the end by the marker after it, and `consumer_lag` would never come back to 0. So the lag counted
+is: past the client's position (`app_offset`, which steps over markers as it meets them), every offset, as
+the client cannot tell records from markers it has not read; before it, only the records handed out and
+not yet committed. A member that has read to the end and committed what it was given has a lag of 0.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +45,10 @@ from confluent_kafka import Message as ConfluentMessage
 from adapters.messaging import CommitFailed, MessagingError, Record, UnknownTopic
 
 log = logging.getLogger(__name__)
+
+# How often `lag` is brought up to date. A report is about 11 KB of JSON for one broker and two topics of 3
+# partitions, and reading it takes under 0.1 ms of the polling thread (measured on this project's machine).
+STATISTICS_INTERVAL_MS = 1_000
 
 
 def consumer_config(bootstrap_servers: str, group: str) -> dict[str, Any]:
@@ -52,6 +67,7 @@ def consumer_config(bootstrap_servers: str, group: str) -> dict[str, Any]:
         "heartbeat.interval.ms": 250,
         # A member that dies without leaving is noticed after this long: the broker's minimum by default.
         "session.timeout.ms": 6_000,
+        "statistics.interval.ms": STATISTICS_INTERVAL_MS,
         "logger": log,
     }
 
@@ -60,7 +76,10 @@ class KafkaConsumer:
     def __init__(self, config: dict[str, Any], topics: Sequence[str]) -> None:
         self.group: str = config["group.id"]
         self.topics = tuple(topics)
-        self._client = ConfluentConsumer(config)
+        self._lag: dict[tuple[str, int], int] = {}  # replaced whole by each statistics report, never changed
+        # Per owned partition: the offsets of the records handed out and not yet committed, ascending.
+        self._uncommitted: dict[tuple[str, int], list[int]] = {}
+        self._client = ConfluentConsumer({**config, "stats_cb": self._take_statistics})
         # The partitions this member owns, kept by the rebalance callbacks (they run inside `poll`, on the
         # caller's thread). The classic protocol lets any member of the current generation commit any
         # partition, so a late commit for a partition that moved could move its offset backwards: `commit`
@@ -80,7 +99,13 @@ class KafkaConsumer:
         if error is not None:
             self._raise_if_serious(error)
             return None
-        return _to_record(message)
+        record = _to_record(message)
+        where = (record.topic, record.partition)
+        uncommitted = self._uncommitted.get(where)
+        if uncommitted is None:
+            uncommitted = self._uncommitted[where] = []
+        uncommitted.append(record.offset)
+        return record
 
     def commit(self, *records: Record) -> None:
         self._check_open()
@@ -100,12 +125,40 @@ class KafkaConsumer:
         refused = [f"{p.topic}[{p.partition}]: {p.error}" for p in committed or () if p.error is not None]
         if refused:
             raise CommitFailed(f"group {self.group!r}: " + "; ".join(refused))
+        for record in records:
+            uncommitted = self._uncommitted.get((record.topic, record.partition))
+            if uncommitted:
+                del uncommitted[: bisect_right(uncommitted, record.offset)]
 
     def _assigned(self, _client: object, partitions: list[TopicPartition]) -> None:
         self._owned.update((p.topic, p.partition) for p in partitions)
 
     def _revoked(self, _client: object, partitions: list[TopicPartition]) -> None:
         self._owned.difference_update((p.topic, p.partition) for p in partitions)
+        for p in partitions:
+            self._uncommitted.pop((p.topic, p.partition), None)
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """As of the last statistics report (at most `STATISTICS_INTERVAL_MS` old); any thread."""
+        return dict(self._lag)
+
+    def _take_statistics(self, statistics: str) -> None:
+        # Called by librdkafka inside `poll`, on the polling thread, like the rebalance callbacks.
+        try:
+            topics = json.loads(statistics).get("topics", {})
+            lag = {}
+            for topic, about in topics.items():
+                for number, partition in about.get("partitions", {}).items():
+                    where = (topic, int(number))
+                    if where in self._owned:
+                        behind = _records_behind(partition, self._uncommitted.get(where, []))
+                        if behind is not None:
+                            lag[where] = behind
+        except (ValueError, LookupError, TypeError, AttributeError) as error:
+            # An exception here would come out of `poll`; a report we cannot read is only a stale `lag`.
+            log.warning("consumer of group %r: unreadable statistics: %s", self.group, error)
+            return
+        self._lag = lag
 
     def close(self) -> None:
         if not self._closed:
@@ -123,6 +176,18 @@ class KafkaConsumer:
     def _check_open(self) -> None:
         if self._closed:
             raise MessagingError(f"this consumer of group {self.group!r} is closed")
+
+
+def _records_behind(partition: dict[str, Any], uncommitted: list[int]) -> int | None:
+    """A partition's lag from its statistics and the records handed out not yet committed (see the module's
+    docstring); None while librdkafka does not know it (`consumer_lag` -1: no commit on the partition yet,
+    or its end not known yet)."""
+    if partition.get("consumer_lag", -1) < 0:
+        return None
+    end, committed = partition["ls_offset"], partition["committed_offset"]
+    position = max(committed, partition.get("app_offset", -1))  # -1001 until a record or marker was read
+    handed_out = bisect_left(uncommitted, position) - bisect_left(uncommitted, committed)
+    return max(0, end - position) + handed_out
 
 
 def _to_record(message: ConfluentMessage) -> Record:

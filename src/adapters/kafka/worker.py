@@ -15,6 +15,12 @@ with the reason and where it was read in its headers (`dlq-reason`, `dlq-topic`,
 Anything else (the database unavailable, a bug) is not the record's fault: the record is retried, with
 backoff, and not committed until it is applied.
 
+Every record is handled in a log context (adapters.logs) naming where it was read and, from its W3C
+`traceparent` header, the trace it belongs to; once decoded, its event's order, message and correlation ids.
+So the line `apply` logs about what the event changed ("stock reserved", "customer message recorded")
+names the order, the message and the trace it belongs to, and so do the dead-letter warning and the retries'
+errors. Each record handled is also a debug line ("event handled", duplicates included).
+
 Runs on its own thread: `poll` and SQLite block.
 """
 
@@ -25,8 +31,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from adapters import tracecontext
 from adapters.kafka.codec import UndecodableEvent, decode
 from adapters.kafka.topics import dead_letter_topic
+from adapters.logs import log_context
 from adapters.messaging import Broker, CommitFailed, Consumer, MessagingError, Producer, Record
 from ordering_core import Event, OrderingError
 
@@ -65,8 +73,19 @@ class ConsumerWorker:
         self._thread = threading.Thread(target=self._run, name=f"consumer-{group}", daemon=True)
         self._dead_letters: Producer | None = None
         self.applied = 0  # records applied (duplicates included: the use case decides what they change)
-        self.dead_lettered = 0
+        self.dead_lettered_by_topic: dict[str, int] = {}  # records set aside, by the topic read from
         self.last_error: str | None = None
+        self._consumer: Consumer | None = None  # the group member of the moment, for `lag`
+
+    @property
+    def dead_lettered(self) -> int:
+        """Records set aside, every topic together."""
+        return sum(self.dead_lettered_by_topic.values())
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """The current group member's lag (`Consumer.lag`), {} between members; a copy, for any thread."""
+        consumer = self._consumer
+        return {} if consumer is None else consumer.lag()
 
     def start(self) -> None:
         self._thread.start()
@@ -87,6 +106,7 @@ class ConsumerWorker:
                 self._stopping.wait(self._max_backoff_s)
                 continue
             done = _DoneOffsets()
+            self._consumer = consumer
             try:
                 while not self._stopping.is_set():
                     record = consumer.poll(self._poll_timeout_s)
@@ -101,11 +121,23 @@ class ConsumerWorker:
                 self._note(error)  # the client failed: leave the group, rejoin after a pause
                 self._stopping.wait(self._max_backoff_s)
             finally:
+                self._consumer = None
                 consumer.close()
         self._forget_dead_letter_producer()
 
     def handle(self, record: Record) -> bool:
         """Apply one record, or dead-letter it; False if stopping interrupted the retries (do not commit)."""
+        trace = tracecontext.parse(_header(record, tracecontext.HEADER))
+        with log_context(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            trace_id=trace.trace_id if trace else None,
+            parent_id=trace.parent_id if trace else None,
+        ):
+            return self._handle(record, traced=trace is not None)
+
+    def _handle(self, record: Record, *, traced: bool) -> bool:
         try:
             event = decode(record.topic, record.value, key=record.key)
         except UndecodableEvent as refused:
@@ -115,6 +147,18 @@ class ConsumerWorker:
             # stop the consumer (and, replayed, stop it again after every restart).
             log.exception("decoding %s@%d/%d failed", record.topic, record.partition, record.offset)
             return self._dead_letter(record, f"could not be decoded: {type(error).__name__}: {error}")
+        envelope = event.envelope
+        with log_context(
+            event=event.TYPE,
+            order_id=envelope.order_id,
+            message_id=envelope.message_id,
+            correlation_id=envelope.correlation_id,
+            # A record from a producer that sent no traceparent: the trace id its flow would have had.
+            trace_id=None if traced else tracecontext.trace_id_for(envelope.correlation_id),
+        ):
+            return self._apply_until_done(record, event)
+
+    def _apply_until_done(self, record: Record, event: Event) -> bool:
         backoff_s = 0.1
         while not self._stopping.is_set():
             try:
@@ -131,6 +175,7 @@ class ConsumerWorker:
                 continue
             self.applied += 1
             self.last_error = None
+            log.debug("event handled")
             return True
         return False
 
@@ -163,7 +208,8 @@ class ConsumerWorker:
                 backoff_s = min(backoff_s * 2, self._max_backoff_s)
                 continue
             log.warning("dead-lettered %s@%d/%d: %s", record.topic, record.partition, record.offset, reason)
-            self.dead_lettered += 1
+            by_topic = self.dead_lettered_by_topic
+            by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
             return True
         return False
 
@@ -179,6 +225,10 @@ class ConsumerWorker:
     def _note(self, error: Exception) -> None:
         self.last_error = f"{type(error).__name__}: {error}"
         log.warning("consumer %s: %s", self.group, self.last_error)
+
+
+def _header(record: Record, name: str) -> bytes | None:
+    return next((value for header, value in record.headers if header == name), None)
 
 
 class _DoneOffsets:

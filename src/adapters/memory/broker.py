@@ -180,6 +180,9 @@ class InMemoryBroker:
     def _committed_offset(self, group: str, where: TopicPartition) -> int:
         return self._groups[group].committed.get(where, 0)
 
+    def _end_offset(self, where: TopicPartition) -> int:
+        return len(self._log(where.topic)[where.partition])
+
     def _commit(self, consumer: InMemoryConsumer, records: Sequence[Record]) -> None:
         for record in records:  # all checked before any is committed
             log = self._log(record.topic)[record.partition]
@@ -269,6 +272,16 @@ class InMemoryConsumer:
             if where not in owned:
                 raise CommitFailed(f"{where} is not owned by this member of group {self.group!r}")
         self._broker._commit(self, records)
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Exact, for every owned partition: its records from the group's committed offset on (offsets are
+        consecutive here: no transaction markers). Empty once closed."""
+        group = self.group
+        return {
+            (where.topic, where.partition): self._broker._end_offset(where)
+            - self._broker._committed_offset(group, where)
+            for where in list(self._positions)  # a copy: another thread may read while this one rebalances
+        }
 
     def close(self) -> None:
         if not self._closed:

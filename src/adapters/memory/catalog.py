@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from adapters.memory.products import InMemoryProductUnitOfWork
+from adapters.memory.views import InMemoryProductViews
 from ordering_core.availability import Availability
-from ordering_core.ports import ProductUnitOfWork
+from ordering_core.products import Product
 from ordering_core.services.products import check_availability
 from ordering_core.values import Line
 
@@ -16,10 +18,14 @@ class InMemoryProductCatalog:
     `checks` counts the calls, so a test can tell that a refused request never reached the catalog.
     """
 
-    def __init__(self, uow: ProductUnitOfWork) -> None:
+    def __init__(self, uow: InMemoryProductUnitOfWork) -> None:
         self._uow = uow
         self.checks = 0
 
     async def check(self, lines: Sequence[Line]) -> Availability:
         self.checks += 1
         return check_availability(lines, uow=self._uow)
+
+    async def products(self) -> Sequence[Product]:
+        """What the Product Service's `GET /products` lists (the Order Service's demo page shows it)."""
+        return InMemoryProductViews(self._uow).products()

@@ -1,0 +1,178 @@
+"""What a service reports about its work when GET /metrics is scraped; docs/observability.md lists them.
+
+Each is a prometheus_client collector (it has `collect` and `describe`; like every adapter here it does not
+inherit from the protocol it meets). None counts anything while the service works: a scrape reads what is
+already there (a relay's or a consumer's own counts, a SELECT) and turns it into metric families. The
+composition roots register the ones their service has, in the app's own registry.
+
+A counter starts again from 0 when the service restarts, which is how Prometheus' rate() expects a counter
+to behave. The SQLite reads run on the scrape's thread (adapters.http.metrics makes the answer off the event
+loop); a read that fails is logged and leaves its metric out of that scrape, so the others still come.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Protocol, TypeVar
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ordering_core.orders import OrderStatus
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ORDERS = "ordering_orders"
+PRODUCT_STOCK = "ordering_product_stock"
+OUTBOX_BACKLOG = "ordering_outbox_backlog"
+EVENTS_PUBLISHED = "ordering_events_published_total"
+RECORDS_APPLIED = "ordering_records_applied_total"
+DEAD_LETTERED = "ordering_dead_lettered_total"
+CONSUMER_LAG = "ordering_consumer_lag"
+NAMES = (
+    ORDERS,
+    PRODUCT_STOCK,
+    OUTBOX_BACKLOG,
+    EVENTS_PUBLISHED,
+    RECORDS_APPLIED,
+    DEAD_LETTERED,
+    CONSUMER_LAG,
+)
+
+
+class Relay(Protocol):
+    """`adapters.kafka.relay.OutboxRelay`, as far as its metrics go."""
+
+    @property
+    def published(self) -> int: ...
+
+
+class Worker(Protocol):
+    """`adapters.kafka.worker.ConsumerWorker`, as far as its metrics go."""
+
+    @property
+    def group(self) -> str: ...
+    @property
+    def topics(self) -> tuple[str, ...]: ...
+    @property
+    def applied(self) -> int: ...
+    @property
+    def dead_lettered_by_topic(self) -> Mapping[str, int]: ...
+    def lag(self) -> Mapping[tuple[str, int], int]: ...
+
+
+class OrderStatusCollector:
+    """`ordering_orders{status}`: every status, 0 when no order is in it (so its series never goes missing)."""
+
+    def __init__(self, by_status: Callable[[], Mapping[str, int]]) -> None:
+        self._by_status = by_status
+
+    def collect(self) -> Iterator[Metric]:
+        counts = _read(ORDERS, self._by_status)
+        if counts is None:
+            return
+        family = GaugeMetricFamily(ORDERS, "Orders in each status.", labels=["status"])
+        for status in sorted({*OrderStatus, *counts}):
+            family.add_metric([status], counts.get(status, 0))
+        yield family
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily(ORDERS, "", labels=["status"])]
+
+
+class ProductStockCollector:
+    """`ordering_product_stock{product_id}`: each product's stock on the shelf (what the ledger left)."""
+
+    def __init__(self, by_product: Callable[[], Mapping[str, int]]) -> None:
+        self._by_product = by_product
+
+    def collect(self) -> Iterator[Metric]:
+        levels = _read(PRODUCT_STOCK, self._by_product)
+        if levels is None:
+            return
+        family = GaugeMetricFamily(PRODUCT_STOCK, "Stock on the shelf, per product.", labels=["product_id"])
+        for product_id in sorted(levels):
+            family.add_metric([product_id], levels[product_id])
+        yield family
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily(PRODUCT_STOCK, "", labels=["product_id"])]
+
+
+class OutboxCollector:
+    """`ordering_outbox_backlog` (rows not yet sent, from the outbox) and `ordering_events_published_total`
+    (rows the relay published since the service started)."""
+
+    def __init__(self, relay: Relay, backlog: Callable[[], int]) -> None:
+        self._relay = relay
+        self._backlog = backlog
+
+    def collect(self) -> Iterator[Metric]:
+        backlog = _read(OUTBOX_BACKLOG, self._backlog)
+        if backlog is not None:
+            yield GaugeMetricFamily(OUTBOX_BACKLOG, "Events in the outbox waiting for Kafka.", value=backlog)
+        yield CounterMetricFamily(
+            EVENTS_PUBLISHED, "Events the outbox relay published to Kafka.", value=self._relay.published
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily(OUTBOX_BACKLOG, ""), CounterMetricFamily(EVENTS_PUBLISHED, "")]
+
+
+class ConsumerCollector:
+    """Per consumer group: records applied, records dead-lettered by the topic they were read from (0 for
+    each topic it reads, from the start), and the lag of each partition its member owns and knows."""
+
+    def __init__(self, workers: Sequence[Worker]) -> None:
+        self._workers = tuple(workers)
+
+    def collect(self) -> Iterator[Metric]:
+        applied = CounterMetricFamily(
+            RECORDS_APPLIED, "Records a consumer applied (redeliveries included).", labels=["group"]
+        )
+        dead = CounterMetricFamily(
+            DEAD_LETTERED,
+            "Records a consumer set aside on the dead-letter topic, by the topic they were read from.",
+            labels=["group", "topic"],
+        )
+        lag = GaugeMetricFamily(
+            CONSUMER_LAG,
+            "Records on a partition not yet committed by the group (its end, the last stable offset, minus "
+            "the committed offset), as its member last knew.",
+            labels=["group", "topic", "partition"],
+        )
+        for worker in self._workers:
+            applied.add_metric([worker.group], worker.applied)
+            by_topic = dict(worker.dead_lettered_by_topic)  # a copy: the worker's thread adds to it
+            for topic in sorted({*worker.topics, *by_topic}):
+                dead.add_metric([worker.group, topic], by_topic.get(topic, 0))
+            for (topic, partition), behind in sorted(worker.lag().items()):
+                lag.add_metric([worker.group, topic, str(partition)], behind)
+        yield from (applied, dead, lag)
+
+    def describe(self) -> Iterable[Metric]:
+        return [
+            CounterMetricFamily(RECORDS_APPLIED, "", labels=["group"]),
+            CounterMetricFamily(DEAD_LETTERED, "", labels=["group", "topic"]),
+            GaugeMetricFamily(CONSUMER_LAG, "", labels=["group", "topic", "partition"]),
+        ]
+
+
+def _read(metric: str, read: Callable[[], T]) -> T | None:
+    try:
+        return read()
+    except Exception:
+        log.exception("reading %s for a scrape failed; it is left out of this one", metric)
+        return None
+
+
+def registry_of(*collectors: Collector) -> CollectorRegistry:
+    """A new registry (an app's own, for GET /metrics) holding `collectors`."""
+    registry = CollectorRegistry()
+    for collector in collectors:
+        registry.register(collector)
+    return registry

@@ -1,0 +1,12 @@
+"""`ordering`, the command line: a client of the three services' HTTP APIs, for people and scripts.
+
+arguments.py   what it accepts, the help, the exit codes
+api.py         where the services are; every answer sorted into answer / refusal / unavailable
+commands.py    one function per command, and the `tail --follow` loop
+tables.py      the JSON laid out for a person
+program.py     main(): parse, run, and report a failure in one line with its exit code
+"""
+
+from entrypoints.cli.program import main
+
+__all__ = ["main"]

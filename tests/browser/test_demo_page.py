@@ -1,0 +1,199 @@
+"""The demo page in a real browser, against the real system: headless Chromium, Kafka, the services as processes.
+
+The page is driven the way a person would: it reads what the page shows and clicks its buttons. Every wait
+is Playwright's `expect`, which polls a condition until its deadline, never a sleep. The stock shown on the
+page changes only after Kafka has carried update-stock to the Product Service and the page has refreshed
+itself, so seeing it change proves both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, expect
+from test_seed_story import RunningSystem
+
+import chromium
+
+pytestmark = pytest.mark.kafka
+
+# How long the page may take to show a change: Kafka's round trip plus a refresh (every 2 s).
+WAIT_MS = 30_000
+PRODUCTS = {
+    # A name that is also HTML: the page must show it as text.
+    "B1": {"name": "<b>Fountain</b> pen & ink", "price": "24.90", "stocks": 10},
+    "B2": {"name": "Desk lamp", "price": "59.00", "stocks": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def system(kafka_bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    home = tmp_path_factory.mktemp("browser")
+    running = RunningSystem(kafka_bootstrap_servers, home / "data", home / "services.log")
+    try:
+        for service in ("product", "order"):  # the page needs no Message Service
+            running.start(service)
+        for product_id, body in PRODUCTS.items():
+            assert httpx.put(f"{running.url('product')}/products/{product_id}", json=body).status_code == 201
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[BrowserContext]:
+    assert chromium.CHROMIUM.is_file(), f"{chromium.CHROMIUM} is missing: {chromium.HOW_TO} (make test does)"
+    with chromium.headless_chromium() as context:
+        yield context
+
+
+class DemoPage:
+    """The page open in the browser, read through what it shows; `errors` collects what its console said."""
+
+    def __init__(self, page: Page, url: str) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.goto(url)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def product(self, product_id: str) -> Locator:
+        return self.page.locator(f'#products tr[data-product-id="{product_id}"]')
+
+    def stock(self, product_id: str) -> Locator:
+        return self.product(product_id).locator("td.stock")
+
+    def stock_now(self, product_id: str) -> int:
+        expect(self.stock(product_id)).to_have_text(re.compile(r"^\d+$"), timeout=WAIT_MS)
+        return int(self.stock(product_id).inner_text())
+
+    def order(self, order_id: str) -> Locator:
+        return self.page.locator(f'#orders tr[data-order-id="{order_id}"]')
+
+    def place_order(self, quantities: dict[str, int]) -> Locator:
+        for product_id, quantity in quantities.items():
+            self.page.locator(f'#products input[data-product-id="{product_id}"]').fill(str(quantity))
+        self.page.get_by_role("button", name="Place order").click()
+        return self.page.locator("#order-result")
+
+    @property
+    def banner(self) -> Locator:
+        return self.page.locator("#banner")
+
+
+@pytest.fixture
+def demo(browser: BrowserContext, system: RunningSystem) -> Iterator[DemoPage]:
+    page = browser.new_page()
+    try:
+        yield DemoPage(page, system.url("order") + "/")
+    finally:
+        page.close()
+
+
+class TestTheDemoPage:
+    def test_shows_every_product_with_its_price_and_stock_and_names_as_text(self, demo: DemoPage) -> None:
+        pen = demo.product("B1")
+
+        expect(pen.locator("td.name")).to_have_text("<b>Fountain</b> pen & ink", timeout=WAIT_MS)
+        expect(pen.locator("td.price")).to_have_text("24.90")
+        expect(demo.product("B2").locator("td.name")).to_have_text("Desk lamp")
+        assert pen.locator("b").count() == 0  # the name was not read as HTML
+        assert demo.stock_now("B2") == 3
+        assert demo.errors == []
+
+    def test_says_when_it_last_refreshed_and_keeps_refreshing(self, demo: DemoPage) -> None:
+        refreshed = demo.page.locator("#refreshed")
+        expect(refreshed).to_contain_text("Last refreshed at", timeout=WAIT_MS)
+        first = refreshed.get_attribute("data-refreshed-at")
+
+        expect(refreshed).not_to_have_attribute("data-refreshed-at", first or "", timeout=WAIT_MS)
+
+        assert demo.banner.is_hidden()
+
+    def test_an_order_placed_on_the_page_shows_unpaid_takes_its_stock_and_can_be_paid(
+        self, demo: DemoPage, system: RunningSystem, tmp_path: Path
+    ) -> None:
+        before = demo.stock_now("B1")
+
+        result = demo.place_order({"B1": 2})
+        expect(result).to_contain_text("placed", timeout=WAIT_MS)
+        order_id = result.get_attribute("data-order-id")
+        assert order_id
+        row = demo.order(order_id)
+        expect(row.locator(".status")).to_have_text("unpaid", timeout=WAIT_MS)
+        expect(row.locator("td.items")).to_have_text("2 × <b>Fountain</b> pen & ink")
+        expect(demo.stock("B1")).to_have_text(str(before - 2), timeout=WAIT_MS)  # via Kafka, then a refresh
+        row.get_by_role("button", name="Pay").click()
+
+        expect(row.locator(".status")).to_have_text("paid", timeout=WAIT_MS)
+        expect(row.get_by_role("button")).to_have_count(0)
+        assert httpx.get(f"{system.url('order')}/orders/{order_id}").json()["status"] == "paid"
+        screenshot = demo.page.screenshot(path=tmp_path / "page.png", full_page=True)
+        assert screenshot.startswith(b"\x89PNG")
+        assert demo.errors == []
+
+    def test_an_order_cancelled_on_the_page_gives_its_stock_back(self, demo: DemoPage) -> None:
+        before = demo.stock_now("B2")
+        result = demo.place_order({"B2": 1})
+        expect(result).to_contain_text("placed", timeout=WAIT_MS)
+        row = demo.order(result.get_attribute("data-order-id") or "")
+        expect(demo.stock("B2")).to_have_text(str(before - 1), timeout=WAIT_MS)
+
+        row.get_by_role("button", name="Cancel").click()
+
+        expect(row.locator("td:has(.status)")).to_have_text("cancelled (customer)", timeout=WAIT_MS)
+        expect(demo.stock("B2")).to_have_text(str(before), timeout=WAIT_MS)
+
+    def test_a_refused_order_says_which_items_cannot_be_served(self, demo: DemoPage) -> None:
+        in_stock = demo.stock_now("B2")
+        orders_before = demo.page.locator("#orders tbody tr").count()
+
+        result = demo.place_order({"B1": 1, "B2": 99})
+
+        expect(result).to_contain_text("Some items cannot be served", timeout=WAIT_MS)
+        expect(result.locator("li")).to_have_text([f"Desk lamp: 99 asked, only {in_stock} in stock"])
+        assert demo.page.locator("#orders tbody tr").count() == orders_before
+
+    def test_asks_for_a_quantity_before_ordering_nothing(self, demo: DemoPage) -> None:
+        demo.stock_now("B1")
+
+        result = demo.place_order({})
+
+        expect(result).to_have_text("Choose a quantity for at least one product.")
+
+
+class TestWhenAServiceIsDown:
+    """Last in this file: these stop and restart services of the module's system."""
+
+    def test_a_banner_says_the_product_service_is_down_and_goes_when_it_is_back(
+        self, demo: DemoPage, system: RunningSystem
+    ) -> None:
+        shown = demo.stock_now("B2")
+
+        system.stop("product")
+        expect(demo.banner).to_contain_text("The Product Service could not be asked", timeout=WAIT_MS)
+        expect(demo.stock("B2")).to_have_text(str(shown))  # what was read last stays on the page
+        system.start("product")
+
+        expect(demo.banner).to_be_hidden(timeout=WAIT_MS)
+
+    def test_a_banner_says_the_order_service_cannot_be_reached_and_goes_when_it_is_back(
+        self, demo: DemoPage, system: RunningSystem
+    ) -> None:
+        demo.stock_now("B1")
+
+        system.stop("order")
+        expect(demo.banner).to_contain_text("The Order Service cannot be reached", timeout=WAIT_MS)
+        expect(demo.product("B1")).to_be_visible()
+        system.start("order")
+
+        expect(demo.banner).to_be_hidden(timeout=WAIT_MS)
+        expect(demo.page.locator("#refreshed")).to_contain_text("Last refreshed at")

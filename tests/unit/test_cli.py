@@ -1,0 +1,566 @@
+"""`ordering`, the command line, against the three apps over in-memory adapters: no network, no sleeping.
+
+`main` is given a `connect` that hands it the contract tests' clients (Starlette TestClients, which check
+every request the CLI makes against openapi.yaml), and a `Pacing` that bounds `tail --follow` by a number
+of looks and changes the system between looks from its `wait`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from attrs import define, field, frozen
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))  # the apps' in-memory wiring
+from http_services import Services, UnreachableCatalog, pen_and_ink, placed_order_id, services
+
+import localkafka
+from entrypoints.cli import main
+from entrypoints.cli.api import Service
+from entrypoints.cli.arguments import Item, item
+from entrypoints.cli.commands import Pacing
+
+AT = datetime(2026, 3, 1, 12, 30, 5)
+ONE_LOOK = Pacing(looks=1)
+
+
+@frozen
+class Ran:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@define
+class Connections:
+    """A `connect` that hands out the apps' test clients, and remembers which services were asked."""
+
+    system: Services
+    asked: list[str] = field(factory=list)
+
+    def __call__(self, service: Service) -> httpx.Client:
+        self.asked.append(service.name)
+        clients = {"Order Service": self.system.order, "Product Service": self.system.product}
+        return clients.get(service.name, self.system.message)
+
+
+@pytest.fixture
+def shop() -> Services:
+    return pen_and_ink(pens=10, ink=3)
+
+
+@pytest.fixture
+def connections(shop: Services) -> Connections:
+    return Connections(shop)
+
+
+@pytest.fixture
+def ordering(connections: Connections, capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
+    """Run `ordering *argv` against the shop: its exit code and what it printed."""
+
+    def run(*argv: str, pacing: Pacing = ONE_LOOK) -> Ran:
+        code = main(list(argv), connect=connections, pacing=pacing)
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err
+        return Ran(code, out, err)
+
+    return run
+
+
+def later(system: Services, *pairs: tuple[str, int]) -> str:
+    """An order placed a minute after the last one: newest first is then unambiguous."""
+    system.clock.advance(timedelta(minutes=1))
+    return placed_order_id(system, *pairs)
+
+
+class TestProducts:
+    def test_lists_every_product_with_its_price_and_stock_in_an_aligned_table(self, ordering):
+        ran = ordering("products")
+
+        assert ran.code == 0
+        assert ran.out == (
+            "PRODUCT  NAME  PRICE  STOCK\nink      Ink    1.20      3\npen      Pen    2.50     10\n"
+        )
+
+    def test_json_is_the_apis_own_with_money_as_strings(self, ordering, shop):
+        ran = ordering("--json", "products")
+
+        assert ran.code == 0
+        assert ran.json == shop.product.get("/products").json()
+        assert ran.json[1] == {"product_id": "pen", "name": "Pen", "price": "2.50", "stocks": 10}
+
+    def test_says_so_when_there_are_no_products(self, capsys):
+        empty = services()
+
+        code = main(["products"], connect=Connections(empty))
+
+        assert (code, capsys.readouterr().out) == (0, "No products yet.\n")
+
+    def test_asks_only_the_product_service(self, ordering, connections):
+        ordering("products")
+
+        assert connections.asked == ["Product Service"]
+
+
+class TestOrder:
+    def test_places_the_order_and_shows_its_lines_and_total(self, ordering, shop):
+        ran = ordering("order", "pen:2", "ink:1")
+
+        order_id = shop.orders.orders.orders.popitem()[0]
+        assert ran.code == 0
+        assert ran.out == (
+            f"Order {order_id}: unpaid, placed 2026-03-01 12:00:00+00:00\n"
+            "  PRODUCT  QUANTITY  UNIT PRICE\n"
+            "  pen             2        2.50\n"
+            "  ink             1        1.20\n"
+            "Total: 6.20\n"
+        )
+        assert f"ordering pay {order_id}" in ran.err  # the next step, as a hint beside the output
+
+    def test_json_is_the_placed_order_as_the_api_gives_it(self, ordering, shop):
+        ran = ordering("--json", "order", "pen:2")
+
+        assert ran.code == 0
+        assert ran.json == shop.order.get(f"/orders/{ran.json['order_id']}").json()
+        assert (ran.json["status"], ran.json["total"]) == ("unpaid", "5.00")
+        assert ran.err == ""
+
+    def test_lists_each_item_that_cannot_be_served_and_why_and_orders_nothing(self, ordering, shop):
+        ran = ordering("order", "pen:1", "ink:5", "nib:1")
+
+        assert ran.code == 1
+        assert ran.out == ""
+        assert ran.err == (
+            "ordering: error: Some items cannot be served: 2 items cannot be served; nothing was ordered\n"
+            "  PRODUCT  WANTED  IN STOCK  WHY\n"
+            "  ink           5         3  not enough in stock\n"
+            "  nib           1         0  no such product\n"
+        )
+        assert shop.orders.orders.orders == {}
+
+    def test_a_refusal_in_json_is_the_problem_document_on_stdout(self, ordering):
+        ran = ordering("--json", "order", "ink:5")
+
+        assert ran.code == 1
+        assert ran.json["type"] == "/problems/items-unavailable"
+        assert ran.json["items"] == [
+            {"product_id": "ink", "quantity": 5, "reason": "insufficient_stock", "in_stock": 3}
+        ]
+        assert ran.err.startswith("ordering: error: Some items cannot be served")
+
+    def test_the_same_idempotency_key_gives_back_the_same_order_not_a_second_one(self, ordering, shop):
+        first = ordering("--json", "order", "pen:1", "--idempotency-key", "demo-key-1")
+
+        again = ordering("order", "pen:1", "--idempotency-key", "demo-key-1")
+
+        assert (first.code, again.code) == (0, 0)
+        assert f"Order {first.json['order_id']}: unpaid" in again.out
+        assert "no new order" in again.out
+        assert list(shop.orders.orders.orders) == [first.json["order_id"]]
+
+    def test_shows_each_field_the_service_finds_wrong(self, ordering):
+        ran = ordering("order", "pen:1", "--idempotency-key", "has space")
+
+        assert ran.code == 1
+        assert ran.err.splitlines() == [
+            "ordering: error: The request has invalid fields: invalid: Idempotency-Key",
+            "  Idempotency-Key: must be 1 to 128 printable ASCII characters, no spaces",
+        ]
+
+
+class TestItemArguments:
+    @pytest.mark.parametrize("argument", ["pen", "pen:", ":2", "pen:x", "pen:-1", "pen:1.5", "pen:٣"])
+    def test_an_item_that_is_not_product_colon_quantity_is_a_usage_error(self, ordering, shop, argument):
+        ran = ordering("order", argument)
+
+        assert ran.code == 2
+        assert ran.err.endswith(
+            f"argument PRODUCT:QUANTITY: {argument!r} is not PRODUCT:QUANTITY (e.g. P1:2)\n"
+        )
+        assert ran.err.startswith("usage: ordering order")
+        assert shop.orders.orders.orders == {}
+
+    @pytest.mark.parametrize("argument", ["pen:0", "pen:10001"])
+    def test_a_quantity_out_of_range_is_a_usage_error(self, ordering, argument):
+        ran = ordering("order", argument)
+
+        assert ran.code == 2
+        assert "the quantity must be from 1 to 10000" in ran.err
+
+    def test_a_product_id_may_itself_contain_a_colon(self):
+        assert item("shelf:3:12") == Item("shelf:3", 12)
+
+    def test_an_order_needs_at_least_one_item(self, ordering):
+        ran = ordering("order")
+
+        assert ran.code == 2
+        assert "the following arguments are required: PRODUCT:QUANTITY" in ran.err
+
+
+class TestPayAndCancel:
+    def test_pay_records_the_payment(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+
+        ran = ordering("pay", order_id)
+
+        assert (ran.code, ran.out) == (0, f"Order {order_id}: paid\n")
+        assert shop.order.get(f"/orders/{order_id}").json()["status"] == "paid"
+
+    def test_pay_in_json_is_the_apis_status_reply(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+
+        ran = ordering("--json", "pay", order_id, "--payment-id", "pay-1")
+
+        assert (ran.code, ran.json) == (0, {"order_id": order_id, "status": "paid"})
+
+    def test_paying_again_with_another_payment_id_is_refused(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+        ordering("pay", order_id, "--payment-id", "pay-1")
+
+        ran = ordering("pay", order_id, "--payment-id", "pay-2")
+
+        assert ran.code == 1
+        assert ran.err.startswith("ordering: error: The order was paid with another payment: ")
+
+    def test_cancel_cancels_at_the_customers_request(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+
+        ran = ordering("cancel", order_id)
+
+        assert (ran.code, ran.out) == (0, f"Order {order_id}: cancelled (customer)\n")
+
+    def test_cancel_in_json_names_the_reason(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+
+        ran = ordering("--json", "cancel", order_id)
+
+        assert ran.json == {"order_id": order_id, "status": "cancelled", "reason": "customer"}
+
+    def test_paying_a_cancelled_order_is_refused(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+        ordering("cancel", order_id)
+
+        ran = ordering("pay", order_id)
+
+        assert ran.code == 1
+        assert ran.err.startswith("ordering: error: The order's status does not allow this: ")
+
+    @pytest.mark.parametrize("command", ["pay", "cancel", "show"])
+    def test_an_unknown_order_is_refused_with_its_id(self, ordering, command):
+        ran = ordering(command, "no-such-order")
+
+        assert ran.code == 1
+        assert ran.out == ""
+        assert ran.err == "ordering: error: Unknown order: no order has id 'no-such-order'\n"
+
+
+class TestShow:
+    def test_shows_the_order_and_what_its_customer_was_told_oldest_first(self, ordering, shop):
+        order_id = placed_order_id(shop, ("ink", 2))
+        shop.clock.advance(timedelta(seconds=30))
+        shop.order.post("/orders/paid", json={"order_id": order_id})
+        shop.deliver_status_messages()
+
+        ran = ordering("show", order_id)
+
+        assert ran.code == 0
+        assert ran.out == (
+            f"Order {order_id}: paid, placed 2026-03-01 12:00:00+00:00\n"
+            "  PRODUCT  QUANTITY  UNIT PRICE\n"
+            "  ink             2        1.20\n"
+            "Total: 2.40\n"
+            "\n"
+            "Messages to the customer, oldest first:\n"
+            "  WHEN                       STATUS  MESSAGE\n"
+            f"  2026-03-01 12:00:00+00:00  unpaid  Your order {order_id} is unpaid: please pay to complete it.\n"
+            f"  2026-03-01 12:00:30+00:00  paid    Your order {order_id} has been paid. Thank you!\n"
+        )
+
+    def test_says_when_the_customer_has_not_been_told_anything_yet(self, ordering, shop):
+        order_id = placed_order_id(shop, ("ink", 1))
+
+        ran = ordering("show", order_id)
+
+        assert ran.out.splitlines()[-1].startswith("Messages to the customer: none yet")
+
+    def test_json_is_one_document_with_the_order_and_its_messages(self, ordering, shop):
+        order_id = placed_order_id(shop, ("ink", 1))
+        shop.deliver_status_messages()
+
+        ran = ordering("--json", "show", order_id)
+
+        assert ran.json == {
+            "order": shop.order.get(f"/orders/{order_id}").json(),
+            "messages": shop.message.get("/messages", params={"order_id": order_id}).json(),
+        }
+        assert [m["status"] for m in ran.json["messages"]] == ["unpaid"]
+
+    def test_asks_the_message_service_nothing_about_an_unknown_order(self, ordering, connections):
+        ordering("show", "no-such-order")
+
+        assert connections.asked == ["Order Service"]
+
+
+class TestTail:
+    def test_shows_the_most_recent_orders_newest_first(self, ordering, shop):
+        first = placed_order_id(shop, ("pen", 1))
+        second = later(shop, ("ink", 1))
+        ordering("cancel", first)
+
+        ran = ordering("tail")
+
+        assert ran.code == 0
+        assert ran.out.splitlines() == [
+            "ORDER    STATUS                TOTAL  PLACED",
+            f"{second}  unpaid                 1.20  2026-03-01 12:01:00+00:00",
+            f"{first}  cancelled (customer)   2.50  2026-03-01 12:00:00+00:00",
+        ]
+
+    def test_limit_keeps_only_the_newest(self, ordering, shop):
+        placed_order_id(shop, ("pen", 1))
+        newest = later(shop, ("pen", 2))
+
+        ran = ordering("--json", "tail", "--limit", "1")
+
+        assert [o["order_id"] for o in ran.json["orders"]] == [newest]
+        assert ran.json["next"] == newest  # the API's page, cursor included
+
+    def test_says_so_when_there_are_no_orders(self, ordering):
+        assert ordering("tail").out == "No orders yet.\n"
+
+    @pytest.mark.parametrize("limit", ["0", "101", "ten"])
+    def test_a_limit_outside_1_to_100_is_a_usage_error(self, ordering, limit):
+        ran = ordering("tail", "--limit", limit)
+
+        assert ran.code == 2
+        assert f"{limit!r} is not a number from 1 to 100" in ran.err
+
+
+@define
+class Between:
+    """A `wait` that records each interval and runs the next step, as if time passed and things happened."""
+
+    steps: list[Callable[[], object]]
+    waited: list[float] = field(factory=list)
+
+    def __call__(self, interval_s: float) -> None:
+        self.waited.append(interval_s)
+        if self.steps:
+            self.steps.pop(0)()
+
+
+class TestTailFollow:
+    def test_prints_a_line_when_an_orders_status_changes(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+        wait = Between([lambda: shop.order.post("/orders/paid", json={"order_id": order_id})])
+
+        ran = ordering("tail", "--follow", "--interval", "0.5", pacing=Pacing(wait, lambda: AT, looks=3))
+
+        assert ran.code == 0
+        assert ran.out.splitlines()[-1] == f"12:30:05  {order_id}  unpaid -> paid"
+        assert ran.out.count("->") == 1  # nothing changed in the third look
+        assert wait.waited == [0.5, 0.5]
+        assert "Ctrl-C stops" in ran.err
+
+    def test_prints_a_line_for_each_new_order_oldest_first(self, ordering, shop):
+        placed_order_id(shop, ("pen", 1))
+        new: list[str] = []
+        wait = Between([lambda: new.extend([later(shop, ("ink", 1)), later(shop, ("pen", 2))])])
+
+        ran = ordering("tail", "--follow", pacing=Pacing(wait, lambda: AT, looks=2))
+
+        assert ran.out.splitlines()[-2:] == [
+            f"12:30:05  {new[0]}  placed, unpaid, total 1.20",
+            f"12:30:05  {new[1]}  placed, unpaid, total 5.00",
+        ]
+
+    def test_starts_with_the_newest_orders_as_tail_shows_them(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+
+        ran = ordering("tail", "--follow", pacing=Pacing(Between([]), lambda: AT, looks=1))
+
+        assert ran.out == ordering("tail").out
+        assert order_id in ran.out
+
+    def test_in_json_prints_one_order_object_per_line(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+        wait = Between([lambda: shop.order.post("/orders/cancel", json={"order_id": order_id})])
+
+        ran = ordering("--json", "tail", "--follow", pacing=Pacing(wait, lambda: AT, looks=2))
+
+        lines = [json.loads(line) for line in ran.out.splitlines()]
+        assert [(o["order_id"], o["status"]) for o in lines] == [
+            (order_id, "unpaid"),
+            (order_id, "cancelled"),
+        ]
+        assert lines[1] == shop.order.get(f"/orders/{order_id}").json()
+        assert ran.err == ""
+
+    def test_ctrl_c_stops_it_with_exit_0_and_no_traceback(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+
+        def interrupted(_interval_s: float) -> None:
+            raise KeyboardInterrupt
+
+        ran = ordering("tail", "--follow", pacing=Pacing(interrupted, lambda: AT, looks=None))
+
+        assert ran.code == 0
+        assert order_id in ran.out
+        assert "Traceback" not in ran.err + ran.out
+
+    def test_stops_with_exit_3_when_the_order_service_goes_away(self, ordering, shop, monkeypatch):
+        def order_service_stops() -> None:
+            monkeypatch.setattr(shop.order, "request", refuse_connection)
+
+        ran = ordering("tail", "--follow", pacing=Pacing(Between([order_service_stops]), lambda: AT, looks=3))
+
+        assert ran.code == 3
+        assert ran.err.splitlines()[-1].startswith("ordering: error: cannot reach the Order Service")
+
+
+def refuse_connection(*_args: Any, **_kwargs: Any) -> httpx.Response:
+    raise httpx.ConnectError("[Errno 111] Connection refused")
+
+
+def answering(handler: Callable[[httpx.Request], httpx.Response]) -> Callable[[Service], httpx.Client]:
+    """A `connect` whose every service answers with `handler`."""
+    return lambda service: httpx.Client(base_url=service.url, transport=httpx.MockTransport(handler))
+
+
+class TestUnavailableServices:
+    def test_a_service_nobody_listens_for_is_named_with_its_url_and_exit_3(self, capsys):
+        url = f"http://127.0.0.1:{localkafka.free_port()}"
+
+        code = main(["--product-url", url, "products"])  # the real httpx client
+
+        assert code == 3
+        assert capsys.readouterr().err == (
+            f"ordering: error: cannot reach the Product Service at {url} (connection refused); "
+            "is `make run` running?\n"
+        )
+
+    def test_a_service_that_fails_is_exit_3_with_its_problem(self, capsys):
+        def fails(_request: httpx.Request) -> httpx.Response:
+            problem = {
+                "type": "/problems/internal-error",
+                "title": "The service failed",
+                "status": 500,
+                "detail": "it has been logged",
+            }
+            return httpx.Response(500, json=problem, headers={"content-type": "application/problem+json"})
+
+        code = main(["--order-url", "http://127.0.0.1:8001", "pay", "o-1"], connect=answering(fails))
+
+        assert code == 3
+        assert capsys.readouterr().err == (
+            "ordering: error: the Order Service at http://127.0.0.1:8001 failed "
+            "(500 The service failed: it has been logged)\n"
+        )
+
+    def test_an_order_the_product_service_cannot_be_asked_about_is_exit_3(self, capsys):
+        shop = services(catalog=UnreachableCatalog())
+
+        code = main(["order", "pen:1"], connect=Connections(shop))
+
+        assert code == 3
+        assert "The Product Service could not be asked" in capsys.readouterr().err
+
+    def test_a_service_too_slow_to_answer_is_exit_3(self, capsys):
+        def too_slow(request: httpx.Request) -> httpx.Response:
+            raise httpx.ReadTimeout("timed out", request=request)
+
+        code = main(["tail"], connect=answering(too_slow))
+
+        assert code == 3
+        assert "did not answer within 10 s" in capsys.readouterr().err
+
+    def test_something_that_is_not_the_ordering_api_is_exit_3(self, capsys):
+        def a_web_page(_request: httpx.Request) -> httpx.Response:
+            return httpx.Response(404, text="<html>Not Found</html>")
+
+        code = main(["products"], connect=answering(a_web_page))
+
+        assert code == 3
+        assert (
+            "answered 404 with something that is not JSON; is that the right URL?" in capsys.readouterr().err
+        )
+
+
+class TestUsageAndHelp:
+    def test_help_explains_the_exit_codes_with_an_example(self, ordering):
+        ran = ordering("--help")
+
+        assert ran.code == 0
+        assert "ordering order P1:2 P3:1" in ran.out
+        for code in ("0 ", "1 ", "2 ", "3 "):
+            assert f"\n  {code}" in ran.out
+
+    @pytest.mark.parametrize("command", ["products", "order", "pay", "cancel", "show", "tail"])
+    def test_each_command_explains_itself_with_an_example(self, ordering, command):
+        ran = ordering(command, "--help")
+
+        assert ran.code == 0
+        assert f"example:\n  ordering {command}" in ran.out
+
+    def test_no_command_is_a_usage_error(self, ordering):
+        ran = ordering()
+
+        assert ran.code == 2
+        assert "the following arguments are required: COMMAND" in ran.err
+
+    def test_a_url_that_is_not_http_is_a_usage_error(self, ordering):
+        assert ordering("--order-url", "localhost:8001", "tail").code == 2
+
+    def test_a_bad_setting_in_the_environment_is_named(self, ordering, monkeypatch):
+        monkeypatch.setenv("ORDER_PORT", "eighty")
+
+        ran = ordering("tail")
+
+        assert ran.code == 2
+        assert ran.err.startswith("ordering: error: ORDER_PORT='eighty' is not a port number")
+
+    def test_the_services_are_where_their_own_settings_put_them(self, monkeypatch, capsys):
+        monkeypatch.setenv("ORDER_PORT", "18001")
+        asked: list[str] = []
+
+        def record(request: httpx.Request) -> httpx.Response:
+            asked.append(str(request.url))
+            return httpx.Response(200, json={"orders": [], "next": None})
+
+        main(["tail", "--limit", "3"], connect=answering(record))
+
+        assert asked == ["http://127.0.0.1:18001/orders?sort=newest&limit=3"]
+
+    def test_ctrl_c_during_a_command_exits_130_quietly(self, capsys):
+        def interrupted(_request: httpx.Request) -> httpx.Response:
+            raise KeyboardInterrupt
+
+        code = main(["products"], connect=answering(interrupted))
+
+        assert code == 130
+        assert capsys.readouterr().err == ""
+
+    def test_a_reader_that_stops_reading_ends_it_quietly(self, ordering, shop, monkeypatch):
+        class ClosedPipe:
+            def write(self, _text: str) -> int:
+                raise BrokenPipeError
+
+            def flush(self) -> None:
+                raise BrokenPipeError
+
+        monkeypatch.setattr(sys, "stdout", ClosedPipe())
+
+        ran = ordering("products")
+
+        assert ran.code == 0

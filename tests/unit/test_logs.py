@@ -1,0 +1,201 @@
+"""Structured logs: one JSON object per line, carrying the ids of the flow it was logged in."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from adapters import tracecontext
+from adapters.kafka.codec import encode
+from adapters.kafka.topics import ALL_TOPICS
+from adapters.kafka.worker import ConsumerWorker
+from adapters.logs import JsonLines, log_context, log_json_lines
+from adapters.memory.broker import InMemoryBroker
+from adapters.messaging import Record
+from ordering_core import CancelReason, Envelope, OrderStatus, OrderStatusChanged, UnknownOrder
+
+from .examples import NOW
+
+
+class Lines:
+    """What a logger wrote, through `JsonLines`, as parsed JSON objects."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._stream = io.StringIO()
+        self._handler = logging.StreamHandler(self._stream)
+        self._handler.setFormatter(JsonLines("test-service"))
+        self._logger = logger
+        logger.addHandler(self._handler)
+        logger.setLevel(logging.DEBUG)
+
+    def __call__(self) -> list[dict[str, object]]:
+        return [json.loads(line) for line in self._stream.getvalue().splitlines()]
+
+    def close(self) -> None:
+        self._logger.removeHandler(self._handler)
+        self._logger.setLevel(logging.NOTSET)
+
+
+@pytest.fixture
+def lines(request: pytest.FixtureRequest) -> Iterator[Lines]:
+    captured = Lines(logging.getLogger(getattr(request, "param", "test.logs")))
+    yield captured
+    captured.close()
+
+
+class TestALine:
+    def test_is_one_json_object_with_time_level_service_logger_and_message(self, lines):
+        logging.getLogger("test.logs").info("stock %s", "reserved")
+
+        (line,) = lines()
+        assert {key: line[key] for key in ("level", "service", "logger", "message")} == {
+            "level": "info",
+            "service": "test-service",
+            "logger": "test.logs",
+            "message": "stock reserved",
+        }
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", str(line["time"]))
+
+    def test_carries_the_fields_of_its_context_and_its_own_extras(self, lines):
+        with log_context(correlation_id="c-1", order_id=None), log_context(order_id="o-1"):
+            logging.getLogger("test.logs").info("order placed", extra={"total": Decimal("5.00")})
+
+        (line,) = lines()
+        assert (line["correlation_id"], line["order_id"], line["total"]) == ("c-1", "o-1", "5.00")
+
+    def test_a_context_ends_with_its_block(self, lines):
+        with log_context(order_id="o-1"):
+            pass
+        logging.getLogger("test.logs").info("later")
+
+        (line,) = lines()
+        assert "order_id" not in line
+
+    def test_an_enum_is_written_as_its_value_and_a_traceback_as_error(self, lines):
+        try:
+            raise UnknownOrder("o-404")
+        except UnknownOrder:
+            logging.getLogger("test.logs").exception("failed", extra={"reason": CancelReason.CUSTOMER})
+
+        (line,) = lines()
+        assert line["reason"] == "customer"
+        assert "UnknownOrder" in str(line["error"]) and line["level"] == "error"
+
+    def test_text_that_is_not_ascii_or_breaks_lines_stays_one_line(self):
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(JsonLines("s"))
+        record = logging.LogRecord("x", logging.INFO, __file__, 1, "Füller\nzweite Zeile", (), None)
+
+        handler.emit(record)
+
+        assert stream.getvalue().count("\n") == 1
+        assert json.loads(stream.getvalue())["message"] == "Füller\nzweite Zeile"
+
+
+class TestLoggingAService:
+    @pytest.fixture(autouse=True)
+    def _restore_logging(self) -> Iterator[None]:
+        root = logging.getLogger()
+        saved = (root.handlers[:], root.level)
+        uvicorn = {name: logging.getLogger(name) for name in ("uvicorn", "uvicorn.error", "uvicorn.access")}
+        saved_uvicorn = {name: (lg.handlers[:], lg.propagate, lg.level) for name, lg in uvicorn.items()}
+        yield
+        root.handlers[:], root.level = saved
+        for name, (handlers, propagate, level) in saved_uvicorn.items():
+            uvicorn[name].handlers[:], uvicorn[name].propagate, uvicorn[name].level = (
+                handlers,
+                propagate,
+                level,
+            )
+
+    def test_every_logger_uvicorn_s_too_writes_json_lines_from_the_level_asked(self):
+        stream = io.StringIO()
+        logging.getLogger("uvicorn.error").addHandler(logging.StreamHandler(io.StringIO()))
+
+        log_json_lines("order-service", "warning", stream)
+        logging.getLogger("uvicorn.error").warning("shutting down")
+        logging.getLogger("adapters.kafka.relay").info("not at this level")
+
+        (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+        assert (line["service"], line["logger"], line["message"]) == (
+            "order-service",
+            "uvicorn.error",
+            "shutting down",
+        )
+
+    def test_an_access_log_switched_off_stays_off(self):
+        stream = io.StringIO()
+        access = logging.getLogger("uvicorn.access")
+        access.handlers, access.propagate = [], False  # what uvicorn --no-access-log does
+
+        log_json_lines("order-service", "info", stream)
+        access.info("GET / 200")
+
+        assert stream.getvalue() == ""
+
+    def test_refuses_a_level_it_does_not_know(self):
+        with pytest.raises(ValueError, match="level must be one of debug, info, warning, error"):
+            log_json_lines("order-service", "verbose", io.StringIO())
+
+
+class TestAConsumedRecordsLine:
+    @pytest.mark.parametrize("lines", ["adapters.kafka.worker"], indirect=True)
+    def test_names_its_event_order_message_flow_and_where_it_was_read(self, lines):
+        broker = InMemoryBroker()
+        broker.create_topics(ALL_TOPICS)
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=lambda event: None)
+        event = OrderStatusChanged(Envelope("m-1", NOW, "o-1", "c-1"), OrderStatus.UNPAID)
+        encoded = encode(event)
+
+        worker.handle(Record(encoded.topic, 2, 41, encoded.key, encoded.value, encoded.headers))
+
+        (line,) = lines()
+        trace = tracecontext.for_message("c-1", "m-1")
+        assert {key: line[key] for key in line if key not in ("time", "service", "logger", "level")} == {
+            "message": "event handled",
+            "topic": "order-status",
+            "partition": 2,
+            "offset": 41,
+            "trace_id": trace.trace_id,
+            "parent_id": trace.parent_id,
+            "event": "order-status",
+            "order_id": "o-1",
+            "message_id": "m-1",
+            "correlation_id": "c-1",
+        }
+
+    @pytest.mark.parametrize("lines", ["adapters.kafka.worker"], indirect=True)
+    def test_without_a_traceparent_carries_the_trace_id_its_flow_would_have(self, lines):
+        broker = InMemoryBroker()
+        broker.create_topics(ALL_TOPICS)
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=lambda event: None)
+        encoded = encode(OrderStatusChanged(Envelope("m-1", NOW, "o-1", "c-1"), OrderStatus.UNPAID))
+
+        worker.handle(Record(encoded.topic, 0, 0, encoded.key, encoded.value, ()))
+
+        (line,) = lines()
+        assert line["trace_id"] == tracecontext.trace_id_for("c-1") and "parent_id" not in line
+
+    @pytest.mark.parametrize("lines", ["adapters.kafka.worker"], indirect=True)
+    def test_a_dead_lettered_record_s_warning_names_where_it_was_read(self, lines):
+        broker = InMemoryBroker()
+        broker.create_topics(ALL_TOPICS)
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=lambda event: None)
+
+        worker.handle(Record("order-status", 1, 7, b"o-1", b"not json", ()))
+
+        (line,) = lines()
+        assert (line["level"], line["topic"], line["partition"], line["offset"]) == (
+            "warning",
+            "order-status",
+            1,
+            7,
+        )
+        assert "the value is not JSON" in str(line["message"])
