@@ -172,7 +172,12 @@ def print_banner(ports: dict[str, int], bootstrap: str, data_dir: Path) -> None:
    Message Service  {message}
    Kafka            {bootstrap}        data: {data_dir}
 
- Try:
+ Open {order}/ for the demo page. Metrics: <service>/metrics; logs: below, a JSON object per line.
+ Try, in another terminal:
+   .venv/bin/ordering products
+   .venv/bin/ordering order P1:2 P3:1
+   .venv/bin/ordering tail -f
+ or with curl:
    curl -s {product}/products
    curl -s -X POST {order}/orders/order -H 'content-type: application/json' \\
         -d '{{"items":[{{"product_id":"P1","quantity":2}}]}}'
