@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from adapters import tracecontext
 from adapters.kafka.codec import encode
 from adapters.kafka.topics import ALL_TOPICS
 from adapters.kafka.worker import ConsumerWorker
-from adapters.logs import JsonLines, log_context, log_json_lines
+from adapters.logs import BackgroundLines, JsonLines, log_context, log_json_lines
 from adapters.memory.broker import InMemoryBroker
 from adapters.messaging import Record
 from ordering_core import CancelReason, Envelope, OrderStatus, OrderStatusChanged, UnknownOrder
@@ -99,6 +100,94 @@ class TestALine:
         assert json.loads(stream.getvalue())["message"] == "Füller\nzweite Zeile"
 
 
+class SlowStream(io.StringIO):
+    """A stream whose writes wait until the test lets them through, like a pipe nobody is reading yet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open_for_writing = threading.Event()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.open_for_writing.wait(timeout=10)
+        self.writes += 1
+        return super().write(text)
+
+
+class TestWritingInTheBackground:
+    def test_logging_does_not_wait_for_a_slow_stream_and_every_line_arrives_in_order(self):
+        stream = SlowStream()
+        handler = BackgroundLines(stream)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger = logging.getLogger("test.background")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            for n in range(100):
+                logger.info("line %d", n)  # would block here, were the writes on this thread
+            assert stream.getvalue() == ""
+
+            stream.open_for_writing.set()
+            handler.flush()
+
+            assert stream.getvalue().splitlines() == [f"line {n}" for n in range(100)]
+            assert stream.writes < 100  # what piled up went out in a few writes
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(logging.NOTSET)
+            stream.open_for_writing.set()
+            handler.close()
+
+    def test_a_warning_is_written_at_once_with_everything_before_it(self):
+        stream = io.StringIO()
+        handler = BackgroundLines(stream, interval_s=3600)  # the writer thread would not look for an hour
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        try:
+            handler.handle(logging.LogRecord("x", logging.INFO, __file__, 1, "placed", (), None))
+            assert stream.getvalue() == ""
+
+            handler.handle(logging.LogRecord("x", logging.WARNING, __file__, 1, "dead-lettered", (), None))
+
+            assert stream.getvalue() == "placed\ndead-lettered\n"
+        finally:
+            handler.close()
+
+    def test_the_context_is_the_one_the_line_was_logged_in(self):
+        stream = io.StringIO()
+        handler = BackgroundLines(stream)
+        handler.setFormatter(JsonLines("s"))
+        record = logging.LogRecord("x", logging.INFO, __file__, 1, "placed", (), None)
+
+        with log_context(order_id="o-1"):
+            handler.emit(record)
+        handler.close()
+
+        assert json.loads(stream.getvalue())["order_id"] == "o-1"
+
+    def test_closing_writes_what_is_left_and_stops_the_writer(self):
+        stream = io.StringIO()
+        handler = BackgroundLines(stream)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.emit(logging.LogRecord("x", logging.INFO, __file__, 1, "last words", (), None))
+
+        handler.close()
+
+        assert stream.getvalue() == "last words\n"
+        assert not handler._writer.is_alive()
+
+    def test_a_stream_that_is_gone_does_not_stop_the_service(self):
+        stream = io.StringIO()
+        stream.close()
+        handler = BackgroundLines(stream)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+
+        handler.emit(logging.LogRecord("x", logging.INFO, __file__, 1, "into the void", (), None))
+        handler.flush()  # neither this nor close raises: the line is dropped, the writer ends normally
+        handler.close()
+
+        assert not handler._writer.is_alive()
+
+
 class TestLoggingAService:
     @pytest.fixture(autouse=True)
     def _restore_logging(self) -> Iterator[None]:
@@ -107,6 +196,9 @@ class TestLoggingAService:
         uvicorn = {name: logging.getLogger(name) for name in ("uvicorn", "uvicorn.error", "uvicorn.access")}
         saved_uvicorn = {name: (lg.handlers[:], lg.propagate, lg.level) for name, lg in uvicorn.items()}
         yield
+        for handler in root.handlers:
+            if isinstance(handler, BackgroundLines):
+                handler.close()
         root.handlers[:], root.level = saved
         for name, (handlers, propagate, level) in saved_uvicorn.items():
             uvicorn[name].handlers[:], uvicorn[name].propagate, uvicorn[name].level = (
@@ -122,6 +214,7 @@ class TestLoggingAService:
         log_json_lines("order-service", "warning", stream)
         logging.getLogger("uvicorn.error").warning("shutting down")
         logging.getLogger("adapters.kafka.relay").info("not at this level")
+        logging.getLogger().handlers[0].flush()
 
         (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
         assert (line["service"], line["logger"], line["message"]) == (
@@ -137,8 +230,12 @@ class TestLoggingAService:
 
         log_json_lines("order-service", "info", stream)
         access.info("GET / 200")
+        logging.getLogger("uvicorn.error").info("a line that is written")
+        logging.getLogger().handlers[0].flush()
 
-        assert stream.getvalue() == ""
+        assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == [
+            "a line that is written"
+        ]
 
     def test_refuses_a_level_it_does_not_know(self):
         with pytest.raises(ValueError, match="level must be one of debug, info, warning, error"):
