@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, expect
-from test_seed_story import RunningSystem
+from test_seed_story import RunningSystem, running_system
 
 import chromium
 
@@ -33,15 +33,9 @@ PRODUCTS = {
 @pytest.fixture(scope="module")
 def system(kafka_bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     home = tmp_path_factory.mktemp("browser")
-    running = RunningSystem(kafka_bootstrap_servers, home / "data", home / "services.log")
-    try:
-        for service in ("product", "order"):  # the page needs no Message Service
-            running.start(service)
-        for product_id, body in PRODUCTS.items():
-            assert httpx.put(f"{running.url('product')}/products/{product_id}", json=body).status_code == 201
+    # The page needs no Message Service.
+    with running_system(kafka_bootstrap_servers, home, PRODUCTS, services=("product", "order")) as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from test_seed_story import RunningSystem, eventually
+from test_seed_story import RunningSystem, eventually, running_system
 
 import localkafka
 
@@ -30,16 +29,8 @@ PRODUCTS = {
 
 @pytest.fixture(scope="module")
 def system(kafka_bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    home = tmp_path_factory.mktemp("e2e-cli")
-    running = RunningSystem(kafka_bootstrap_servers, home / "data", home / "services.log")
-    try:
-        for service in ("product", "order", "message"):
-            running.start(service)
-        for product_id, body in PRODUCTS.items():
-            assert httpx.put(f"{running.url('product')}/products/{product_id}", json=body).status_code == 201
+    with running_system(kafka_bootstrap_servers, tmp_path_factory.mktemp("e2e-cli"), PRODUCTS) as running:
         yield running
-    finally:
-        running.close()
 
 
 def ordering(system: RunningSystem, *argv: str) -> subprocess.CompletedProcess[str]:

@@ -11,25 +11,16 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from test_seed_story import RunningSystem, eventually, place
-
-import run
+from test_seed_story import RunningSystem, eventually, place, running_system
 
 pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture(scope="module")
 def system(kafka_bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    home = tmp_path_factory.mktemp("e2e-metrics")
-    running = RunningSystem(kafka_bootstrap_servers, home / "data", home / "services.log")
-    try:
-        for service in run.SERVICES:
-            running.start(service)
-        body = {"name": "Marker", "price": "3.10", "stocks": 5}
-        assert httpx.put(f"{running.url('product')}/products/M1", json=body).status_code == 201
+    products = {"M1": {"name": "Marker", "price": "3.10", "stocks": 5}}
+    with running_system(kafka_bootstrap_servers, tmp_path_factory.mktemp("e2e-metrics"), products) as running:
         yield running
-    finally:
-        running.close()
 
 
 def metric(system: RunningSystem, service: str, name: str, **labels: str) -> float | None:

@@ -12,7 +12,8 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,18 +65,30 @@ class RunningSystem:
         self.log.close()
 
 
-@pytest.fixture(scope="module")
-def system(kafka_bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    home = tmp_path_factory.mktemp("e2e")
-    running = RunningSystem(kafka_bootstrap_servers, home / "data", home / "services.log")
+@contextmanager
+def running_system(
+    bootstrap: str,
+    home: Path,
+    products: Mapping[str, Mapping[str, Any]],
+    services: Sequence[str] = run.SERVICES,
+) -> Iterator[RunningSystem]:
+    """`services` started in `home` (data and services.log) on `bootstrap`, with `products` created; all
+    stopped at the end. What each test module's `system` fixture is made of."""
+    running = RunningSystem(bootstrap, home / "data", home / "services.log")
     try:
-        for service in run.SERVICES:
+        for service in services:
             running.start(service)
-        for product_id, body in PRODUCTS.items():
+        for product_id, body in products.items():
             assert httpx.put(f"{running.url('product')}/products/{product_id}", json=body).status_code == 201
         yield running
     finally:
         running.close()
+
+
+@pytest.fixture(scope="module")
+def system(kafka_bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    with running_system(kafka_bootstrap_servers, tmp_path_factory.mktemp("e2e"), PRODUCTS) as running:
+        yield running
 
 
 def eventually(read: Callable[[], Any], expected: Any) -> None:
