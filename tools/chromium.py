@@ -79,7 +79,8 @@ def ensure_chromium() -> None:
         return
     print(f"chromium: {CHROMIUM} is missing (the browser test needs it); installing Debian's {PACKAGE!r}")
     apt_get = _as_root(["apt-get"])
-    install = [*apt_get, "install", "-y", "--quiet", PACKAGE]
+    # Without recommends: the browser test needs the browser, not the desktop packages it suggests.
+    install = [*apt_get, "install", "-y", "--quiet", "--no-install-recommends", PACKAGE]
     if not _run(install):
         print("chromium: the install failed; reading the package lists (apt-get update) and trying again")
         if not _run([*apt_get, "update", "--quiet"]) or not _run(install):

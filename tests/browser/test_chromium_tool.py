@@ -62,7 +62,7 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Machine:
     return Machine(tmp_path, monkeypatch)
 
 
-INSTALL = "apt-get install -y --quiet chromium"
+INSTALL = "apt-get install -y --quiet --no-install-recommends chromium"
 UPDATE = "apt-get update --quiet"
 
 
