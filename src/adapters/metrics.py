@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from ordering_core.orders import OrderStatus
+from ordering_core.products import Product
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +86,19 @@ class OrderStatusCollector:
 
 
 class ProductStockCollector:
-    """`ordering_product_stock{product_id}`: each product's stock on the shelf (what the ledger left)."""
+    """`ordering_product_stock{product_id}`: each product's stock on the shelf (what the ledger left), read
+    with the Product Service's own view (`ProductViews.products`, what GET /products shows)."""
 
-    def __init__(self, by_product: Callable[[], Mapping[str, int]]) -> None:
-        self._by_product = by_product
+    def __init__(self, products: Callable[[], Iterable[Product]]) -> None:
+        self._products = products
 
     def collect(self) -> Iterator[Metric]:
-        levels = _read(PRODUCT_STOCK, self._by_product)
-        if levels is None:
+        products = _read(PRODUCT_STOCK, self._products)
+        if products is None:
             return
         family = GaugeMetricFamily(PRODUCT_STOCK, "Stock on the shelf, per product.", labels=["product_id"])
-        for product_id in sorted(levels):
-            family.add_metric([product_id], levels[product_id])
+        for product in sorted(products, key=lambda product: product.product_id):
+            family.add_metric([product.product_id], product.stock)
         yield family
 
     def describe(self) -> Iterable[Metric]:

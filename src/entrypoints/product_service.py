@@ -20,7 +20,6 @@ from adapters.kafka.worker import ConsumerWorker
 from adapters.logs import log_json_lines
 from adapters.metrics import ConsumerCollector, OutboxCollector, ProductStockCollector, registry_of
 from adapters.sqlite.database import Database
-from adapters.sqlite.metrics import SqliteStockLevels
 from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
 from adapters.sqlite.views import SqliteProductViews
@@ -78,9 +77,10 @@ def create_app(settings: Settings) -> Starlette:
     ledger = ConsumerWorker(
         broker, group=GROUP, topics=[UPDATE_STOCK.name, RESTORE_CANCELED_ITEM.name], apply=apply
     )
+    views = SqliteProductViews(database)
     return product_app.create_app(
         uow=unit_of_work,
-        views=SqliteProductViews(database),
+        views=views,
         new_id=new_id,
         readiness={
             "database": database_check(database),
@@ -90,7 +90,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=background(workers=[relay, ledger], closers=[broker.close, database.close_all]),
         on_commit=relay.wake,
         registry=registry_of(
-            ProductStockCollector(SqliteStockLevels(database).by_product),
+            ProductStockCollector(views.products),
             OutboxCollector(relay, outbox.backlog),
             ConsumerCollector([ledger]),
         ),

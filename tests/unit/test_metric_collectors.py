@@ -33,9 +33,10 @@ from adapters.metrics import (
     registry_of,
 )
 from adapters.sqlite.database import Database
-from adapters.sqlite.metrics import SqliteOrderCounts, SqliteStockLevels
+from adapters.sqlite.metrics import SqliteOrderCounts
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
+from adapters.sqlite.views import SqliteProductViews
 from ordering_core import Envelope, OrderStatus, OrderStatusChanged
 
 from .examples import NOW, order, product
@@ -122,7 +123,7 @@ class TestProductStock:
                 uow.products.add(product("ink", stock=0))
                 uow.commit()
 
-            samples = scrape(registry_of(ProductStockCollector(SqliteStockLevels(database).by_product)))
+            samples = scrape(registry_of(ProductStockCollector(SqliteProductViews(database).products)))
 
         assert sample(samples, "ordering_product_stock", product_id="pen") == 7
         assert sample(samples, "ordering_product_stock", product_id="ink") == 0
@@ -229,7 +230,7 @@ class TestTheDocs:
         """name -> (type, label names) of every metric, as a scrape with some of everything shows it."""
         registry = registry_of(
             OrderStatusCollector(lambda: {"unpaid": 1}),
-            ProductStockCollector(lambda: {"pen": 1}),
+            ProductStockCollector(lambda: [product("pen", stock=1)]),
             OutboxCollector(
                 OutboxRelay(InMemoryOutbox(InMemoryEventPublisher()), lambda: None, name="r"), lambda: 0
             ),

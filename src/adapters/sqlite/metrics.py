@@ -1,4 +1,5 @@
-"""SQLite reads for the metrics a service reports when scraped (adapters/metrics.py): one SELECT each.
+"""SQLite reads for the metrics a service reports when scraped (adapters/metrics.py) that no view already
+makes (the stock per product is `SqliteProductViews.products`).
 
 They run on the scrape's thread (GET /metrics generates its answer off the event loop), on that thread's
 connection, and like the views (adapters/sqlite/views.py) need no transaction: one statement reads one
@@ -13,7 +14,6 @@ from adapters.sqlite.database import Database
 # scrape's thread (sqlite3 lets go of the GIL while SQLite reads). No index on status for it: every order's
 # writes would pay for what a scrape every few seconds does not need.
 _ORDERS_BY_STATUS = "SELECT status, count(*) FROM orders GROUP BY status"
-_STOCK_BY_PRODUCT = "SELECT product_id, stock FROM products"
 
 
 class SqliteOrderCounts:
@@ -25,12 +25,3 @@ class SqliteOrderCounts:
         """How many orders are in each status; a status no order is in is absent."""
         return dict(self._database.connection().execute(_ORDERS_BY_STATUS).fetchall())
 
-
-class SqliteStockLevels:
-    def __init__(self, database: Database) -> None:
-        database.require("products")
-        self._database = database
-
-    def by_product(self) -> dict[str, int]:
-        """Every product's stock on the shelf."""
-        return dict(self._database.connection().execute(_STOCK_BY_PRODUCT).fetchall())
