@@ -11,14 +11,11 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from attrs import define, field, frozen
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))  # the apps' in-memory wiring
 from http_services import Services, UnreachableCatalog, pen_and_ink, placed_order_id, services
 
 import localkafka
