@@ -350,7 +350,10 @@ class TestProductUnitOfWork:
         with uow:
             uow.products.save(pen("p-2", stock=1))  # never committed
 
-        assert uow.products.get_many(["p-1", "p-2"]) == {"p-1": pen("p-1", stock=6), "p-2": pen("p-2", stock=3)}
+        assert uow.products.get_many(["p-1", "p-2"]) == {
+            "p-1": pen("p-1", stock=6),
+            "p-2": pen("p-2", stock=3),
+        }
 
     def test_an_error_in_the_block_keeps_nothing_and_propagates(self, storage):
         add_products(storage, pen("p-1", stock=8))
@@ -707,6 +710,19 @@ class TestOutbox:
 # -- views --------------------------------------------------------------------------------------------------
 
 
+def add_orders_placed_a_to_e(storage: Storage) -> None:
+    """Orders o-a .. o-e, placed in that order, added out of it: o-b and o-c at the same instant (the id
+    breaks the tie), o-d at a time given in another offset."""
+    add_orders(
+        storage,
+        an_order("o-e", placed_at=NOW + timedelta(hours=1)),
+        an_order("o-c", placed_at=NOW),
+        an_order("o-b", placed_at=NOW),
+        an_order("o-d", placed_at=datetime(2026, 3, 1, 17, 31, tzinfo=INDIA)),  # 12:01 UTC
+        an_order("o-a", placed_at=NOW - timedelta(days=1)),
+    )
+
+
 class TestOrderViews:
     def test_shows_a_committed_order_and_none_for_an_unknown_one(self, storage):
         add_orders(storage, an_order("o-1"))
@@ -716,14 +732,7 @@ class TestOrderViews:
         assert (views.order("o-1"), views.order("o-2")) == (an_order("o-1"), None)
 
     def test_pages_run_oldest_first_by_placed_at_then_order_id(self, storage):
-        add_orders(
-            storage,
-            an_order("o-e", placed_at=NOW + timedelta(hours=1)),
-            an_order("o-c", placed_at=NOW),
-            an_order("o-b", placed_at=NOW),
-            an_order("o-d", placed_at=datetime(2026, 3, 1, 17, 31, tzinfo=INDIA)),  # 12:01 UTC
-            an_order("o-a", placed_at=NOW - timedelta(days=1)),
-        )
+        add_orders_placed_a_to_e(storage)
         views = storage.order_views()
 
         first = views.orders(after=None, limit=2)
@@ -735,14 +744,7 @@ class TestOrderViews:
         assert pages == [["o-a", "o-b"], ["o-c", "o-d"], ["o-e"], []]
 
     def test_pages_run_newest_first_when_asked(self, storage):
-        add_orders(
-            storage,
-            an_order("o-e", placed_at=NOW + timedelta(hours=1)),
-            an_order("o-c", placed_at=NOW),
-            an_order("o-b", placed_at=NOW),
-            an_order("o-d", placed_at=datetime(2026, 3, 1, 17, 31, tzinfo=INDIA)),  # 12:01 UTC
-            an_order("o-a", placed_at=NOW - timedelta(days=1)),
-        )
+        add_orders_placed_a_to_e(storage)
         views = storage.order_views()
 
         first = views.orders(after=None, limit=2, newest_first=True)

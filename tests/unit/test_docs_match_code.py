@@ -72,6 +72,19 @@ def kebab_names_the_code_uses() -> set[str]:
     return {topic.name for topic in ALL_TOPICS} | headers | groups
 
 
+def section(text: str, heading: str) -> str:
+    """The part of a markdown text under `## heading`, up to the next `## `."""
+    start = text.index(f"## {heading}")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def named_in_the_docs(pattern: re.Pattern[str], known: set[str]) -> set[str]:
+    """`doc: name` for every name the pattern finds in a doc that is not among `known`."""
+    return {
+        f"{doc}: {name}" for doc, text in DOCS.items() for name in pattern.findall(text) if name not in known
+    }
+
+
 class TestEnvironmentVariables:
     def test_the_scan_finds_the_variables_we_know_are_read(self):
         # A guard on the scan itself: were the pattern broken, the checks below would pass on nothing.
@@ -89,22 +102,12 @@ class TestEnvironmentVariables:
         assert missing == []
 
     def test_the_docs_name_no_variable_the_code_does_not_read(self):
-        read = variables_the_code_reads()
-        unknown = {
-            f"{doc}: {name}"
-            for doc, text in DOCS.items()
-            for name in _NAMED_VARIABLE.findall(text)
-            if name not in read
-        }
-
-        assert unknown == set()
+        assert named_in_the_docs(_NAMED_VARIABLE, variables_the_code_reads()) == set()
 
     def test_the_readme_s_configuration_table_gives_every_setting_its_default(self):
-        section = README[README.index("## Configuration") :]
-        section = section[: section.index("\n## ", 1)]
         rows = {
             name: line
-            for line in section.splitlines()
+            for line in section(README, "Configuration").splitlines()
             if line.startswith("|")
             for name in _NAMED_VARIABLE.findall(line)
         }
@@ -131,10 +134,8 @@ class TestTopics:
         assert addresses == {topic.name for topic in ALL_TOPICS}
 
     def test_the_design_s_topic_table_lists_exactly_the_event_topics(self):
-        design = DOCS["docs/design.md"]
-        section = design[design.index("## Topics") :]
-        section = section[: section.index("\n## ", 1)]
-        table = {match.group(1) for match in re.finditer(r"^\| `([a-z0-9.-]+)` \|", section, re.MULTILINE)}
+        topics = section(DOCS["docs/design.md"], "Topics")
+        table = {match.group(1) for match in re.finditer(r"^\| `([a-z0-9.-]+)` \|", topics, re.MULTILINE)}
 
         assert table == {topic.name for topic in TOPICS}
 
@@ -145,12 +146,4 @@ class TestTopics:
         assert "`<topic>.dlq`" in README
 
     def test_the_docs_name_no_topic_header_or_group_the_code_does_not_use(self):
-        known = kebab_names_the_code_uses()
-        unknown = {
-            f"{doc}: {name}"
-            for doc, text in DOCS.items()
-            for name in _NAMED_KEBAB.findall(text)
-            if name not in known
-        }
-
-        assert unknown == set()
+        assert named_in_the_docs(_NAMED_KEBAB, kebab_names_the_code_uses()) == set()
