@@ -15,10 +15,11 @@ COPY src ./src
 COPY tools ./tools
 RUN pip install . \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin ordering \
-    && mkdir -p /data && chown ordering /data
+    && mkdir -p /data /keys && chown ordering /data /keys
 
 USER ordering
-VOLUME ["/data"]
+# /keys: the local signing keys the three services share (compose.yaml mounts one volume there for all three).
+VOLUME ["/data", "/keys"]
 # `command` in compose.yaml adds the app and the port, e.g.
 #   entrypoints.order_service:create_app_from_environment --port 8001
 ENTRYPOINT ["python", "-m", "uvicorn", "--factory", "--host", "0.0.0.0", "--no-access-log"]

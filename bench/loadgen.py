@@ -9,6 +9,9 @@ for a free connection, and its latency counts from when it was due (no coordinat
 waiting when the run ends are reported as `not_sent`.
 
 Keep-alive connections to 127.0.0.1 only; every answer is read by its Content-Length (Starlette always sets it).
+
+With BENCH_TOKENS naming a file of bearer tokens (one a line), every request carries the next one in turn as
+`Authorization: Bearer`, echo requests too, so the baseline parses the same headers as the orders.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import asyncio
 import collections
 import json
+import os
 import sys
 import time
 
@@ -39,12 +43,16 @@ class Run:
         self.statuses: collections.Counter[int] = collections.Counter()
         self.errors: collections.Counter[str] = collections.Counter()
         self.counter = 0
+        tokens = os.environ.get("BENCH_TOKENS")
+        lines = open(tokens).read().split() if tokens else []  # noqa: SIM115 - read once, at start
+        self.authorizations = [f"Authorization: Bearer {token}\r\n" for token in lines] or [""]
 
     def request(self) -> bytes:
         self.counter += 1
         body = order_body(self.counter) if self.args.mode == "orders" else ECHO_BODY
+        authorization = self.authorizations[self.counter % len(self.authorizations)]
         return (
-            f"POST {self.args.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.args.port}\r\n"
+            f"POST {self.args.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.args.port}\r\n{authorization}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
 

@@ -7,7 +7,9 @@
 1. Kafka: the cluster at KAFKA_BOOTSTRAP_SERVERS when it is set and answers, else a throwaway broker
    (tools/localkafka.py) in a temporary folder on free ports, stopped at the end. The three services start as
    `make run` starts them (tools/run.py), on free ports with a fresh temporary DATA_DIR; 20 products
-   B00..B19 with 1,000,000 units each are created by PUT.
+   B00..B19 with 1,000,000 units each are created by PUT, as an admin. Orders are placed by 1,000 customers
+   in turn, each with a token of the local key (as a real shop's many customers would), and the hold limit
+   is raised out of the way: the bench measures throughput, and the limit's query still runs on every order.
 2. The baseline: bench/echo_app.py (Starlette, JSON echo) under the same uvicorn settings, its own process.
 3. Load from a separate process, the same connections for every run: `wrk` when installed (closed loop;
    Debian/Ubuntu: `apt-get install -y wrk`), else bench/loadgen.py; the open-loop run (fixed arrival rate at
@@ -52,11 +54,14 @@ for folder in (REPO / "tools", REPO / "src"):
         sys.path.insert(0, str(folder))
 
 import httpx
-
-import localkafka
 import profile_summary
 import propagation
+
+import localkafka
 import run
+from adapters.identity.local import LocalIssuer, LocalKeyFile
+from entrypoints.settings import LOCAL_KEY_FILE_NAME
+from ordering_core.customers import Role
 
 PRODUCTS = [f"B{i:02d}" for i in range(20)]
 INITIAL_STOCK = 100_000  # the API takes at most 10,000 units a call: created with 10,000, restocked 9 times
@@ -65,6 +70,9 @@ IDLE_TIMEOUT_S = 90.0
 MIN_PROPAGATED = 1_200  # orders the open-loop run places at least, for its propagation percentiles
 MAX_OPEN_LOOP_S = 60.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+CUSTOMERS = 1_000  # who the orders are placed by, in turn
+TOKEN_TTL_S = 4 * 3600  # longer than any bench run
+HOLD_LIMIT_OUT_OF_THE_WAY = 1_000_000_000
 
 
 class BenchError(Exception):
@@ -318,8 +326,8 @@ def start_kafka(workdir: Path) -> tuple[str, localkafka.LocalKafka | None]:
     return broker.bootstrap_servers, broker
 
 
-def load_products(product_port: int) -> None:
-    with httpx.Client(base_url=f"http://127.0.0.1:{product_port}", timeout=10.0) as client:
+def load_products(product_port: int, admin: dict[str, str]) -> None:
+    with httpx.Client(base_url=f"http://127.0.0.1:{product_port}", timeout=10.0, headers=admin) as client:
         for product_id in PRODUCTS:
             answer = client.put(f"/products/{product_id}",
                                 json={"name": f"bench {product_id}", "price": "1.00", "stocks": UNITS_PER_CALL})
@@ -347,8 +355,8 @@ def unsent_outbox_rows(data_dir: Path) -> int:
     return total
 
 
-def read_state(order_port: int, product_port: int) -> tuple[dict[str, int], list[dict[str, Any]]]:
-    with httpx.Client(timeout=30.0) as client:
+def read_state(order_port: int, product_port: int, admin: dict[str, str]) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    with httpx.Client(timeout=30.0, headers=admin) as client:
         stocks = {p["product_id"]: p["stocks"] for p in client.get(f"http://127.0.0.1:{product_port}/products").json()}
         orders: list[dict[str, Any]] = []
         after = None
@@ -378,7 +386,7 @@ def conservation(stocks: dict[str, int], orders: list[dict[str, Any]]) -> dict[s
             "orders_by_status": statuses, "units_held": sum(held.values())}
 
 
-def wait_idle_and_check(order_port: int, product_port: int, data_dir: Path) -> dict[str, Any]:
+def wait_idle_and_check(order_port: int, product_port: int, data_dir: Path, admin: dict[str, str]) -> dict[str, Any]:
     """Until no outbox row is unsent and stock conservation holds (or the stock stops moving), bounded."""
     started = time.monotonic()
     last_stocks: dict[str, int] | None = None
@@ -387,7 +395,7 @@ def wait_idle_and_check(order_port: int, product_port: int, data_dir: Path) -> d
     while time.monotonic() - started < IDLE_TIMEOUT_S:
         unsent = unsent_outbox_rows(data_dir)
         if unsent == 0:
-            stocks, orders = read_state(order_port, product_port)
+            stocks, orders = read_state(order_port, product_port, admin)
             check = conservation(stocks, orders)
             if check["exact"]:
                 break
@@ -397,7 +405,7 @@ def wait_idle_and_check(order_port: int, product_port: int, data_dir: Path) -> d
                 break  # nothing moved for 10 s: report the gap as it is
         time.sleep(0.5)
     else:
-        stocks, orders = read_state(order_port, product_port)
+        stocks, orders = read_state(order_port, product_port, admin)
         check = conservation(stocks, orders)
         check["timed_out"] = True
     check["unsent_outbox_rows"] = unsent_outbox_rows(data_dir)
@@ -455,13 +463,20 @@ def main() -> int:
         env = {**base_env, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PYTHONUNBUFFERED": "1",
                "DATA_DIR": str(data_dir), "ORDER_PORT": str(ports["order"]), "PRODUCT_PORT": str(ports["product"]),
                "MESSAGE_PORT": str(ports["message"]),
-               "PRODUCT_SERVICE_URL": f"http://127.0.0.1:{ports['product']}"}
+               "PRODUCT_SERVICE_URL": f"http://127.0.0.1:{ports['product']}",
+               "ORDER_MAX_UNPAID_ORDERS": str(HOLD_LIMIT_OUT_OF_THE_WAY),
+               "ORDER_MAX_UNPAID_UNITS": str(HOLD_LIMIT_OUT_OF_THE_WAY)}
         for name in run.SERVICES:
             services[name] = run.start_service(name, ports[name], env, log)
             run.wait_until_ready(name, ports[name], services[name])
         echo = start_echo(ports["echo"], env, log)
         wait_http(f"http://127.0.0.1:{ports['echo']}/echo", echo)
-        load_products(ports["product"])
+        issuer = LocalIssuer(LocalKeyFile(data_dir / LOCAL_KEY_FILE_NAME))  # the key the services made
+        admin = {"Authorization": f"Bearer {issuer.token('bench-admin', roles=[Role.ADMIN], ttl_s=TOKEN_TTL_S)}"}
+        tokens = workdir / "tokens.txt"
+        tokens.write_text("".join(f"{issuer.token(f'bench-{n}', ttl_s=TOKEN_TTL_S)}\n" for n in range(CUSTOMERS)))
+        env["BENCH_TOKENS"] = str(tokens)
+        load_products(ports["product"], admin)
         print(f"bench: {len(PRODUCTS)} products with {INITIAL_STOCK:,} units each; logs in {log_path}", flush=True)
 
         watched = {f"{name} service": process.pid for name, process in services.items()}
@@ -507,7 +522,7 @@ def main() -> int:
         runs[-1]["target_rate"] = open_rate
 
         print("bench: waiting until propagation is idle...", flush=True)
-        check = wait_idle_and_check(ports["order"], ports["product"], data_dir)
+        check = wait_idle_and_check(ports["order"], ports["product"], data_dir, admin)
         for r in runs:
             if r["short"].startswith("orders"):
                 r["propagation"] = propagation.propagation(data_dir, *r["window_utc"])

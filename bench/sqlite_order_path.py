@@ -1,11 +1,13 @@
 """Commits per second on the order path, from one thread: each commit is one SqliteOrderUnitOfWork transaction
-holding an order and its three outbox rows (create-order, update-stock, order-status), as `place_order` writes.
+reading the customer's holdings (the hold limit's check) and writing an order and its three outbox rows
+(create-order, update-stock, order-status), as `place_order` does.
 
     .venv/bin/python bench/sqlite_order_path.py [--orders 2000] [--folder var/bench]
 
 The orders and events are built before the clock starts, so the rate is the storage's: BEGIN IMMEDIATE, one
-order row, three encoded outbox rows, COMMIT (WAL, synchronous=NORMAL). The file is new for each run and goes
-in a temporary folder under `--folder` (on the disk the services use, not a RAM disk), removed afterwards.
+holdings read, one order row, three encoded outbox rows, COMMIT (WAL, synchronous=NORMAL). The file is new for
+each run and goes in a temporary folder under `--folder` (on the disk the services use, not a RAM disk),
+removed afterwards.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ordering_core import (
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CUSTOMERS = 50  # orders go to customers in turn, so the customer indexes grow as they would in use
 
 
 def an_order_and_its_events(n: int) -> tuple[Order, list[Event]]:
@@ -40,13 +43,14 @@ def an_order_and_its_events(n: int) -> tuple[Order, list[Event]]:
     ids = iter(f"bench-{n}-{k}" for k in range(4))
     envelope = EnvelopeFactory(lambda: next(ids), NOW, f"corr-{n}")
     lines = (OrderLine("p-1", 2, Decimal("2.50")), OrderLine("p-2", 1, Decimal("12.00")))
-    order = Order.place(f"order-{n}", lines, NOW)
+    customer_id = f"customer-{n % CUSTOMERS}"
+    order = Order.place(f"order-{n}", lines, NOW, customer_id=customer_id)
     return order, [
-        OrderCreated(envelope(order.order_id), order.lines, order.total),
+        OrderCreated(envelope(order.order_id), order.lines, order.total, customer_id=customer_id),
         StockReservationRequested(
             envelope(order.order_id), tuple(Line(line.product_id, line.quantity) for line in lines)
         ),
-        OrderStatusChanged(envelope(order.order_id), OrderStatus.UNPAID),
+        OrderStatusChanged(envelope(order.order_id), OrderStatus.UNPAID, customer_id=customer_id),
     ]
 
 
@@ -68,6 +72,7 @@ def main() -> None:
         started = time.perf_counter()
         for order, events in work:
             with uow:
+                uow.orders.holdings_of(order.customer_id)
                 uow.orders.add(order)
                 uow.events.publish(events)
                 uow.commit()
@@ -76,7 +81,8 @@ def main() -> None:
 
     assert rows == 3 * arguments.orders, rows
     print(
-        f"{arguments.orders} order-path commits (1 order row + 3 outbox rows each) in {elapsed:.3f} s: "
+        f"{arguments.orders} order-path commits (holdings read, 1 order row + 3 outbox rows each) in "
+        f"{elapsed:.3f} s: "
         f"{arguments.orders / elapsed:,.0f} commits/s, {elapsed / arguments.orders * 1e6:,.0f} µs per commit"
     )
 

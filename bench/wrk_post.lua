@@ -8,19 +8,32 @@ statuses = {}
 local threads = {}
 local headers = {["Content-Type"] = "application/json"}
 local fixed = '{"items":[{"product_id":"B00","quantity":1},{"product_id":"B01","quantity":1}]}'
+-- BENCH_TOKENS: a file of bearer tokens, one a line, sent in turn (echo requests too, as bench/loadgen.py does).
+local tokens = {}
+local tokens_file = os.getenv("BENCH_TOKENS")
+if tokens_file then
+  for line in io.lines(tokens_file) do
+    if line ~= "" then table.insert(tokens, line) end
+  end
+end
+
+local function with_token(n)
+  if #tokens == 0 then return headers end
+  return {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1]}
+end
 
 function setup(thread)
   table.insert(threads, thread)
 end
 
 function request()
-  if mode ~= "orders" then
-    return wrk.format("POST", path, headers, fixed)
-  end
   counter = counter + 1
+  if mode ~= "orders" then
+    return wrk.format("POST", path, with_token(counter), fixed)
+  end
   local body = string.format('{"items":[{"product_id":"B%02d","quantity":1},{"product_id":"B%02d","quantity":1}]}',
                              counter % products, (counter + 1) % products)
-  return wrk.format("POST", path, headers, body)
+  return wrk.format("POST", path, with_token(counter), body)
 end
 
 function response(status, headers, body)

@@ -65,6 +65,8 @@ aware_datetimes = st.datetimes(
     timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]),
 )
 envelopes = st.builds(Envelope, ids, aware_datetimes, ids, ids, st.none() | ids)
+# Any subject a token may carry: printable ASCII without spaces ("auth0|5f7c", a UUID, "(unidentified)").
+customer_ids = st.from_regex(r"\A[!-~]{1,40}\Z")
 
 
 @st.composite
@@ -80,18 +82,19 @@ def events(draw: st.DrawFn) -> Event:
     kind = draw(st.sampled_from(EVENT_CLASSES))
     if kind is OrderCreated:
         priced = draw(order_lines())
-        return OrderCreated(envelope, priced, sum((line.subtotal for line in priced), Decimal(0)))
+        total = sum((line.subtotal for line in priced), Decimal(0))
+        return OrderCreated(envelope, priced, total, customer_id=draw(customer_ids))
     if kind is StockReservationRequested:
         return StockReservationRequested(envelope, tuple(draw(lines(quantities))))
     if kind is OrderPaid:
-        return OrderPaid(envelope, draw(ids))
+        return OrderPaid(envelope, draw(ids), customer_id=draw(customer_ids))
     if kind is OrderCancelled:
-        return OrderCancelled(envelope, draw(st.sampled_from(CancelReason)))
+        return OrderCancelled(envelope, draw(st.sampled_from(CancelReason)), customer_id=draw(customer_ids))
     if kind is StockReleaseRequested:
         return StockReleaseRequested(envelope)
     if kind is OrderStatusChanged:
         status = draw(st.sampled_from(OrderStatus))
         reason = draw(st.sampled_from(CancelReason)) if status is OrderStatus.CANCELLED else None
-        return OrderStatusChanged(envelope, status, reason)
+        return OrderStatusChanged(envelope, status, reason, customer_id=draw(customer_ids))
     shortages = st.builds(UnavailableLine, product_ids, quantities, st.sampled_from(Shortage), stock_levels)
     return StockReservationRejected(envelope, tuple(draw(st.lists(shortages, min_size=1, max_size=3))))

@@ -3,12 +3,13 @@
     make run                                  # in one terminal: sample products, no orders yet
     .venv/bin/python tools/page_screenshot.py [--url http://127.0.0.1:8001] [--out docs/page.png]
 
-Run it by hand when the page changes, not in tests (they must not write into docs/). It places five orders
-through the Order Service's API (one paid, one cancelled, one that takes the last unit of P5), then, in
-headless Chromium (tools/chromium.py), tries to order that product again through the page's form, so the
-refusal shows too. It waits until the page shows the stock those orders left (after Kafka has carried them
-to the Product Service), then saves a full-page screenshot. Against a system that has no sample products,
-or whose P5 is sold out already, it stops with a message.
+Run it by hand when the page changes, not in tests (they must not write into docs/). In headless Chromium
+(tools/chromium.py) it signs the page in with its Demo sign-in (make run switches it on), then places five
+orders through the Order Service's API with the tokens the page holds (one paid, one cancelled, one that
+takes the last unit of P5), and tries to order that product again through the page's form, so the refusal
+shows too. It waits until the page shows the stock those orders left (after Kafka has carried them to the
+Product Service), then saves a full-page screenshot. Against a system without demo sign-in or sample
+products, or whose P5 is sold out already, it stops with a message.
 """
 
 from __future__ import annotations
@@ -54,10 +55,21 @@ def main() -> int:
 def take_screenshot(url: str, out: Path) -> None:
     from playwright.sync_api import expect  # a test extra, as is the browser test that shares chromium.py
 
-    stocks, statuses = _place_orders(url)
     with chromium.headless_chromium() as browser:
         page = browser.new_page()
         page.goto(url + "/")
+        page.get_by_role("button", name="Demo sign-in").click()
+        try:
+            expect(page.locator("#signed-in")).to_be_visible(timeout=WAIT_MS)
+        except AssertionError:
+            said = page.locator("#session-message").inner_text()
+            raise ScreenshotError(f"the page at {url} could not sign in ({said})") from None
+        # The demo customer's token, and the payments token its Pay button uses: as the page keeps them.
+        customer, payments = (
+            page.evaluate(f"() => sessionStorage.getItem('{key}')")
+            for key in ("ordering.token", "ordering.paymentsToken")
+        )
+        stocks, statuses = _place_orders(url, customer, payments)
         for product_id, stock in stocks.items():
             cell = page.locator(f'#products tr[data-product-id="{product_id}"] td.stock')
             expect(cell).to_have_text(str(stock), timeout=WAIT_MS)
@@ -72,10 +84,12 @@ def take_screenshot(url: str, out: Path) -> None:
         page.screenshot(path=out, full_page=True)
 
 
-def _place_orders(url: str) -> tuple[dict[str, int], dict[str, str]]:
-    """Places ORDERS: the stock each product will have once Kafka has carried them, and each order's status."""
+def _place_orders(url: str, customer: str, payments: str) -> tuple[dict[str, int], dict[str, str]]:
+    """Places ORDERS as the customer (paid with the payments token): the stock each product will have once
+    Kafka has carried them, and each order's status."""
     statuses: dict[str, str] = {}
-    with httpx.Client(base_url=url, timeout=10.0) as client:
+    paying = {"Authorization": f"Bearer {payments}"}
+    with httpx.Client(base_url=url, timeout=10.0, headers={"Authorization": f"Bearer {customer}"}) as client:
         stock = {p["product_id"]: p["stocks"] for p in _ok(client.get("/catalog")).json()}
         for items, then in ORDERS:
             if any(product_id not in stock for product_id in items):
@@ -83,9 +97,11 @@ def _place_orders(url: str) -> tuple[dict[str, int], dict[str, str]]:
             body = {"items": [{"product_id": pid, "quantity": quantity} for pid, quantity in items.items()]}
             order_id = _ok(client.post("/orders/order", json=body)).json()["order_id"]
             statuses[order_id] = "unpaid"
-            if then is not None:
-                path = {"pay": "/orders/paid", "cancel": "/orders/cancel"}[then]
-                statuses[order_id] = _ok(client.post(path, json={"order_id": order_id})).json()["status"]
+            if then == "pay":
+                paid = client.post("/orders/paid", json={"order_id": order_id}, headers=paying)
+                statuses[order_id] = _ok(paid).json()["status"]
+            elif then == "cancel":
+                statuses[order_id] = _ok(client.post("/orders/cancel", json={"order_id": order_id})).json()["status"]
             if then != "cancel":  # a cancelled order's stock comes back
                 for product_id, quantity in items.items():
                     stock[product_id] -= quantity

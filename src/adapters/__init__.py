@@ -1,1 +1,3 @@
-"""Adapters: the ports of `ordering_core` implemented over Kafka, HTTP, SQLite and memory."""
+"""Adapters: the ports of `ordering_core` implemented over Kafka, HTTP, SQLite and memory; `identity` checks
+who is calling (bearer tokens).
+"""

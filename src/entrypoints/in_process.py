@@ -39,6 +39,7 @@ from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.transactions import InMemoryEventPublisher
 from adapters.messaging import Record
 from ordering_core import (
+    Caller,
     CancelReason,
     Order,
     Product,
@@ -55,12 +56,15 @@ from ordering_core import (
     record_customer_message,
     restock,
 )
+from ordering_core.customers import Role
 from ordering_core.events import OrderStatusChanged
 from ordering_core.stock import LedgerOutcome
 from ordering_core.values import Line
 
 T = TypeVar("T")
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+CUSTOMER = "customer-1"  # who places an order when a test does not say
+PAYMENT_PROVIDER = Caller("payment-provider", frozenset({Role.PAYMENTS}))
 
 
 class Counter:
@@ -176,23 +180,27 @@ class InProcessSystem:
 
     # -- requests (what the HTTP endpoints do) -------------------------------------------------------
 
-    def place_order(self, lines: Sequence[Line]) -> Order:
+    def place_order(self, lines: Sequence[Line], *, customer_id: str = CUSTOMER) -> Order:
         return _run(
             place_order(
-                lines, catalog=self.catalog, uow=self.orders, new_id=self.new_id, now=self.now,
-                correlation_id=self.new_id(),
+                lines, customer_id=customer_id, catalog=self.catalog, uow=self.orders, new_id=self.new_id,
+                now=self.now, correlation_id=self.new_id(),
             )
         )
 
     def pay(self, order_id: str, payment_id: str) -> Order:
+        """The payment provider's word that the order was paid."""
         return mark_paid(
-            order_id, payment_id, uow=self.orders, new_id=self.new_id, now=self.now, correlation_id=self.new_id()
+            order_id, payment_id, caller=PAYMENT_PROVIDER, uow=self.orders, new_id=self.new_id, now=self.now,
+            correlation_id=self.new_id(),
         )
 
     def cancel(self, order_id: str) -> Order:
+        """The order's customer cancels it."""
+        placed = self.orders.orders.get(order_id)
         return cancel_order(
-            order_id, CancelReason.CUSTOMER, uow=self.orders, new_id=self.new_id, now=self.now,
-            correlation_id=self.new_id(),
+            order_id, CancelReason.CUSTOMER, caller=Caller(placed.customer_id if placed else CUSTOMER),
+            uow=self.orders, new_id=self.new_id, now=self.now, correlation_id=self.new_id(),
         )
 
     def expire_unpaid(self, after: timedelta) -> list[Order]:

@@ -1,6 +1,7 @@
 """The Message Service's HTTP app: what each order's customer was told (openapi.yaml, "Message Service").
 
 Read-only: messages are recorded by the `order-status` consumer the composition root runs in `lifespan`.
+A signed-in customer reads their own orders' messages; an admin any order's.
 """
 
 from __future__ import annotations
@@ -12,34 +13,39 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from adapters.http.access import Verifier, signed_in
 from adapters.http.bodies import required_query_id
 from adapters.http.probes import Check
 from adapters.http.representations import message_json
 from adapters.http.service import OPENAPI_PATH, Lifespan, build_app
+from ordering_core.customers import Caller
 from ordering_core.ports import MessageViews
+from ordering_core.services.messages import messages_for
 
 
 def create_app(
     *,
     views: MessageViews,
+    verifier: Verifier,
     new_id: Callable[[], str],
     readiness: Mapping[str, Check],
     lifespan: Lifespan | None = None,
     openapi_path: Path = OPENAPI_PATH,
     registry: CollectorRegistry | None = None,
 ) -> Starlette:
-    """The Message Service; `new_id` makes correlation ids for requests that come without one; `registry`
-    is what GET /metrics reports, the HTTP metrics added (a new one when not given)."""
+    """The Message Service; `verifier` checks bearer tokens; `new_id` makes correlation ids for requests that
+    come without one; `registry` is what GET /metrics reports, the HTTP metrics added (a new one when not
+    given)."""
 
-    async def messages(request: Request) -> Response:
+    async def messages(request: Request, caller: Caller) -> Response:
         order_id = required_query_id(request.query_params, "order_id")
-        return JSONResponse([message_json(message) for message in views.messages_for(order_id)])
+        told = messages_for(order_id, caller=caller, views=views)
+        return JSONResponse([message_json(message) for message in told])
 
-    routes = [Route("/messages", messages, methods=["GET"])]
     return build_app(
-        routes,
+        [signed_in("/messages", messages)],
+        verifier=verifier,
         new_id=new_id,
         readiness=readiness,
         lifespan=lifespan,

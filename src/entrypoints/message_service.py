@@ -20,6 +20,7 @@ from adapters.sqlite.database import Database
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
 from adapters.sqlite.views import SqliteMessageViews
 from entrypoints import message_app
+from entrypoints.identity import token_verifier
 from entrypoints.runtime import background, collect_garbage_less_often, database_check, kafka_check, new_id
 from entrypoints.settings import Settings
 from ordering_core import Event, OrderStatusChanged, record_customer_message
@@ -41,14 +42,18 @@ def create_app(settings: Settings) -> Starlette:
             log.info("customer message recorded", extra={"status": message.status, "text": message.text})
 
     statuses = ConsumerWorker(broker, group=GROUP, topics=[ORDER_STATUS.name], apply=apply)
+    verifier, verifier_closers = token_verifier(settings)
     return message_app.create_app(
         views=SqliteMessageViews(database),
+        verifier=verifier,
         new_id=new_id,
         readiness={
             "database": database_check(database),
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
         },
-        lifespan=background(workers=[statuses], closers=[broker.close, database.close_all]),
+        lifespan=background(
+            workers=[statuses], closers=[*verifier_closers, broker.close, database.close_all]
+        ),
         registry=registry_of(ConsumerCollector([statuses])),
     )
 

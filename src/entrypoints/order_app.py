@@ -1,6 +1,8 @@
 """The Order Service's HTTP app: place, pay, cancel and read orders (openapi.yaml, tag "Order Service").
 
-`create_app` takes every dependency; nothing here connects or reads the environment. The use cases are
+Every order operation needs a signed-in caller (`adapters.http.access`); what that caller may do to an order
+is the use cases' rule (`ordering_core.customers`): their own orders, any for an admin, payments by the
+payment provider. `create_app` takes every dependency; nothing here connects or reads the environment. The use cases are
 called on the event loop: a use case's SQLite transaction is short (measured in shared/notes/
 performance.md, not the bottleneck), and a hop to a thread per request would cost more than it saves. The
 one slow step, asking the Product Service, is awaited (`ProductCatalog.check`).
@@ -18,8 +20,8 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from adapters.http.access import Verifier, signed_in
 from adapters.http.bodies import (
     CancelBody,
     ItemsBody,
@@ -29,17 +31,18 @@ from adapters.http.bodies import (
     query_newest_first,
 )
 from adapters.http.correlation import correlation_id
-from adapters.http.demo_page import ProductListing, page_routes
+from adapters.http.demo_page import DemoSignIn, ProductListing, page_endpoints
 from adapters.http.idempotency import IdempotencyStore, Reply, fingerprint, once
 from adapters.http.json import structure
 from adapters.http.probes import Check
 from adapters.http.problems import FieldError, InvalidRequest
 from adapters.http.representations import order_json, status_json
 from adapters.http.service import OPENAPI_PATH, Lifespan, build_app, json_bytes, read_json
-from ordering_core.errors import UnknownOrder
+from ordering_core.customers import Caller
+from ordering_core.holds import HoldLimit
 from ordering_core.orders import CancelReason
 from ordering_core.ports import OrderUnitOfWork, OrderViews, ProductCatalog
-from ordering_core.services.orders import cancel_order, mark_paid, place_order
+from ordering_core.services.orders import cancel_order, mark_paid, order_for, orders_page, place_order
 from ordering_core.values import Line
 
 log = logging.getLogger(__name__)
@@ -59,9 +62,12 @@ def create_app(
     views: OrderViews,
     catalog: Catalog,
     idempotency: IdempotencyStore,
+    verifier: Verifier,
     new_id: Callable[[], str],
     clock: Callable[[], datetime],
     readiness: Mapping[str, Check],
+    hold_limit: HoldLimit | None = None,
+    demo_sign_in: DemoSignIn | None = None,
     lifespan: Lifespan | None = None,
     on_commit: Callable[[], None] | None = None,
     openapi_path: Path = OPENAPI_PATH,
@@ -69,22 +75,25 @@ def create_app(
 ) -> Starlette:
     """The Order Service.
 
-    `uow` makes a fresh unit of work per request; `clock` must return timezone-aware datetimes;
-    `on_commit` is called after each request that may have committed events (so an outbox relay can wake
-    up instead of waiting for its next look); `lifespan` runs the composition root's background work;
-    `registry` is what GET /metrics reports, the HTTP metrics added (a new one when not given).
+    `uow` makes a fresh unit of work per request; `verifier` checks bearer tokens; `clock` must return
+    timezone-aware datetimes; `hold_limit` caps what one customer's unpaid orders hold (None: no cap);
+    `demo_sign_in` adds the demo page's one-click sign-in (None: it does not exist); `on_commit` is called
+    after each request that may have committed events (so an outbox relay can wake up instead of waiting
+    for its next look); `lifespan` runs the composition root's background work; `registry` is what
+    GET /metrics reports, the HTTP metrics added (a new one when not given).
     """
-    api = _OrderApi(uow, views, catalog, idempotency, new_id, clock, on_commit or _nothing)
-    routes = [
-        Route("/orders/order", api.place, methods=["POST"]),
-        Route("/orders/paid", api.pay, methods=["POST"]),
-        Route("/orders/cancel", api.cancel, methods=["POST"]),
-        Route("/orders/{order_id}", api.get, methods=["GET"]),
-        Route("/orders", api.page, methods=["GET"]),
-        *page_routes(catalog),
+    api = _OrderApi(uow, views, catalog, idempotency, new_id, clock, hold_limit, on_commit or _nothing)
+    endpoints = [
+        signed_in("/orders/order", api.place, methods=["POST"]),
+        signed_in("/orders/paid", api.pay, methods=["POST"]),
+        signed_in("/orders/cancel", api.cancel, methods=["POST"]),
+        signed_in("/orders/{order_id}", api.get),
+        signed_in("/orders", api.page),
+        *page_endpoints(catalog, demo_sign_in),
     ]
     return build_app(
-        routes,
+        endpoints,
+        verifier=verifier,
         new_id=new_id,
         readiness=readiness,
         lifespan=lifespan,
@@ -102,6 +111,7 @@ class _OrderApi:
         idempotency: IdempotencyStore,
         new_id: Callable[[], str],
         clock: Callable[[], datetime],
+        hold_limit: HoldLimit | None,
         on_commit: Callable[[], None],
     ) -> None:
         self._uow = uow
@@ -110,48 +120,58 @@ class _OrderApi:
         self._idempotency = idempotency
         self._new_id = new_id
         self._clock = clock
+        self._hold_limit = hold_limit
         self._on_commit = on_commit
 
-    async def place(self, request: Request) -> Response:
+    async def place(self, request: Request, caller: Caller) -> Response:
         document = await read_json(request)
         lines = structure(document, ItemsBody).lines()
         key = _idempotency_key(request)
 
         async def place_now() -> Reply:
-            return await self._place(lines, correlation_id(request))
+            return await self._place(lines, caller.customer_id, correlation_id(request))
 
         if key is None:
             reply, replayed = await place_now(), False
         else:
+            # Keys are the customer's own: another customer's request with the same key is another request.
             reply, replayed = await once(
-                self._idempotency, key, fingerprint(document), self._clock(), place_now
+                self._idempotency, caller.customer_id, key, fingerprint(document), self._clock(), place_now
             )
         headers = {"Location": f"/orders/{reply.order_id}"}
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(reply.body, status_code=201, media_type="application/json", headers=headers)
 
-    async def _place(self, lines: Sequence[Line], correlation: str) -> Reply:
+    async def _place(self, lines: Sequence[Line], customer_id: str, correlation: str) -> Reply:
         order = await place_order(
             lines,
+            customer_id=customer_id,
             catalog=self._catalog,
             uow=self._uow(),
             new_id=self._new_id,
             now=self._clock(),
             correlation_id=correlation,
+            hold_limit=self._hold_limit,
         )
         self._on_commit()
         log.info(
             "order placed",
-            extra={"order_id": order.order_id, "total": str(order.total), "lines": len(order.lines)},
+            extra={
+                "order_id": order.order_id,
+                "customer_id": order.customer_id,
+                "total": str(order.total),
+                "lines": len(order.lines),
+            },
         )
         return Reply(order.order_id, json_bytes(order_json(order)))
 
-    async def pay(self, request: Request) -> Response:
+    async def pay(self, request: Request, caller: Caller) -> Response:
         body = structure(await read_json(request), PaymentBody)
         order = mark_paid(
             body.order_id,
             body.effective_payment_id,
+            caller=caller,
             uow=self._uow(),
             new_id=self._new_id,
             now=self._clock(),
@@ -161,11 +181,12 @@ class _OrderApi:
         log.info("order paid", extra={"order_id": order.order_id, "payment_id": order.payment_id})
         return JSONResponse(status_json(order))
 
-    async def cancel(self, request: Request) -> Response:
+    async def cancel(self, request: Request, caller: Caller) -> Response:
         body = structure(await read_json(request), CancelBody)
         order = cancel_order(
             body.order_id,
             CancelReason.CUSTOMER,
+            caller=caller,
             uow=self._uow(),
             new_id=self._new_id,
             now=self._clock(),
@@ -175,21 +196,18 @@ class _OrderApi:
         log.info("order cancelled", extra={"order_id": order.order_id, "reason": order.cancel_reason})
         return JSONResponse(status_json(order))
 
-    async def get(self, request: Request) -> Response:
-        order_id = request.path_params["order_id"]
-        order = self._views.order(order_id)
-        if order is None:
-            raise UnknownOrder(order_id)
+    async def get(self, request: Request, caller: Caller) -> Response:
+        order = order_for(request.path_params["order_id"], caller=caller, views=self._views)
         return JSONResponse(order_json(order))
 
-    async def page(self, request: Request) -> Response:
-        limit = query_limit(request.query_params)
-        after = optional_query_id(request.query_params, "after")
-        newest_first = query_newest_first(request.query_params)
-        # One more than asked: whether it comes back says whether there is a next page.
-        found = self._views.orders(after=after, limit=limit + 1, newest_first=newest_first)
-        orders = list(found[:limit])
-        next_cursor = orders[-1].order_id if len(found) > limit else None
+    async def page(self, request: Request, caller: Caller) -> Response:
+        orders, next_cursor = orders_page(
+            caller=caller,
+            views=self._views,
+            after=optional_query_id(request.query_params, "after"),
+            limit=query_limit(request.query_params),
+            newest_first=query_newest_first(request.query_params),
+        )
         return JSONResponse({"orders": [order_json(order) for order in orders], "next": next_cursor})
 
 

@@ -16,6 +16,7 @@ import httpx
 from starlette.applications import Starlette
 
 from adapters.http.catalog import HttpProductCatalog, product_service_client
+from adapters.http.demo_page import DemoSignIn
 from adapters.kafka.broker import KafkaBroker
 from adapters.kafka.relay import OutboxRelay
 from adapters.kafka.topics import STOCK_RESERVATION_REJECTED
@@ -30,6 +31,7 @@ from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.views import SqliteOrderViews
 from adapters.tracecontext import trace_id_for
 from entrypoints import order_app
+from entrypoints.identity import local_issuer, token_verifier
 from entrypoints.runtime import (
     background,
     collect_garbage_less_often,
@@ -40,7 +42,13 @@ from entrypoints.runtime import (
     utc_now,
 )
 from entrypoints.settings import Settings
-from ordering_core import Event, StockReservationRejected, expire_unpaid_orders, handle_reservation_rejected
+from ordering_core import (
+    Event,
+    HoldLimit,
+    StockReservationRejected,
+    expire_unpaid_orders,
+    handle_reservation_rejected,
+)
 
 GROUP = "order-service"
 
@@ -67,6 +75,8 @@ def create_app(settings: Settings) -> Starlette:
 
     rejections = ConsumerWorker(broker, group=GROUP, topics=[STOCK_RESERVATION_REJECTED.name], apply=apply)
     payment_timeout = timedelta(seconds=settings.order_payment_timeout_s)
+    verifier, verifier_closers = token_verifier(settings)
+    demo_sign_in = DemoSignIn(local_issuer(settings), new_id) if settings.demo_sign_in else None
 
     async def expire() -> None:
         def sweep() -> int:
@@ -101,8 +111,11 @@ def create_app(settings: Settings) -> Starlette:
         views=SqliteOrderViews(database),
         catalog=HttpProductCatalog(product_service),
         idempotency=SqliteIdempotencyStore(database),
+        verifier=verifier,
         new_id=new_id,
         clock=utc_now,
+        hold_limit=HoldLimit(settings.order_max_unpaid_orders, settings.order_max_unpaid_units, payment_timeout),
+        demo_sign_in=demo_sign_in,
         readiness={
             "database": database_check(database),
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
@@ -112,7 +125,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=background(
             workers=[relay, rejections],
             periodic=[(settings.order_expiry_interval_s, expire)],
-            closers=[product_service.aclose, broker.close, database.close_all],
+            closers=[product_service.aclose, *verifier_closers, broker.close, database.close_all],
         ),
         on_commit=relay.wake,
         registry=registry_of(

@@ -1,6 +1,8 @@
 """The Product Service's HTTP app: the catalog, restocking and the availability check (openapi.yaml).
 
-`create_app` takes every dependency; nothing here connects or reads the environment. Use cases run on the
+The catalog and the availability check are public; creating, renaming, repricing and restocking a product
+need the role admin (`adapters.http.access`). `create_app` takes every dependency; nothing here connects or
+reads the environment. Use cases run on the
 event loop, as in the Order Service (their SQLite work is short). The stock ledger is not here: it is driven
 by the Kafka consumer the composition root runs in `lifespan`.
 """
@@ -14,14 +16,15 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from adapters.http.access import Verifier, admin_only, public
 from adapters.http.bodies import ItemsBody, ProductBody, RestockBody
 from adapters.http.json import structure
 from adapters.http.probes import Check
 from adapters.http.problems import STOCK_NOT_EDITABLE, ApiError
 from adapters.http.representations import availability_json, product_json
 from adapters.http.service import OPENAPI_PATH, Lifespan, build_app, read_json
+from ordering_core.customers import Caller
 from ordering_core.errors import UnknownProduct
 from ordering_core.ports import ProductUnitOfWork, ProductViews
 from ordering_core.services.products import check_availability, put_product, restock
@@ -31,6 +34,7 @@ def create_app(
     *,
     uow: Callable[[], ProductUnitOfWork],
     views: ProductViews,
+    verifier: Verifier,
     new_id: Callable[[], str],
     readiness: Mapping[str, Check],
     lifespan: Lifespan | None = None,
@@ -40,21 +44,22 @@ def create_app(
 ) -> Starlette:
     """The Product Service.
 
-    `uow` makes a fresh unit of work per request; `new_id` makes correlation ids for requests without one;
-    `on_commit` is called after a request committed a change (a product created, edited or restocked);
+    `uow` makes a fresh unit of work per request; `verifier` checks the admins' bearer tokens; `new_id`
+    makes correlation ids for requests without one; `on_commit` is called after a request committed a change (a product created, edited or restocked);
     `registry` is what GET /metrics reports, the HTTP metrics added (a new one when not given).
     """
     api = _ProductApi(uow, views, on_commit or _nothing)
-    routes = [
-        Route("/products", api.list, methods=["GET"]),
+    endpoints = [
+        public("/products", api.list),
         # Before /products/{product_id}, whose path it also matches.
-        Route("/products/availability", api.availability, methods=["POST"]),
-        Route("/products/{product_id}", api.get, methods=["GET"]),
-        Route("/products/{product_id}", api.put, methods=["PUT"]),
-        Route("/products/{product_id}/restock", api.restock, methods=["POST"]),
+        public("/products/availability", api.availability, methods=["POST"]),
+        public("/products/{product_id}", api.get),
+        admin_only("/products/{product_id}", api.put, methods=["PUT"]),
+        admin_only("/products/{product_id}/restock", api.restock, methods=["POST"]),
     ]
     return build_app(
-        routes,
+        endpoints,
+        verifier=verifier,
         new_id=new_id,
         readiness=readiness,
         lifespan=lifespan,
@@ -85,7 +90,7 @@ class _ProductApi:
         lines = structure(await read_json(request), ItemsBody).lines()
         return JSONResponse(availability_json(check_availability(lines, uow=self._uow())))
 
-    async def put(self, request: Request) -> Response:
+    async def put(self, request: Request, _admin: Caller) -> Response:
         product_id = request.path_params["product_id"]
         body = structure(await read_json(request), ProductBody)
         existing = self._views.product(product_id)
@@ -107,7 +112,7 @@ class _ProductApi:
             product_json(product), status_code=201, headers={"Location": f"/products/{product_id}"}
         )
 
-    async def restock(self, request: Request) -> Response:
+    async def restock(self, request: Request, _admin: Caller) -> Response:
         body = structure(await read_json(request), RestockBody)
         product = restock(request.path_params["product_id"], body.quantity, uow=self._uow())
         self._on_commit()

@@ -24,6 +24,7 @@ from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
 from adapters.sqlite.views import SqliteProductViews
 from entrypoints import product_app
+from entrypoints.identity import token_verifier
 from entrypoints.runtime import (
     background,
     collect_garbage_less_often,
@@ -78,16 +79,20 @@ def create_app(settings: Settings) -> Starlette:
         broker, group=GROUP, topics=[UPDATE_STOCK.name, RESTORE_CANCELED_ITEM.name], apply=apply
     )
     views = SqliteProductViews(database)
+    verifier, verifier_closers = token_verifier(settings)
     return product_app.create_app(
         uow=unit_of_work,
         views=views,
+        verifier=verifier,
         new_id=new_id,
         readiness={
             "database": database_check(database),
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
             "outbox": outbox_check(relay, outbox.backlog),
         },
-        lifespan=background(workers=[relay, ledger], closers=[broker.close, database.close_all]),
+        lifespan=background(
+            workers=[relay, ledger], closers=[*verifier_closers, broker.close, database.close_all]
+        ),
         on_commit=relay.wake,
         registry=registry_of(
             ProductStockCollector(views.products),

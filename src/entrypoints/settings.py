@@ -5,6 +5,7 @@ A bad value stops the service at start-up with one line naming the variable and 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TypeVar
 
 from attrs import frozen
 
+from adapters.identity.local import LOCAL_AUDIENCE, LOCAL_ISSUER
 from adapters.logs import LEVELS
 
 T = TypeVar("T")
@@ -41,7 +43,29 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ORDER_PAYMENT_TIMEOUT_S", "1800", "unpaid orders older than this are cancelled (payment_timeout)"),
     Setting("ORDER_EXPIRY_INTERVAL_S", "30", "how often Order Service looks for such orders"),
     Setting("LOG_LEVEL", "info", "the least severe log lines written: debug, info, warning or error"),
+    Setting("SERVICE_HOST", "127.0.0.1", "the address make run binds the services to"),
+    Setting(
+        "ORDER_MAX_UNPAID_ORDERS", "3", "how many unpaid orders one customer may have at once (then 429)"
+    ),
+    Setting(
+        "ORDER_MAX_UNPAID_UNITS", "50", "how many units one customer's unpaid orders may hold in all (then 429)"
+    ),
+    # Who may call: bearer tokens (SECURITY.md). The defaults are the one-machine setup: a local HS256 key.
+    Setting("AUTH_ISSUER", LOCAL_ISSUER, "the `iss` every token must have"),
+    Setting("AUTH_AUDIENCE", LOCAL_AUDIENCE, "the `aud` every token must include"),
+    Setting("AUTH_LEEWAY_S", "30", "clock skew allowed on a token's exp, nbf and iat, in seconds"),
+    Setting("AUTH_ROLES_CLAIM", "roles", "the claim holding the roles (a name, or a dotted path)"),
+    Setting("AUTH_JWKS_URL", "", "an identity provider's JWKS URL (then no local key)"),
+    Setting("AUTH_KEY_FILES", "", "PEM public keys or JWKS files, comma-separated (then no local key)"),
+    Setting(
+        "AUTH_LOCAL_KEY_FILE",
+        "",
+        "the local HS256 keys, made on first start when no provider is set (empty: DATA_DIR/local-keys.json)",
+    ),
+    Setting("DEMO_SIGN_IN", "off", "on: the demo page's one-click sign-in (loopback only; make run sets it)"),
 )
+
+LOCAL_KEY_FILE_NAME = "local-keys.json"
 
 
 @frozen
@@ -56,6 +80,22 @@ class Settings:
     order_payment_timeout_s: float
     order_expiry_interval_s: float
     log_level: str
+    service_host: str
+    order_max_unpaid_orders: int
+    order_max_unpaid_units: int
+    auth_issuer: str
+    auth_audience: str
+    auth_leeway_s: float
+    auth_roles_claim: str
+    auth_jwks_url: str | None
+    auth_key_files: tuple[Path, ...]
+    auth_local_key_file: Path
+    demo_sign_in: bool
+
+    @property
+    def external_identity_provider(self) -> bool:
+        """Whether tokens come from a provider's keys (AUTH_JWKS_URL, AUTH_KEY_FILES) rather than the local key."""
+        return self.auth_jwks_url is not None or bool(self.auth_key_files)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -67,8 +107,10 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name}={raw!r} is not {rule}") from None
 
+        data_dir = read("DATA_DIR", lambda raw: Path(raw).resolve(), "a folder path")
+        local_key_file = read("AUTH_LOCAL_KEY_FILE", _optional_path, "a file path")
         return cls(
-            data_dir=read("DATA_DIR", lambda raw: Path(raw).resolve(), "a folder path"),
+            data_dir=data_dir,
             kafka_bootstrap_servers=read("KAFKA_BOOTSTRAP_SERVERS", _host_ports, "host:port[,host:port...]"),
             order_port=read("ORDER_PORT", _port, "a port number (1-65535)"),
             product_port=read("PRODUCT_PORT", _port, "a port number (1-65535)"),
@@ -78,7 +120,87 @@ class Settings:
             order_payment_timeout_s=read("ORDER_PAYMENT_TIMEOUT_S", _positive, "a positive number of seconds"),
             order_expiry_interval_s=read("ORDER_EXPIRY_INTERVAL_S", _positive, "a positive number of seconds"),
             log_level=read("LOG_LEVEL", _log_level, f"one of {', '.join(LEVELS)}"),
-        )
+            service_host=read("SERVICE_HOST", _host, "an IP address or host name"),
+            order_max_unpaid_orders=read("ORDER_MAX_UNPAID_ORDERS", _at_least_one, "an integer of at least 1"),
+            order_max_unpaid_units=read("ORDER_MAX_UNPAID_UNITS", _at_least_one, "an integer of at least 1"),
+            auth_issuer=read("AUTH_ISSUER", _text, "a non-empty string"),
+            auth_audience=read("AUTH_AUDIENCE", _text, "a non-empty string"),
+            auth_leeway_s=read("AUTH_LEEWAY_S", _leeway, "a number of seconds from 0 to 300"),
+            auth_roles_claim=read("AUTH_ROLES_CLAIM", _text, "a claim name or dotted path"),
+            auth_jwks_url=read("AUTH_JWKS_URL", _optional_http_url, "an http:// or https:// URL"),
+            auth_key_files=read("AUTH_KEY_FILES", _paths, "comma-separated file paths"),
+            auth_local_key_file=local_key_file or data_dir / LOCAL_KEY_FILE_NAME,
+            demo_sign_in=read("DEMO_SIGN_IN", _on_off, "on or off"),
+        )._checked()
+
+    def _checked(self) -> Settings:
+        """The settings, if they make sense together; else the `SettingsError` that says why not."""
+        if self.auth_jwks_url is not None and self.auth_key_files:
+            raise SettingsError("set AUTH_JWKS_URL or AUTH_KEY_FILES, not both")
+        if self.external_identity_provider and self.auth_issuer == LOCAL_ISSUER:
+            raise SettingsError(
+                f"AUTH_ISSUER is still the local default {LOCAL_ISSUER!r}: set it to your identity provider's "
+                "issuer (the `iss` of its tokens), and AUTH_AUDIENCE to this API's audience"
+            )
+        if self.demo_sign_in and self.external_identity_provider:
+            raise SettingsError("DEMO_SIGN_IN=on needs the local key: it cannot sign an identity provider's tokens")
+        if self.demo_sign_in and not _is_loopback(self.service_host):
+            raise SettingsError(
+                f"DEMO_SIGN_IN=on with SERVICE_HOST={self.service_host!r}: the demo sign-in hands out tokens to "
+                "whoever asks, so it is switched on only for services bound to a loopback address (127.0.0.1)"
+            )
+        return self
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _host(raw: str) -> str:
+    if any(char.isspace() for char in raw):
+        raise ValueError(raw)
+    return raw
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _at_least_one(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError(raw)
+    return value
+
+
+def _leeway(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 300:
+        raise ValueError(raw)
+    return value
+
+
+def _optional_http_url(raw: str) -> str | None:
+    return _http_url(raw) if raw else None
+
+
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw).resolve() if raw else None
+
+
+def _paths(raw: str) -> tuple[Path, ...]:
+    return tuple(Path(part.strip()).resolve() for part in raw.split(",") if part.strip())
+
+
+def _on_off(raw: str) -> bool:
+    if raw.lower() not in ("on", "off"):
+        raise ValueError(raw)
+    return raw.lower() == "on"
 
 
 def _log_level(raw: str) -> str:

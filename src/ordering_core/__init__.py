@@ -1,17 +1,20 @@
 """ordering_core: the pure domain of orders and stock (no I/O, no frameworks).
 
-Values and rules (`values`, `products`, `orders`, `availability`, `stock`), the messages between services
-(`events`, `messages`), the ports the outside world implements (`ports`), the one error tree (`errors`),
-and the use cases (`services`). Imports only the standard library and attrs; time (`now`) and ids
+Values and rules (`values`, `products`, `orders`, `availability`, `stock`), who may do what (`customers`) and
+how much one customer may hold unpaid (`holds`), the messages between services (`events`, `messages`), the
+ports the outside world implements (`ports`), the one error tree (`errors`), and the use cases (`services`). Imports only the standard library and attrs; time (`now`) and ids
 (`new_id`) always come in as arguments.
 """
 
 from ordering_core.availability import Availability, Shortage, UnavailableLine, availability_of
+from ordering_core.customers import UNIDENTIFIED_CUSTOMER, Caller, Role
 from ordering_core.errors import (
     AlreadyPaid,
     CatalogUnavailable,
+    HoldLimitReached,
     InvalidTransition,
     InvalidValue,
+    NotPermitted,
     OrderingError,
     OrderUnavailable,
     UnknownOrder,
@@ -31,6 +34,7 @@ from ordering_core.events import (
     StockReservationRejected,
     StockReservationRequested,
 )
+from ordering_core.holds import Holdings, HoldLimit
 from ordering_core.messages import CustomerMessage, customer_text
 from ordering_core.orders import CancelReason, Order, OrderLine, OrderStatus, Transition
 from ordering_core.ports import (
@@ -57,6 +61,9 @@ from ordering_core.services import (
     expire_unpaid_orders,
     handle_reservation_rejected,
     mark_paid,
+    messages_for,
+    order_for,
+    orders_page,
     place_order,
     put_product,
     record_customer_message,
@@ -68,8 +75,10 @@ from ordering_core.values import Line, merge_lines
 __all__ = [
     "EVENT_CLASSES",
     "EVENT_TYPES",
+    "UNIDENTIFIED_CUSTOMER",
     "AlreadyPaid",
     "Availability",
+    "Caller",
     "CancelReason",
     "CatalogUnavailable",
     "CustomerMessage",
@@ -78,6 +87,9 @@ __all__ = [
     "EnvelopeFactory",
     "Event",
     "EventPublisher",
+    "HoldLimit",
+    "HoldLimitReached",
+    "Holdings",
     "Inbox",
     "InvalidTransition",
     "InvalidValue",
@@ -86,6 +98,7 @@ __all__ = [
     "Line",
     "MessageUnitOfWork",
     "MessageViews",
+    "NotPermitted",
     "Notifier",
     "Order",
     "OrderCancelled",
@@ -104,6 +117,7 @@ __all__ = [
     "ProductRepository",
     "ProductUnitOfWork",
     "ProductViews",
+    "Role",
     "Shortage",
     "StockChange",
     "StockLedger",
@@ -124,6 +138,9 @@ __all__ = [
     "handle_reservation_rejected",
     "mark_paid",
     "merge_lines",
+    "messages_for",
+    "order_for",
+    "orders_page",
     "place_order",
     "put_product",
     "record_customer_message",

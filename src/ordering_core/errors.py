@@ -8,6 +8,8 @@ Every use case raises only these; each service maps them to problem+json respons
     ├── UnknownProduct .......... no product has this id
     ├── OrderUnavailable ........ place_order refused: lists every line that cannot be served
     ├── CatalogUnavailable ...... the Product Service could not be asked (down, too slow, answered nonsense)
+    ├── NotPermitted ............ the caller sees the order but may not do this to it (a customer paying)
+    ├── HoldLimitReached ........ the customer's unpaid orders already hold as much stock as one may hold
     └── InvalidTransition ....... the order's status does not allow this action
         └── AlreadyPaid ......... paid before, with a different payment id
 """
@@ -15,6 +17,7 @@ Every use case raises only these; each service maps them to problem+json respons
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - for annotations only; availability imports this module
@@ -72,6 +75,30 @@ class CatalogUnavailable(OrderingError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"the product catalog could not be asked: {reason}")
+
+
+class NotPermitted(OrderingError):
+    """The caller may see the order but not do `action` to it; `why` says who may."""
+
+    def __init__(self, order_id: str, action: str, why: str) -> None:
+        self.order_id = order_id
+        self.action = action
+        self.why = why
+        super().__init__(f"you may not {action} order {order_id!r}: {why}")
+
+
+class HoldLimitReached(OrderingError):
+    """Placing the order would make the customer's unpaid orders hold more than one customer may hold.
+
+    `retry_after` is how long until the oldest of those orders is cancelled for want of payment, which frees
+    its stock (paying or cancelling one frees it sooner).
+    """
+
+    def __init__(self, customer_id: str, held: str, retry_after: timedelta) -> None:
+        self.customer_id = customer_id
+        self.held = held
+        self.retry_after = retry_after
+        super().__init__(f"your unpaid orders already hold {held}: pay or cancel one, or wait for it to expire")
 
 
 class InvalidTransition(OrderingError):

@@ -3,6 +3,10 @@
 Each event is a frozen value with an `envelope` (ids, time, and the order id that is its Kafka key) and its
 payload. `TYPE` is the topic name and `SCHEMA_VERSION` the payload's version; both are class constants, so
 the adapters can route and (de)serialise without this module knowing how.
+
+The events about an order for its customer and for other teams (create-order, paid-order, cancel-order,
+order-status) carry the order's `customer_id` since schema version 2; the stock messages between the
+services do not need it and stay at version 1.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from ordering_core.values import (
     Line,
     optional,
     require_aware_datetime,
+    require_customer_id,
     require_id,
     require_lines,
     require_member,
@@ -68,9 +73,10 @@ class OrderCreated:
     """An order was accepted; it waits for payment."""
 
     TYPE: ClassVar[str] = "create-order"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     envelope: Envelope
+    customer_id: str = attrs.field(kw_only=True, validator=rule(require_customer_id))
     lines: tuple[OrderLine, ...] = attrs.field(validator=rule(require_order_lines))
     total: Decimal
 
@@ -93,18 +99,20 @@ class StockReservationRequested:
 @frozen
 class OrderPaid:
     TYPE: ClassVar[str] = "paid-order"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     envelope: Envelope
+    customer_id: str = attrs.field(kw_only=True, validator=rule(require_customer_id))
     payment_id: str = attrs.field(validator=rule(require_id))
 
 
 @frozen
 class OrderCancelled:
     TYPE: ClassVar[str] = "cancel-order"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     envelope: Envelope
+    customer_id: str = attrs.field(kw_only=True, validator=rule(require_customer_id))
     reason: CancelReason = attrs.field(validator=rule(require_member(CancelReason)))
 
 
@@ -123,9 +131,10 @@ class OrderStatusChanged:
     """The order reached `status`; one topic, so the customer hears of the statuses in the order they happened."""
 
     TYPE: ClassVar[str] = "order-status"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     envelope: Envelope
+    customer_id: str = attrs.field(kw_only=True, validator=rule(require_customer_id))
     status: OrderStatus = attrs.field(validator=rule(require_member(OrderStatus)))
     reason: CancelReason | None = attrs.field(
         default=None, validator=rule(optional(require_member(CancelReason)))

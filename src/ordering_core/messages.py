@@ -35,6 +35,7 @@ class CustomerMessage:
     """One message to the customer. `message_id` is the status event's, so a notifier can spot repeats."""
 
     order_id: str
+    customer_id: str  # whose message it is: only they (and an admin) read it
     status: OrderStatus
     reason: CancelReason | None
     text: str
@@ -46,6 +47,7 @@ class CustomerMessage:
         envelope = event.envelope
         return cls(
             order_id=envelope.order_id,
+            customer_id=event.customer_id,
             status=event.status,
             reason=event.reason,
             text=customer_text(envelope.order_id, event.status, event.reason),

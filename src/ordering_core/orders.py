@@ -22,6 +22,7 @@ from ordering_core.errors import AlreadyPaid, InvalidTransition, InvalidValue
 from ordering_core.values import (
     optional,
     require_aware_datetime,
+    require_customer_id,
     require_id,
     require_lines,
     require_member,
@@ -66,6 +67,8 @@ def require_order_lines(field: str, lines: tuple[OrderLine, ...]) -> None:
 @frozen
 class Order:
     order_id: str = attrs.field(validator=rule(require_id))
+    # Who placed it: the verified caller's id, never a field of a request (ordering_core.customers).
+    customer_id: str = attrs.field(kw_only=True, validator=rule(require_customer_id))
     lines: tuple[OrderLine, ...] = attrs.field(validator=rule(require_order_lines))
     status: OrderStatus = attrs.field(validator=rule(require_member(OrderStatus)))
     placed_at: datetime = attrs.field(validator=rule(require_aware_datetime))
@@ -90,13 +93,18 @@ class Order:
             raise InvalidValue("payment_id", "must be empty on an order that was never paid", self.payment_id)
 
     @classmethod
-    def place(cls, order_id: str, lines: Iterable[OrderLine], placed_at: datetime) -> Order:
-        """A new order, waiting for payment."""
-        return cls(order_id, tuple(lines), OrderStatus.UNPAID, placed_at)
+    def place(cls, order_id: str, lines: Iterable[OrderLine], placed_at: datetime, *, customer_id: str) -> Order:
+        """A new order of `customer_id`'s, waiting for payment."""
+        return cls(order_id, tuple(lines), OrderStatus.UNPAID, placed_at, customer_id=customer_id)
 
     @property
     def total(self) -> Decimal:
         return sum((line.subtotal for line in self.lines), Decimal(0))
+
+    @property
+    def units(self) -> int:
+        """How many units the order holds while it is unpaid (the hold limit counts them)."""
+        return sum(line.quantity for line in self.lines)
 
     def pay(self, payment_id: str) -> Transition:
         require_id("payment_id", payment_id)

@@ -17,6 +17,7 @@ from typing import Protocol, Self
 
 from ordering_core.availability import Availability
 from ordering_core.events import Event
+from ordering_core.holds import Holdings
 from ordering_core.messages import CustomerMessage
 from ordering_core.orders import Order
 from ordering_core.products import Product
@@ -61,6 +62,9 @@ class OrderRepository(Protocol):
 
     def unpaid_placed_before(self, cutoff: datetime) -> Sequence[Order]:
         """Unpaid orders placed strictly before `cutoff`, oldest first."""
+
+    def holdings_of(self, customer_id: str) -> Holdings:
+        """What the customer's unpaid orders hold: how many, how many units, when the oldest was placed."""
 
 
 class ProductRepository(Protocol):
@@ -151,9 +155,12 @@ class OrderViews(Protocol):
     def order(self, order_id: str) -> Order | None:
         """The order as last committed, or None."""
 
-    def orders(self, *, after: str | None, limit: int, newest_first: bool = False) -> Sequence[Order]:
-        """Up to `limit` orders, oldest first (by placed_at, then id) or newest first, starting after the order
-        `after` in that sequence."""
+    def orders(
+        self, *, customer_id: str | None, after: str | None, limit: int, newest_first: bool = False
+    ) -> Sequence[Order]:
+        """Up to `limit` of the customer's orders (everyone's for None), oldest first (by placed_at, then id)
+        or newest first, starting after the order `after` in that sequence (none if `after` is not one of
+        them)."""
 
 
 class ProductViews(Protocol):
@@ -165,5 +172,6 @@ class ProductViews(Protocol):
 
 
 class MessageViews(Protocol):
-    def messages_for(self, order_id: str) -> Sequence[CustomerMessage]:
-        """The messages recorded for the order's customer, oldest first."""
+    def messages_for(self, order_id: str, *, customer_id: str | None) -> Sequence[CustomerMessage]:
+        """The messages recorded for the order's customer, oldest first; only if they are `customer_id`'s
+        (None: whoever's)."""

@@ -26,6 +26,11 @@ PRICE_DECIMAL_PLACES = 2
 
 # Safe as a Kafka key, a URL path segment and a log token: no spaces, slashes or control characters.
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+# A customer id is the subject (`sub`) an identity provider put in a token, so it is theirs to shape: Auth0
+# writes "auth0|5f7c8ec7", Keycloak a UUID, Entra ID 43 base64url characters. Any printable ASCII without
+# spaces is taken (no control character reaches a log line or a header); 255 bounds what one row stores.
+MAX_CUSTOMER_ID_LENGTH = 255
+CUSTOMER_ID_PATTERN = re.compile(rf"[!-~]{{1,{MAX_CUSTOMER_ID_LENGTH}}}")
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Enum)
@@ -35,6 +40,14 @@ def require_id(field: str, value: object) -> str:
     if not isinstance(value, str) or ID_PATTERN.fullmatch(value) is None:
         raise InvalidValue(
             field, "must be 1 to 64 letters, digits or . _ : - starting with a letter or digit", value
+        )
+    return value
+
+
+def require_customer_id(field: str, value: object) -> str:
+    if not isinstance(value, str) or CUSTOMER_ID_PATTERN.fullmatch(value) is None:
+        raise InvalidValue(
+            field, f"must be 1 to {MAX_CUSTOMER_ID_LENGTH} printable ASCII characters without spaces", value
         )
     return value
 

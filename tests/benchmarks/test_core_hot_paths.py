@@ -21,6 +21,7 @@ from ordering_core.stock import EntryState, release, reserve
 from ordering_core.values import merge_lines
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+CUSTOMER = "auth0|5f7c8ec7"  # a token subject as Auth0 writes it
 PRODUCTS = {f"B{n:02d}": Product(f"B{n:02d}", f"bench {n}", Decimal("1.00"), 100_000) for n in range(20)}
 STOCK = {product_id: product.stock for product_id, product in PRODUCTS.items()}
 TWO_LINES = (Line("B00", 1), Line("B01", 1))  # what bench/run_bench.py orders
@@ -96,16 +97,17 @@ class TestPlacingAndEncoding:
     def test_placing_an_order_from_its_available_lines(self, benchmark):
         lines = availability_of(TWO_LINES, PRODUCTS).order_lines
 
-        order = benchmark(Order.place, "order-1", lines, NOW)
+        order = benchmark(Order.place, "order-1", lines, NOW, customer_id=CUSTOMER)
 
         assert order.total == Decimal("2.00")
+        assert order.customer_id == CUSTOMER
 
     @pytest.mark.parametrize("kind", ["create-order", "update-stock"])
     def test_encoding_and_decoding_an_order_s_event(self, benchmark, kind):
         envelope = Envelope("message-1", NOW, "order-1", "correlation-1")
         if kind == "create-order":
             lines = availability_of(TWO_LINES, PRODUCTS).order_lines
-            event = OrderCreated(envelope, lines, Decimal("2.00"))
+            event = OrderCreated(envelope, lines, Decimal("2.00"), customer_id=CUSTOMER)
         else:
             event = StockReservationRequested(envelope, TWO_LINES)
 

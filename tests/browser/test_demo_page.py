@@ -4,12 +4,18 @@ The page is driven the way a person would: it reads what the page shows and clic
 is Playwright's `expect`, which polls a condition until its deadline, never a sleep. The stock shown on the
 page changes only after Kafka has carried update-stock to the Product Service and the page has refreshed
 itself, so seeing it change proves both.
+
+The Order Service runs with its demo sign-in on, as under `make run`: each test's page (a tab of its own,
+so a session of its own) signs in with one click as a new demo customer, whose Pay button acts as the
+payment provider; `TestSigningIn` also starts signed out and pastes tokens.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -33,9 +39,16 @@ PRODUCTS = {
 @pytest.fixture(scope="module")
 def system(kafka_bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     home = tmp_path_factory.mktemp("browser")
-    # The page needs no Message Service.
-    with running_system(kafka_bootstrap_servers, home, PRODUCTS, services=("product", "order")) as running:
-        yield running
+    with ExitStack() as running:
+        # `running_system` takes no settings: the system copies the environment when it is made (and starts
+        # services again with that copy), so DEMO_SIGN_IN needs to be there only then.
+        with pytest.MonkeyPatch.context() as environment:
+            environment.setenv("DEMO_SIGN_IN", "on")
+            # The page needs no Message Service.
+            started = running.enter_context(
+                running_system(kafka_bootstrap_servers, home, PRODUCTS, services=("product", "order"))
+            )
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +72,20 @@ class DemoPage:
         if message.type == "error":
             self.errors.append(message.text)
 
+    def sign_in_with_one_click(self) -> str:
+        """Signs in with the demo sign-in; the new demo customer's id."""
+        self.page.get_by_role("button", name="Demo sign-in").click()
+        expect(self.page.locator("#signed-in")).to_be_visible(timeout=WAIT_MS)
+        return self.page.locator("#who").inner_text()
+
+    def paste(self, token: str) -> None:
+        self.page.get_by_label("Bearer token").fill(token)
+        self.page.get_by_role("button", name="Sign in", exact=True).click()
+
+    @property
+    def place_order_button(self) -> Locator:
+        return self.page.get_by_role("button", name="Place order")
+
     def product(self, product_id: str) -> Locator:
         return self.page.locator(f'#products tr[data-product-id="{product_id}"]')
 
@@ -75,7 +102,7 @@ class DemoPage:
     def place_order(self, quantities: dict[str, int]) -> Locator:
         for product_id, quantity in quantities.items():
             self.page.locator(f'#products input[data-product-id="{product_id}"]').fill(str(quantity))
-        self.page.get_by_role("button", name="Place order").click()
+        self.place_order_button.click()
         return self.page.locator("#order-result")
 
     @property
@@ -84,12 +111,20 @@ class DemoPage:
 
 
 @pytest.fixture
-def demo(browser: BrowserContext, system: RunningSystem) -> Iterator[DemoPage]:
+def signed_out(browser: BrowserContext, system: RunningSystem) -> Iterator[DemoPage]:
+    """The page in a new tab: nobody signed in."""
     page = browser.new_page()
     try:
         yield DemoPage(page, system.url("order") + "/")
     finally:
         page.close()
+
+
+@pytest.fixture
+def demo(signed_out: DemoPage) -> DemoPage:
+    """The page signed in with the demo sign-in, as a new demo customer."""
+    signed_out.sign_in_with_one_click()
+    return signed_out
 
 
 class TestTheDemoPage:
@@ -129,7 +164,8 @@ class TestTheDemoPage:
 
         expect(row.locator(".status")).to_have_text("paid", timeout=WAIT_MS)
         expect(row.get_by_role("button")).to_have_count(0)
-        assert httpx.get(f"{system.url('order')}/orders/{order_id}").json()["status"] == "paid"
+        as_admin = httpx.get(f"{system.url('order')}/orders/{order_id}", headers=system.admin())
+        assert as_admin.json()["status"] == "paid"
         screenshot = demo.page.screenshot(path=tmp_path / "page.png", full_page=True)
         assert screenshot.startswith(b"\x89PNG")
         assert demo.errors == []
@@ -150,10 +186,10 @@ class TestTheDemoPage:
         in_stock = demo.stock_now("B2")
         orders_before = demo.page.locator("#orders tbody tr").count()
 
-        result = demo.place_order({"B1": 1, "B2": 99})
+        result = demo.place_order({"B1": 1, "B2": 9})  # within what one customer may hold unpaid (50 units)
 
         expect(result).to_contain_text("Some items cannot be served", timeout=WAIT_MS)
-        expect(result.locator("li")).to_have_text([f"Desk lamp: 99 asked, only {in_stock} in stock"])
+        expect(result.locator("li")).to_have_text([f"Desk lamp: 9 asked, only {in_stock} in stock"])
         assert demo.page.locator("#orders tbody tr").count() == orders_before
 
     def test_asks_for_a_quantity_before_ordering_nothing(self, demo: DemoPage) -> None:
@@ -162,6 +198,78 @@ class TestTheDemoPage:
         result = demo.place_order({})
 
         expect(result).to_have_text("Choose a quantity for at least one product.")
+
+
+class TestSigningIn:
+    def test_signed_out_the_products_show_and_the_order_form_is_disabled_with_a_hint(
+        self, signed_out: DemoPage
+    ) -> None:
+        expect(signed_out.product("B2").locator("td.name")).to_have_text("Desk lamp", timeout=WAIT_MS)
+
+        expect(signed_out.place_order_button).to_be_disabled()
+        expect(signed_out.product("B2").locator("input")).to_be_disabled()
+        expect(signed_out.page.locator("#order-hint")).to_have_text("Sign in to place an order.")
+        expect(signed_out.page.locator("#orders-signed-out")).to_be_visible()
+        assert signed_out.page.locator("#orders tbody tr").count() == 0
+        assert signed_out.errors == []
+
+    def test_a_pasted_token_signs_in_as_its_customer_who_may_cancel_but_not_pay(
+        self, signed_out: DemoPage, system: RunningSystem
+    ) -> None:
+        customer = f"browser-{uuid.uuid4().hex[:8]}"
+        placed = httpx.post(
+            f"{system.url('order')}/orders/order",
+            json={"items": [{"product_id": "B1", "quantity": 1}]},
+            headers=system.bearer(customer),
+        )
+        order_id = placed.json()["order_id"]
+
+        signed_out.paste(system.issuer.token(customer))
+
+        expect(signed_out.page.locator("#who")).to_have_text(customer, timeout=WAIT_MS)
+        expect(signed_out.place_order_button).to_be_enabled()
+        row = signed_out.order(order_id)
+        expect(row.locator(".status")).to_have_text("unpaid", timeout=WAIT_MS)
+        expect(row.get_by_role("button")).to_have_text(["Cancel"])  # a customer's token records no payment
+        assert signed_out.errors == []
+
+    def test_a_token_the_services_refuse_signs_out_and_says_so(self, signed_out: DemoPage) -> None:
+        signed_out.paste("not-a-token")
+
+        expect(signed_out.page.locator("#session-message")).to_contain_text(
+            "the services did not accept the token", timeout=WAIT_MS
+        )
+        expect(signed_out.page.locator("#sign-in")).to_be_visible()
+        expect(signed_out.place_order_button).to_be_disabled()
+
+    def test_the_sign_in_lasts_as_long_as_the_tab_and_sign_out_ends_it(self, demo: DemoPage) -> None:
+        customer = demo.page.locator("#who").inner_text()
+
+        demo.page.reload()
+        expect(demo.page.locator("#who")).to_have_text(customer, timeout=WAIT_MS)
+        demo.page.get_by_role("button", name="Sign out").click()
+
+        expect(demo.page.locator("#sign-in")).to_be_visible()
+        expect(demo.place_order_button).to_be_disabled()
+        demo.page.reload()
+        expect(demo.page.locator("#sign-in")).to_be_visible(timeout=WAIT_MS)
+
+    def test_where_there_is_no_demo_sign_in_the_button_goes_and_the_page_says_so(
+        self, signed_out: DemoPage
+    ) -> None:
+        # As a service without DEMO_SIGN_IN answers (tests/contract/test_http_page.py checks that it does).
+        not_found = '{"type": "/problems/not-found", "title": "Not found", "status": 404, "detail": "no such resource"}'
+        signed_out.page.route(
+            "**/demo/sign-in",
+            lambda route: route.fulfill(status=404, content_type="application/problem+json", body=not_found),
+        )
+
+        signed_out.page.get_by_role("button", name="Demo sign-in").click()
+
+        expect(signed_out.page.locator("#session-message")).to_contain_text(
+            "Demo sign-in is off", timeout=WAIT_MS
+        )
+        expect(signed_out.page.get_by_role("button", name="Demo sign-in")).to_be_hidden()
 
 
 class TestWhenAServiceIsDown:

@@ -144,9 +144,9 @@ def _body(response: httpx.Response, media_type: str) -> Any:
 class ContractClient(TestClient):
     """A TestClient whose every response is checked against openapi.yaml before the test sees it."""
 
-    def __init__(self, app: Any, spec: OpenApi) -> None:
+    def __init__(self, app: Any, spec: OpenApi, *, headers: dict[str, str] | None = None, **options: Any) -> None:
         # Server errors become responses (500 problem) instead of exceptions, as a real client sees them.
-        super().__init__(app, raise_server_exceptions=False)
+        super().__init__(app, raise_server_exceptions=False, headers=headers, **options)
         self.spec = spec
 
     def request(self, *args: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]

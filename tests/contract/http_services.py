@@ -3,6 +3,10 @@
 The Order Service asks the Product Service's own unit of work (`InMemoryProductCatalog`), so an order sees
 the products and stock the Product Service's endpoints made. Ids and time are deterministic; `commits`
 counts the `on_commit` calls (what would wake an outbox relay).
+
+Each client is signed in as somebody (tests/identities.py): `order` and `message` as customer A, `product`
+as an admin, `payments` (the Order Service) as the payment provider; `client(service, headers)` makes one
+for anybody else, or for nobody (`{}`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import Any
 import httpx
 from attrs import define, field
 from http_contract import ContractClient, OpenApi
+from starlette.applications import Starlette
 
+import identities
 from adapters.http.idempotency import InMemoryIdempotencyStore
 from adapters.http.probes import Check
 from adapters.memory.catalog import InMemoryProductCatalog
@@ -69,7 +75,18 @@ class Services:
     order: ContractClient
     product: ContractClient
     message: ContractClient
+    payments: ContractClient
+    apps: dict[str, Starlette]
     delivered: int = field(default=0)
+
+    def client(self, service: str, headers: Mapping[str, str], **options: Any) -> ContractClient:
+        """A client of `service` ("order", "product", "message") sending `headers` (e.g. another bearer);
+        `options` are the TestClient's (`base_url`, `client`: where the request comes from and goes to)."""
+        return ContractClient(self.apps[service], self.order.spec, headers=dict(headers), **options)
+
+    def over_loopback(self, service: str, headers: Mapping[str, str]) -> ContractClient:
+        """A client whose requests come from 127.0.0.1 to 127.0.0.1, as on the machine `make run` serves."""
+        return self.client(service, headers, base_url="http://127.0.0.1:8001", client=("127.0.0.1", 50000))
 
     def deliver_status_messages(self) -> None:
         """Hand the Message Service every order-status event committed since the last call (the consumer)."""
@@ -102,6 +119,7 @@ def services(
         views=InMemoryOrderViews(orders),
         catalog=catalog or InMemoryProductCatalog(shelf),
         idempotency=idempotency,
+        verifier=identities.verifier(),
         new_id=Ids("order"),
         clock=clock,
         readiness=checks,
@@ -111,12 +129,13 @@ def services(
     product = product_app.create_app(
         uow=lambda: shelf,
         views=InMemoryProductViews(shelf),
+        verifier=identities.verifier(),
         new_id=Ids("product"),
         readiness=checks,
         on_commit=product_commits,
     )
     message = message_app.create_app(
-        views=InMemoryMessageViews(messages), new_id=Ids("message"), readiness=checks
+        views=InMemoryMessageViews(messages), verifier=identities.verifier(), new_id=Ids("message"), readiness=checks
     )
     return Services(
         products=shelf,
@@ -126,17 +145,21 @@ def services(
         clock=clock,
         order_commits=order_commits,
         product_commits=product_commits,
-        order=ContractClient(order, spec),
-        product=ContractClient(product, spec),
-        message=ContractClient(message, spec),
+        order=ContractClient(order, spec, headers=identities.bearer()),
+        product=ContractClient(product, spec, headers=identities.admin()),
+        message=ContractClient(message, spec, headers=identities.bearer()),
+        payments=ContractClient(order, spec, headers=identities.payments()),
+        apps={"order": order, "product": product, "message": message},
     )
 
 
 # -- for the tests: a small shop, and what a test says over and over ---------------------------------------
 
 
-def pen_and_ink(*, pens: int = 10, ink: int = 3) -> Services:
-    return services(Product("pen", "Pen", Decimal("2.50"), pens), Product("ink", "Ink", Decimal("1.20"), ink))
+def pen_and_ink(*, pens: int = 10, ink: int = 3, **order_app_options: Any) -> Services:
+    return services(
+        Product("pen", "Pen", Decimal("2.50"), pens), Product("ink", "Ink", Decimal("1.20"), ink), **order_app_options
+    )
 
 
 def items(*pairs: tuple[str, Any]) -> dict[str, Any]:

@@ -2,15 +2,22 @@
 
 `main` is given a `connect` that hands it the contract tests' clients (Starlette TestClients, which check
 every request the CLI makes against openapi.yaml), and a `Pacing` that bounds `tail --follow` by a number
-of looks and changes the system between looks from its `wait`.
+of looks and changes the system between looks from its `wait`. The clients are signed in as nobody: the
+CLI sends the caller's token itself, from ORDERING_TOKEN (customer A's, unless a test says otherwise) or
+`--token`, as it does against the real services. `ordering token` signs with a local key file in a
+temporary DATA_DIR, and its tokens are checked by the verifier the services build from the same settings.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import stat
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,14 +25,30 @@ import pytest
 from attrs import define, field, frozen
 from http_services import Services, UnreachableCatalog, pen_and_ink, placed_order_id, services
 
+import identities
 import localkafka
+from adapters.identity.local import LocalKeyFile
 from entrypoints.cli import main
 from entrypoints.cli.api import Service
 from entrypoints.cli.arguments import Item, item
 from entrypoints.cli.commands import Pacing
+from entrypoints.cli.tokens import (
+    NEEDS_A_TOKEN,
+    NEEDS_ADMIN,
+    PAYMENT_NEEDS_ROLE,
+    TOKEN_NOT_ACCEPTED,
+)
+from entrypoints.identity import token_verifier
+from entrypoints.settings import Settings
+from ordering_core.customers import Caller, Role
 
 AT = datetime(2026, 3, 1, 12, 30, 5)
 ONE_LOOK = Pacing(looks=1)
+# Signed with the tests' key, which the in-memory apps trust (tests/identities.py).
+CUSTOMER_A = identities.token(identities.CUSTOMER_A)
+CUSTOMER_B = identities.token(identities.CUSTOMER_B)
+PAYMENTS = identities.token(identities.PAYMENT_PROVIDER, Role.PAYMENTS)
+ADMIN = identities.token(identities.ADMIN, Role.ADMIN)
 
 
 @frozen
@@ -41,15 +64,24 @@ class Ran:
 
 @define
 class Connections:
-    """A `connect` that hands out the apps' test clients, and remembers which services were asked."""
+    """A `connect` that hands out the apps' test clients, signed in as nobody, and remembers which services
+    were asked."""
 
     system: Services
     asked: list[str] = field(factory=list)
+    made: dict[str, httpx.Client] = field(factory=dict)  # the latest client of each service, by its name
 
     def __call__(self, service: Service) -> httpx.Client:
         self.asked.append(service.name)
-        clients = {"Order Service": self.system.order, "Product Service": self.system.product}
-        return clients.get(service.name, self.system.message)
+        names = {"Order Service": "order", "Product Service": "product", "Message Service": "message"}
+        self.made[service.name] = self.system.client(names[service.name], {})
+        return self.made[service.name]
+
+
+@pytest.fixture(autouse=True)
+def signed_in_as_nobody(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the shell running the tests has in ORDERING_TOKEN, a test starts without one."""
+    monkeypatch.delenv("ORDERING_TOKEN", raising=False)
 
 
 @pytest.fixture
@@ -63,8 +95,11 @@ def connections(shop: Services) -> Connections:
 
 
 @pytest.fixture
-def ordering(connections: Connections, capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
-    """Run `ordering *argv` against the shop: its exit code and what it printed."""
+def ordering(
+    connections: Connections, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Ran]:
+    """Run `ordering *argv` against the shop as customer A (ORDERING_TOKEN): its exit code and what it printed."""
+    monkeypatch.setenv("ORDERING_TOKEN", CUSTOMER_A)
 
     def run(*argv: str, pacing: Pacing = ONE_LOOK) -> Ran:
         code = main(list(argv), connect=connections, pacing=pacing)
@@ -209,23 +244,30 @@ class TestPayAndCancel:
     def test_pay_records_the_payment(self, ordering, shop):
         order_id = placed_order_id(shop, ("pen", 1))
 
-        ran = ordering("pay", order_id)
+        ran = ordering("--token", PAYMENTS, "pay", order_id)
 
         assert (ran.code, ran.out) == (0, f"Order {order_id}: paid\n")
         assert shop.order.get(f"/orders/{order_id}").json()["status"] == "paid"
 
+    def test_an_admin_may_record_a_payment_too(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+
+        ran = ordering("--token", ADMIN, "pay", order_id)
+
+        assert (ran.code, ran.out) == (0, f"Order {order_id}: paid\n")
+
     def test_pay_in_json_is_the_apis_status_reply(self, ordering, shop):
         order_id = placed_order_id(shop, ("pen", 1))
 
-        ran = ordering("--json", "pay", order_id, "--payment-id", "pay-1")
+        ran = ordering("--json", "--token", PAYMENTS, "pay", order_id, "--payment-id", "pay-1")
 
         assert (ran.code, ran.json) == (0, {"order_id": order_id, "status": "paid"})
 
     def test_paying_again_with_another_payment_id_is_refused(self, ordering, shop):
         order_id = placed_order_id(shop, ("pen", 1))
-        ordering("pay", order_id, "--payment-id", "pay-1")
+        ordering("--token", PAYMENTS, "pay", order_id, "--payment-id", "pay-1")
 
-        ran = ordering("pay", order_id, "--payment-id", "pay-2")
+        ran = ordering("--token", PAYMENTS, "pay", order_id, "--payment-id", "pay-2")
 
         assert ran.code == 1
         assert ran.err.startswith("ordering: error: The order was paid with another payment: ")
@@ -248,14 +290,16 @@ class TestPayAndCancel:
         order_id = placed_order_id(shop, ("pen", 1))
         ordering("cancel", order_id)
 
-        ran = ordering("pay", order_id)
+        ran = ordering("--token", PAYMENTS, "pay", order_id)
 
         assert ran.code == 1
         assert ran.err.startswith("ordering: error: The order's status does not allow this: ")
 
-    @pytest.mark.parametrize("command", ["pay", "cancel", "show"])
-    def test_an_unknown_order_is_refused_with_its_id(self, ordering, command):
-        ran = ordering(command, "no-such-order")
+    @pytest.mark.parametrize(
+        ("token", "command"), [(PAYMENTS, "pay"), (CUSTOMER_A, "cancel"), (CUSTOMER_A, "show")]
+    )
+    def test_an_unknown_order_is_refused_with_its_id(self, ordering, token, command):
+        ran = ordering("--token", token, command, "no-such-order")
 
         assert ran.code == 1
         assert ran.out == ""
@@ -266,7 +310,7 @@ class TestShow:
     def test_shows_the_order_and_what_its_customer_was_told_oldest_first(self, ordering, shop):
         order_id = placed_order_id(shop, ("ink", 2))
         shop.clock.advance(timedelta(seconds=30))
-        shop.order.post("/orders/paid", json={"order_id": order_id})
+        shop.payments.post("/orders/paid", json={"order_id": order_id})
         shop.deliver_status_messages()
 
         ran = ordering("show", order_id)
@@ -344,6 +388,280 @@ class TestTail:
         assert f"{limit!r} is not a number from 1 to 100" in ran.err
 
 
+class TestWhoTheCallerIs:
+    def test_sends_the_token_in_ordering_token_as_a_bearer_with_every_request_public_ones_too(
+        self, monkeypatch
+    ):
+        monkeypatch.setenv("ORDERING_TOKEN", CUSTOMER_A)
+        sent: list[str | None] = []
+
+        def record(request: httpx.Request) -> httpx.Response:
+            sent.append(request.headers.get("Authorization"))
+            return httpx.Response(200, json=[])
+
+        main(["products"], connect=answering(record))
+
+        assert sent == [f"Bearer {CUSTOMER_A}"]
+
+    def test_lists_only_the_orders_of_the_customer_the_token_names(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))  # customer A's
+
+        as_b = ordering("--token", CUSTOMER_B, "tail")
+        as_a = ordering("--token", CUSTOMER_A, "tail")
+
+        assert as_b.out == "No orders yet.\n"
+        assert order_id in as_a.out
+
+    def test_another_customer_s_order_is_unknown_to_them(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))  # customer A's
+
+        ran = ordering("--token", CUSTOMER_B, "show", order_id)
+
+        assert ran.code == 1
+        assert ran.err == f"ordering: error: Unknown order: no order has id {order_id!r}\n"
+
+    def test_the_token_option_wins_over_ordering_token(self, ordering, shop, monkeypatch):
+        order_id = placed_order_id(shop, ("ink", 1))  # customer A's
+        monkeypatch.setenv("ORDERING_TOKEN", CUSTOMER_B)
+
+        ran = ordering("--token", CUSTOMER_A, "show", order_id)
+
+        assert ran.code == 0
+        assert ran.out.startswith(f"Order {order_id}: unpaid")
+
+    def test_an_empty_token_option_sends_none(self, monkeypatch):
+        monkeypatch.setenv("ORDERING_TOKEN", CUSTOMER_A)
+        sent: list[str | None] = []
+
+        def record(request: httpx.Request) -> httpx.Response:
+            sent.append(request.headers.get("Authorization"))
+            return httpx.Response(200, json=[])
+
+        main(["--token", "", "products"], connect=answering(record))
+
+        assert sent == [None]
+
+    def test_anyone_may_list_the_products_without_a_token(self, shop, capsys):
+        code = main(["products"], connect=Connections(shop))
+
+        assert code == 0
+        assert "pen      Pen" in capsys.readouterr().out
+
+    def test_an_admin_sees_every_customer_s_orders(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))  # customer A's
+
+        ran = ordering("--token", ADMIN, "--json", "tail")
+
+        assert [o["order_id"] for o in ran.json["orders"]] == [order_id]
+
+    @pytest.mark.parametrize(
+        ("where", "said"),
+        [("ORDERING_TOKEN", "ordering: error: ORDERING_TOKEN: "), ("--token", "usage: ordering ")],
+    )
+    def test_all_of_ordering_token_s_output_is_not_a_token_and_is_a_usage_error(
+        self, ordering, connections, monkeypatch, where, said
+    ):
+        everything = (
+            f"A token for customer-a (a customer: no roles), valid until ...\nUse it: ...\n{CUSTOMER_A}"
+        )
+        monkeypatch.setenv("ORDERING_TOKEN", everything)
+        argv = ["--token", everything] if where == "--token" else []
+
+        ran = ordering(*argv, "tail")
+
+        assert ran.code == 2
+        assert ran.err.startswith(said)
+        assert "it is not one token: it has spaces or line breaks (take only the last line" in ran.err
+        assert connections.asked == []
+
+
+class TestRefusalHints:
+    def test_a_request_without_a_token_says_how_to_get_one(self, shop, capsys):
+        code = main(["order", "pen:1"], connect=Connections(shop))
+
+        assert code == 1
+        assert capsys.readouterr().err.splitlines() == [
+            (
+                "ordering: error: A bearer token is required: "
+                "this operation needs a bearer token (Authorization: Bearer <token>)"
+            ),
+            f"  {NEEDS_A_TOKEN}",
+        ]
+
+    def test_a_token_the_services_refuse_says_it_may_have_expired(self, ordering):
+        expired = identities.token(identities.CUSTOMER_A, ttl_s=-3600)
+
+        ran = ordering("--token", expired, "tail")
+
+        assert ran.code == 1
+        assert ran.err.splitlines()[0].startswith("ordering: error: The bearer token is not valid: ")
+        assert ran.err.splitlines()[1:] == [f"  {TOKEN_NOT_ACCEPTED}"]
+
+    def test_a_customer_recording_a_payment_hears_it_needs_the_role_payments(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))  # customer A's own order
+
+        ran = ordering("pay", order_id)
+
+        assert ran.code == 1
+        assert ran.err.splitlines()[0].startswith("ordering: error: Not allowed for this caller: ")
+        assert ran.err.splitlines()[1:] == [f"  {PAYMENT_NEEDS_ROLE}"]
+        assert "ordering token --payments" in PAYMENT_NEEDS_ROLE
+        assert shop.order.get(f"/orders/{order_id}").json()["status"] == "unpaid"
+
+    def test_in_json_the_refusal_is_the_problem_document_and_the_hint_is_on_stderr(self, shop, capsys):
+        code = main(["--json", "tail"], connect=Connections(shop))
+
+        out, err = capsys.readouterr()
+        assert code == 1
+        assert json.loads(out)["type"] == "/problems/unauthenticated"
+        assert err.splitlines()[-1] == f"  {NEEDS_A_TOKEN}"
+
+    def test_any_other_refusal_has_no_token_hint(self, ordering):
+        ran = ordering("order", "ink:5")
+
+        assert NEEDS_A_TOKEN not in ran.err
+        assert NEEDS_ADMIN not in ran.err
+
+
+@pytest.fixture
+def local_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The one-machine setup in a temporary DATA_DIR: no identity provider; where the local key file goes."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    for name in ("AUTH_JWKS_URL", "AUTH_KEY_FILES", "AUTH_LOCAL_KEY_FILE", "AUTH_ISSUER", "AUTH_AUDIENCE"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "local-keys.json"
+
+
+def accepted(token: str) -> Caller:
+    """The caller the services see in the token: verified as they verify it, from the same settings."""
+    verifier, _closers = token_verifier(Settings.from_environment())
+    return asyncio.run(verifier.verify(token))
+
+
+class TestToken:
+    @pytest.mark.parametrize(
+        ("who", "subject", "roles"),
+        [
+            (["--customer", "alice"], "alice", set()),
+            (["--admin"], "admin", {Role.ADMIN}),
+            (["--payments"], "payment-provider", {Role.PAYMENTS}),
+        ],
+        ids=["customer", "admin", "payments"],
+    )
+    def test_the_last_line_is_a_token_the_services_accept_for_that_subject_and_roles(
+        self, ordering, local_key, who, subject, roles
+    ):
+        ran = ordering("token", *who)
+
+        assert ran.code == 0
+        assert accepted(ran.out.splitlines()[-1]) == Caller(subject, frozenset(roles))
+
+    def test_the_lines_before_the_token_say_whom_it_is_for_until_when_and_how_to_use_it(
+        self, ordering, local_key
+    ):
+        ran = ordering("token", "--payments")
+
+        first, use, _token = ran.out.splitlines()
+        assert first.startswith("A token for payment-provider (role payments), valid until ")
+        assert first.endswith(" UTC.")
+        assert use.startswith("Use it: export ORDERING_TOKEN=$(ordering token --payments | tail -1)")
+
+    def test_json_is_the_token_with_its_subject_roles_and_expiry(self, ordering, local_key):
+        before = time.time()
+
+        ran = ordering("--json", "token", "--admin", "--ttl", "600")
+
+        assert set(ran.json) == {"token", "customer_id", "roles", "expires_at"}
+        assert (ran.json["customer_id"], ran.json["roles"]) == ("admin", ["admin"])
+        assert accepted(ran.json["token"]).is_admin
+        expires = datetime.fromisoformat(ran.json["expires_at"]).timestamp()
+        assert before + 600 - 1 <= expires <= time.time() + 600
+        assert ran.err == ""
+
+    def test_is_valid_for_an_hour_unless_told(self, ordering, local_key):
+        before = time.time()
+
+        ran = ordering("--json", "token", "--customer", "alice")
+
+        expires = datetime.fromisoformat(ran.json["expires_at"]).timestamp()
+        assert before + 3600 - 1 <= expires <= time.time() + 3600
+
+    @pytest.mark.parametrize("ttl", ["0", "2592001", "1h", "-5"])
+    def test_a_lifetime_outside_1_second_to_30_days_is_a_usage_error(self, ordering, local_key, ttl):
+        ran = ordering("token", "--admin", "--ttl", ttl)
+
+        assert ran.code == 2
+        assert "is not a number of seconds from 1 to 2592000 (30 days)" in ran.err
+        assert not local_key.exists()
+
+    @pytest.mark.parametrize("who", [[], ["--admin", "--payments"], ["--customer", "alice", "--admin"]])
+    def test_is_for_exactly_one_of_a_customer_the_admin_or_the_payment_provider(
+        self, ordering, local_key, who
+    ):
+        ran = ordering("token", *who)
+
+        assert ran.code == 2
+        assert ran.err.startswith("usage: ordering token")
+
+    @pytest.mark.parametrize("customer", ["has space", "(unidentified)"])
+    def test_a_customer_id_the_services_would_refuse_is_a_usage_error(self, ordering, local_key, customer):
+        ran = ordering("token", "--customer", customer)
+
+        assert ran.code == 2
+        assert f"argument --customer: {customer!r} is " in ran.err
+
+    def test_makes_the_key_file_the_services_read_when_missing_readable_by_its_owner_only(
+        self, ordering, local_key
+    ):
+        ran = ordering("token", "--customer", "alice")
+
+        assert stat.S_IMODE(local_key.stat().st_mode) == 0o600
+        assert ran.err == f"Made the local key {local_key}; the services read it when they start.\n"
+        assert accepted(ran.out.splitlines()[-1]).customer_id == "alice"
+
+    def test_signs_with_the_key_the_services_made_at_start(self, ordering, local_key):
+        made_by_the_services = LocalKeyFile(local_key).ensure()
+
+        ran = ordering("token", "--customer", "alice")
+
+        assert LocalKeyFile(local_key).ensure() == made_by_the_services
+        assert ran.err == ""
+        assert accepted(ran.out.splitlines()[-1]).customer_id == "alice"
+
+    def test_uses_the_key_file_auth_local_key_file_names(self, ordering, local_key, tmp_path, monkeypatch):
+        elsewhere = tmp_path / "keys" / "mine.json"
+        monkeypatch.setenv("AUTH_LOCAL_KEY_FILE", str(elsewhere))
+
+        ran = ordering("token", "--admin")
+
+        assert (ran.code, elsewhere.exists(), local_key.exists()) == (0, True, False)
+        assert accepted(ran.out.splitlines()[-1]).is_admin
+
+    @pytest.mark.parametrize(
+        "provider",
+        [{"AUTH_JWKS_URL": "https://id.example/jwks"}, {"AUTH_KEY_FILES": "/etc/ordering/idp.pem"}],
+    )
+    def test_refuses_when_the_services_take_an_identity_provider_s_tokens(
+        self, ordering, local_key, monkeypatch, provider
+    ):
+        monkeypatch.setenv("AUTH_ISSUER", "https://id.example/")
+        for name, value in provider.items():
+            monkeypatch.setenv(name, value)
+
+        ran = ordering("token", "--customer", "alice")
+
+        assert (ran.code, ran.out) == (2, "")
+        assert len(ran.err.splitlines()) == 1
+        assert ran.err.startswith("ordering: error: ")
+        assert "AUTH_JWKS_URL" in ran.err and "AUTH_KEY_FILES" in ran.err
+        assert not local_key.exists()
+
+    def test_asks_no_service(self, ordering, connections, local_key):
+        ordering("token", "--admin")
+
+        assert connections.asked == []
+
+
 @define
 class Between:
     """A `wait` that records each interval and runs the next step, as if time passed and things happened."""
@@ -360,7 +678,7 @@ class Between:
 class TestTailFollow:
     def test_prints_a_line_when_an_orders_status_changes(self, ordering, shop):
         order_id = placed_order_id(shop, ("pen", 1))
-        wait = Between([lambda: shop.order.post("/orders/paid", json={"order_id": order_id})])
+        wait = Between([lambda: shop.payments.post("/orders/paid", json={"order_id": order_id})])
 
         ran = ordering("tail", "--follow", "--interval", "0.5", pacing=Pacing(wait, lambda: AT, looks=3))
 
@@ -416,9 +734,9 @@ class TestTailFollow:
         assert order_id in ran.out
         assert "Traceback" not in ran.err + ran.out
 
-    def test_stops_with_exit_3_when_the_order_service_goes_away(self, ordering, shop, monkeypatch):
+    def test_stops_with_exit_3_when_the_order_service_goes_away(self, ordering, connections, monkeypatch):
         def order_service_stops() -> None:
-            monkeypatch.setattr(shop.order, "request", refuse_connection)
+            monkeypatch.setattr(connections.made["Order Service"], "request", refuse_connection)
 
         ran = ordering("tail", "--follow", pacing=Pacing(Between([order_service_stops]), lambda: AT, looks=3))
 
@@ -468,7 +786,7 @@ class TestUnavailableServices:
     def test_an_order_the_product_service_cannot_be_asked_about_is_exit_3(self, capsys):
         shop = services(catalog=UnreachableCatalog())
 
-        code = main(["order", "pen:1"], connect=Connections(shop))
+        code = main(["--token", CUSTOMER_A, "order", "pen:1"], connect=Connections(shop))
 
         assert code == 3
         assert "The Product Service could not be asked" in capsys.readouterr().err
@@ -503,7 +821,7 @@ class TestUsageAndHelp:
         for code in ("0 ", "1 ", "2 ", "3 "):
             assert f"\n  {code}" in ran.out
 
-    @pytest.mark.parametrize("command", ["products", "order", "pay", "cancel", "show", "tail"])
+    @pytest.mark.parametrize("command", ["products", "order", "pay", "cancel", "show", "tail", "token"])
     def test_each_command_explains_itself_with_an_example(self, ordering, command):
         ran = ordering(command, "--help")
 

@@ -1,5 +1,5 @@
 """compose.yaml and the Dockerfile, held to what the code reads: no Docker engine runs here, so this is how
-they are kept right. Each service's port, settings, health check and data volume are checked against
+they are kept right. Each service's port, settings, health check, data volume and token key are checked against
 entrypoints.settings and the apps; the topic step against adapters.kafka.topics."""
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from entrypoints.settings import SETTINGS
+from entrypoints.settings import SETTINGS, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
 DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
 APPS = {"order": "ORDER_PORT", "product": "PRODUCT_PORT", "message": "MESSAGE_PORT"}
+KEYS_VOLUME = "keys"
 
 
 def test_the_system_is_kafka_a_one_shot_topic_step_and_the_three_services():
@@ -52,8 +53,26 @@ class TestEachService:
         service = SERVICES[name]
 
         assert service["environment"]["DATA_DIR"] == "/data"
-        assert service["volumes"] == [f"{name}-data:/data"]
+        assert [volume for volume in service["volumes"] if volume.endswith(":/data")] == [f"{name}-data:/data"]
         assert f"{name}-data" in COMPOSE["volumes"]
+
+    def test_verifies_tokens_with_the_local_key_the_three_share(self, name):
+        # Separate keys would make a token of one service's key a refused token at the other two.
+        service = SERVICES[name]
+        key_file = Path(service["environment"]["AUTH_LOCAL_KEY_FILE"])
+
+        assert f"{KEYS_VOLUME}:{key_file.parent}" in service["volumes"]
+        assert KEYS_VOLUME in COMPOSE["volumes"]
+        assert not {"AUTH_JWKS_URL", "AUTH_KEY_FILES"} & set(service["environment"])
+
+    def test_says_it_serves_every_interface_and_so_keeps_the_demo_sign_in_off(self, name):
+        # The image's uvicorn binds 0.0.0.0 (the Dockerfile); SERVICE_HOST says so to the settings, which then
+        # refuse DEMO_SIGN_IN=on: a sign-in that hands out tokens must not face the compose network.
+        environment = SERVICES[name]["environment"]
+
+        assert environment["SERVICE_HOST"] == "0.0.0.0"
+        assert environment.get("DEMO_SIGN_IN", DEFAULTS["DEMO_SIGN_IN"]) == "off"
+        assert Settings.from_environment({k: str(v) for k, v in environment.items()}).demo_sign_in is False
 
     def test_starts_after_the_topics_exist(self, name):
         assert SERVICES[name]["depends_on"]["topics"] == {"condition": "service_completed_successfully"}
@@ -65,7 +84,13 @@ def test_the_order_service_asks_the_product_service_by_its_compose_name_and_wait
     assert order["environment"]["PRODUCT_SERVICE_URL"] == f"http://product:{DEFAULTS['PRODUCT_PORT']}"
     assert order["depends_on"]["product"] == {"condition": "service_healthy"}
     assert {k: v for k, v in order["environment"].items() if k in DEFAULTS and k.startswith("ORDER_")} == {
-        k: DEFAULTS[k] for k in ("ORDER_PAYMENT_TIMEOUT_S", "ORDER_EXPIRY_INTERVAL_S")
+        k: DEFAULTS[k]
+        for k in (
+            "ORDER_PAYMENT_TIMEOUT_S",
+            "ORDER_EXPIRY_INTERVAL_S",
+            "ORDER_MAX_UNPAID_ORDERS",
+            "ORDER_MAX_UNPAID_UNITS",
+        )
     }
 
 

@@ -6,12 +6,16 @@
   publish and subscribe in the in-process system.
 - The value schemas refuse what the codec refuses and accept what it accepts, so they say something; what
   the codec alone can check is listed apart (`TestWhatOnlyTheCodecChecks`).
+- Each event channel has one message per schema version the codec reads: the services send the version the
+  codec writes, and receive every version it reads. Version 1 of the events about an order is version 2
+  without `data.customer_id`, and the codec reads it as version 2 owned by the unidentified customer.
 - Valid events whose plain text would leave the contract (a price of 1E+2, an offset with seconds) are
   written in the contract's form all the same.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -29,7 +33,7 @@ from jsonschema import Draft7Validator, Draft202012Validator, FormatChecker, Val
 from referencing import Registry
 from referencing.jsonschema import DRAFT7, DRAFT202012
 
-from adapters.kafka.codec import UndecodableEvent, decode, encode
+from adapters.kafka.codec import UndecodableEvent, decode, encode, readable_versions
 from adapters.kafka.topics import ALL_TOPICS, DEAD_LETTER_TOPICS, TOPICS, dead_letter_topic
 from adapters.kafka.worker import ConsumerWorker
 from adapters.memory.broker import InMemoryBroker
@@ -38,6 +42,7 @@ from entrypoints.in_process import InProcessSystem
 from ordering_core import (
     EVENT_CLASSES,
     EVENT_TYPES,
+    UNIDENTIFIED_CUSTOMER,
     CancelReason,
     Envelope,
     Line,
@@ -97,12 +102,29 @@ def all_refs(node: Any = SPEC) -> list[str]:
 CHANNELS: dict[str, str] = {
     channel["address"]: f"/channels/{name}" for name, channel in SPEC["channels"].items()
 }
+# The events about an order, which gained `data.customer_id` at version 2 and are still read at version 1.
+READ_AT_VERSION_1_TOO = [cls for cls in EVENT_CLASSES if readable_versions(cls) == (1, 2)]
 
 
-def message_of(address: str) -> str:
-    """The pointer to the one message of the channel with this address (its topic)."""
-    (name,) = node_at(CHANNELS[address])["messages"]
-    return following_refs(f"{CHANNELS[address]}/messages/{name}")
+def messages_of(address: str) -> list[str]:
+    """The pointers to the messages of the channel with this address (its topic)."""
+    channel = CHANNELS[address]
+    return [following_refs(f"{channel}/messages/{name}") for name in node_at(channel)["messages"]]
+
+
+def version_of(message: str) -> int | None:
+    """The schema version of a message's value; None for a dead letter, whose value may be any bytes."""
+    payload = node_at(following_refs(f"{message}/payload"))
+    return payload.get("properties", {}).get("schema_version", {}).get("const")
+
+
+def message_of(address: str, version: int | None = None) -> str:
+    """The pointer to the channel's message of this schema version: by default the version the codec writes
+    (a dead-letter channel has one message)."""
+    if version is None and address in EVENT_TYPES:
+        version = EVENT_TYPES[address].SCHEMA_VERSION
+    (message,) = [message for message in messages_of(address) if version_of(message) == version]
+    return message
 
 
 def following_refs_of(node: dict[str, Any]) -> str:
@@ -116,12 +138,15 @@ def service_of(operation: dict[str, Any]) -> str:
     return node_at(following_refs_of(tag))["name"]
 
 
+def operations_of(action: str) -> list[dict[str, Any]]:
+    return [operation for operation in SPEC["operations"].values() if operation["action"] == action]
+
+
 def operations(action: str) -> set[tuple[str, str]]:
     """(service, topic) for every operation of this action."""
     return {
         (service_of(operation), node_at(following_refs_of(operation["channel"]))["address"])
-        for operation in SPEC["operations"].values()
-        if operation["action"] == action
+        for operation in operations_of(action)
     }
 
 
@@ -170,8 +195,13 @@ def schema_at(pointer: str, dialect: str = "2020-12") -> Any:
     return validator_class({"$ref": f"{SPEC_URI}#{pointer}"}, registry=registry, format_checker=FORMATS)
 
 
-def payload_schema(address: str, dialect: str = "2020-12") -> Any:
-    return schema_at(f"{message_of(address)}/payload", dialect)
+def payload_schema(address: str, dialect: str = "2020-12", version: int | None = None) -> Any:
+    return schema_at(f"{message_of(address, version)}/payload", dialect)
+
+
+def payload_schemas(address: str, dialect: str = "2020-12") -> list[Any]:
+    """One validator per message of the channel: what a consumer of the topic may be given."""
+    return [schema_at(f"{message}/payload", dialect) for message in messages_of(address)]
 
 
 def key_schema(address: str) -> Any:
@@ -220,12 +250,19 @@ class TestTheDocument:
         for topic in ALL_TOPICS:
             assert node_at(CHANNELS[topic.name])["bindings"]["kafka"]["partitions"] == topic.partitions
 
+    def test_each_event_channel_has_one_message_per_schema_version_the_codec_reads(self):
+        for cls in EVENT_CLASSES:
+            documented = sorted(version_of(message) for message in messages_of(cls.TYPE))
+
+            assert documented == list(readable_versions(cls))
+
     def test_each_event_channel_carries_its_event_type_and_schema_version(self):
         for cls in EVENT_CLASSES:
-            value = node_at(following_refs(f"{message_of(cls.TYPE)}/payload"))
+            for version in readable_versions(cls):
+                value = node_at(following_refs(f"{message_of(cls.TYPE, version)}/payload"))
 
-            assert value["properties"]["type"] == {"const": cls.TYPE}
-            assert value["properties"]["schema_version"] == {"const": cls.SCHEMA_VERSION}
+                assert value["properties"]["type"] == {"const": cls.TYPE}
+                assert value["properties"]["schema_version"] == {"const": version}
 
     def test_each_value_has_the_envelope_s_fields_and_a_data_object_with_the_event_s_fields(self):
         envelope_fields = {f.name for f in attrs.fields(Envelope)}
@@ -240,6 +277,17 @@ class TestTheDocument:
             )
             assert set(data["properties"]) == {f.name for f in attrs.fields(cls)} - {"envelope"}
             assert value["additionalProperties"] is False and data["additionalProperties"] is False
+
+    def test_version_1_of_an_event_about_an_order_is_version_2_without_the_customer_id(self):
+        for cls in READ_AT_VERSION_1_TOO:
+            expected = copy.deepcopy(node_at(following_refs(f"{message_of(cls.TYPE)}/payload")))
+            expected["properties"]["schema_version"] = {"const": 1}
+            del expected["properties"]["data"]["properties"]["customer_id"]
+            expected["properties"]["data"]["required"].remove("customer_id")
+
+            older = node_at(following_refs(f"{message_of(cls.TYPE, 1)}/payload"))
+
+            assert {**older, "title": "(any)"} == {**expected, "title": "(any)"}
 
     def test_each_line_has_the_fields_of_its_domain_class(self):
         line_classes = {
@@ -268,6 +316,23 @@ class TestTheDocument:
                 record = encode(decode(address, value))
 
                 assert json.loads(record.value) == example["payload"]
+                assert headers_of(record.headers) == example["headers"]
+
+    def test_every_version_1_example_is_read_as_version_2_owned_by_the_unidentified_customer(self):
+        for cls in READ_AT_VERSION_1_TOO:
+            examples = node_at(message_of(cls.TYPE, 1))["examples"]
+            assert examples, f"no example of {cls.TYPE} version 1"
+            for example in examples:
+                old = example["payload"]
+
+                record = encode(decode(cls.TYPE, json.dumps(old).encode()))
+
+                assert problems(payload_schema(cls.TYPE, version=1), old) == []
+                assert json.loads(record.value) == {
+                    **old,
+                    "schema_version": 2,
+                    "data": {"customer_id": UNIDENTIFIED_CUSTOMER, **old["data"]},
+                }
                 assert headers_of(record.headers) == example["headers"]
 
     def test_every_dead_letter_example_has_valid_headers(self):
@@ -310,6 +375,21 @@ class TestOperations:
             (service, address) for service, address in operations("send") if address in EVENT_TYPES
         } == published
 
+    def test_each_service_sends_only_the_schema_version_the_codec_writes(self):
+        for operation in operations_of("send"):
+            address = node_at(following_refs_of(operation["channel"]))["address"]
+            if address in EVENT_TYPES:
+                sent = [following_refs_of(message) for message in operation["messages"]]
+
+                assert sent == [message_of(address)]
+
+    def test_each_service_receives_every_schema_version_the_codec_reads(self):
+        for operation in operations_of("receive"):
+            address = node_at(following_refs_of(operation["channel"]))["address"]
+            received = [version_of(following_refs_of(message)) for message in operation["messages"]]
+
+            assert sorted(received) == list(readable_versions(EVENT_TYPES[address]))
+
     def test_each_consumer_sends_what_it_cannot_apply_to_the_dead_letter_topic_beside_the_topic(self):
         received = operations("receive")
         dead_letters = {
@@ -351,6 +431,25 @@ class TestEncodedEvents:
         record = encode(event)
 
         assert problems(headers_schema(record.topic), headers_of(record.headers)) == []
+
+
+def as_version_1(value: dict[str, Any]) -> dict[str, Any]:
+    """A version-2 value as the release before orders had owners wrote it: at version 1, without an owner."""
+    data = {name: field for name, field in value["data"].items() if name != "customer_id"}
+    return {**value, "schema_version": 1, "data": data}
+
+
+class TestRecordsOfTheReleaseBeforeOrdersHadOwners:
+    """Still in the topics, or in an outbox, when this release starts: read, not dead-lettered."""
+
+    @given(events().filter(lambda event: type(event) in READ_AT_VERSION_1_TOO))
+    def test_each_is_valid_against_the_version_1_schema_and_read_as_the_unidentified_customer_s(self, event):
+        old = as_version_1(json.loads(encode(event).value))
+
+        read = decode(event.TYPE, json.dumps(old).encode(), key=event.envelope.order_id.encode())
+
+        assert problems(payload_schema(event.TYPE, version=1), old) == []
+        assert read == attrs.evolve(event, customer_id=UNIDENTIFIED_CUSTOMER)
 
 
 def dead_lettered(record: Record, apply) -> Record:
@@ -416,13 +515,16 @@ class TestDeadLetters:
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 ENVELOPE = Envelope("m-1", NOW, "o-1", "c-1")
+CUSTOMER = "auth0|5f7c8ec7"
 SAMPLES = {
-    "create-order": OrderCreated(ENVELOPE, (OrderLine("p-1", 2, Decimal("2.50")),), Decimal("5.00")),
+    "create-order": OrderCreated(
+        ENVELOPE, (OrderLine("p-1", 2, Decimal("2.50")),), Decimal("5.00"), customer_id=CUSTOMER
+    ),
     "update-stock": StockReservationRequested(ENVELOPE, (Line("p-1", 2),)),
-    "paid-order": OrderPaid(ENVELOPE, "pay-1"),
-    "cancel-order": OrderCancelled(ENVELOPE, CancelReason.CUSTOMER),
+    "paid-order": OrderPaid(ENVELOPE, "pay-1", customer_id=CUSTOMER),
+    "cancel-order": OrderCancelled(ENVELOPE, CancelReason.CUSTOMER, customer_id=CUSTOMER),
     "restore-canceled-item": StockReleaseRequested(ENVELOPE),
-    "order-status": OrderStatusChanged(ENVELOPE, OrderStatus.UNPAID),
+    "order-status": OrderStatusChanged(ENVELOPE, OrderStatus.UNPAID, customer_id=CUSTOMER),
     "stock-reservation-rejected": StockReservationRejected(
         ENVELOPE, (UnavailableLine("p-1", 2, Shortage.INSUFFICIENT_STOCK, 1),)
     ),
@@ -463,7 +565,13 @@ def codec_reads(c: Case) -> bool:
 
 
 def schema_accepts(c: Case, dialect: str = "2020-12") -> bool:
-    return not problems(payload_schema(c.topic, dialect), c.document)
+    """Whether a message of the topic's channel, of any version, accepts the value."""
+    return any(not problems(schema, c.document) for schema in payload_schemas(c.topic, dialect))
+
+
+def version_1(topic: str, **changes: Any) -> Case:
+    """The value the release before orders had owners wrote for the sample event of `topic`."""
+    return case(topic, **{"schema_version": 1, "data__customer_id": MISSING, **changes})
 
 
 LINE = {"product_id": "p-1", "quantity": 1}
@@ -494,7 +602,9 @@ REFUSED = {
     "a time on February 30": case("paid-order", occurred_at="2026-02-30T13:00:00+00:00"),
     "a time that is not ISO 8601": case("paid-order", occurred_at="25/11/2026 13:00"),
     "another topic's type": case("paid-order", type="cancel-order"),
-    "a schema version this consumer does not read": case("paid-order", schema_version=2),
+    "a schema version this consumer does not read": case("paid-order", schema_version=3),
+    "a schema version of 0": case("order-status", schema_version=0),
+    "a stock message at version 2": case("update-stock", schema_version=2),
     "an unknown cancel reason": case("cancel-order", data__reason="changed_mind"),
     "a payload on restore-canceled-item": case("restore-canceled-item", data__lines=[LINE]),
     "an unknown status": case("order-status", data__status="shipped"),
@@ -518,6 +628,18 @@ REFUSED = {
     "a message without causation_id": case("paid-order", causation_id=MISSING),
     "a status without reason": case("order-status", data__reason=MISSING),
     "a restore-canceled-item without data": case("restore-canceled-item", data=MISSING),
+    # The order's owner: required at version 2, absent at version 1, nowhere else.
+    "a version-2 value without its customer id": case("paid-order", data__customer_id=MISSING),
+    "a version-1 value with a customer id": case("order-status", schema_version=1),
+    "a version-1 value with any other fault": version_1("create-order", data__lines__0__quantity=0),
+    "a customer id with a space": case("create-order", data__customer_id="auth0 5f7c8ec7"),
+    "a customer id of 256 characters": case("create-order", data__customer_id="c" * 256),
+    "an empty customer id": case("cancel-order", data__customer_id=""),
+    "a customer id ending in a newline": case("order-status", data__customer_id="auth0|5f7c8ec7\n"),
+    "a customer id with a letter outside ASCII": case("order-status", data__customer_id="jos\u00e9"),
+    "a customer id as a JSON number": case("paid-order", data__customer_id=248289761001),
+    "a null customer id": case("paid-order", data__customer_id=None),
+    "a customer id on a stock message": case("update-stock", data__customer_id=CUSTOMER),
 }
 
 ACCEPTED = {
@@ -538,6 +660,23 @@ ACCEPTED = {
     ),
     "an unknown product with nothing available": case(
         "stock-reservation-rejected", data__lines__0__reason="unknown_product", data__lines__0__available=0
+    ),
+    "a customer id from Auth0": case("create-order", data__customer_id="auth0|5f7c8ec7"),
+    "the owner of the orders placed before orders had owners": case(
+        "paid-order", data__customer_id=UNIDENTIFIED_CUSTOMER
+    ),
+    "a customer id that is a UUID": case(
+        "cancel-order", data__customer_id="0b5e8a34-7c1d-4f2e-9a61-3d2f8c4b7e90"
+    ),
+    "a customer id of digits": case("order-status", data__customer_id="248289761001"),
+    "a customer id of one character": case("order-status", data__customer_id="~"),
+    "a customer id of 255 characters": case("order-status", data__customer_id="!" * 255),
+    "a version-1 create-order": version_1("create-order"),
+    "a version-1 paid-order": version_1("paid-order"),
+    "a version-1 cancel-order": version_1("cancel-order"),
+    "a version-1 order-status": version_1("order-status"),
+    "a version-1 cancelled status with its reason": version_1(
+        "order-status", data__status="cancelled", data__reason="out_of_stock"
     ),
 }
 
@@ -563,7 +702,8 @@ ONLY_THE_CODEC_CHECKS = {
     ),
     # JSON Schema compares numbers by value, so 2.0 is an integer there; Python's json reads it as a float.
     "a quantity written 2.0": case("update-stock", data__lines__0__quantity=2.0),
-    "a schema version written 1.0": case("paid-order", schema_version=1.0),
+    "a schema version written 2.0": case("paid-order", schema_version=2.0),
+    "a version written 1.0 of a version-1 value": version_1("order-status", schema_version=1.0),
     # RFC 3339 bounds an offset's minutes to 59; the Timestamp pattern does not, nor does fromisoformat
     # (the date-time check above), which reads +05:75 as 6 hours 15.
     "an offset of 75 minutes": case("paid-order", occurred_at="2026-11-25T13:00:00+05:75"),
@@ -585,16 +725,17 @@ class TestWhatOnlyTheCodecChecks:
 # str(Decimal("-0")) is "-0", and isoformat() writes an offset with seconds as "+01:00:30".
 EVENTS_AT_THE_EDGES = {
     "a price the domain holds as Decimal('1E+2')": OrderCreated(
-        ENVELOPE, (OrderLine("p-1", 1, Decimal("1E+2")),), Decimal("1E+2")
+        ENVELOPE, (OrderLine("p-1", 1, Decimal("1E+2")),), Decimal("1E+2"), customer_id=CUSTOMER
     ),
     "a price the domain holds as Decimal('-0')": OrderCreated(
-        ENVELOPE, (OrderLine("p-1", 1, Decimal("-0")),), Decimal("-0")
+        ENVELOPE, (OrderLine("p-1", 1, Decimal("-0")),), Decimal("-0"), customer_id=CUSTOMER
     ),
     "a time whose UTC offset has seconds": OrderPaid(
         Envelope(
             "m-1", datetime(2026, 11, 25, 13, tzinfo=timezone(timedelta(hours=1, seconds=30))), "o-1", "c-1"
         ),
         "pay-1",
+        customer_id=CUSTOMER,
     ),
 }
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from http_services import services
 
+import identities
 from adapters.http.catalog import HttpProductCatalog, product_service_client
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryProductViews
@@ -31,7 +32,11 @@ PEN = Product("pen", "Pen", Decimal("2.50"), 10)
 def product_service(*products: Product) -> httpx.AsyncClient:
     shelf = InMemoryProductUnitOfWork(products)
     app = product_app.create_app(
-        uow=lambda: shelf, views=InMemoryProductViews(shelf), new_id=lambda: "c", readiness={}
+        uow=lambda: shelf,
+        views=InMemoryProductViews(shelf),
+        verifier=identities.verifier(),
+        new_id=lambda: "c",
+        readiness={},
     )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://product")
 

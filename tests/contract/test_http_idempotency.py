@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from http_services import items, pen_and_ink, place, problem_type
 
+import identities
 from adapters.http.idempotency import fingerprint
 
 
@@ -58,7 +59,8 @@ class TestIdempotencyKey:
     def test_a_key_whose_first_request_is_still_running_is_refused_with_retry_after(self) -> None:
         system = pen_and_ink()
         body = items(("pen", 1))
-        system.idempotency.claim("k-4", fingerprint(body), system.clock())  # the first request, mid-flight
+        # Customer A's first request with the key, mid-flight.
+        system.idempotency.claim(identities.CUSTOMER_A, "k-4", fingerprint(body), system.clock())
 
         answer = system.order.post("/orders/order", json=body, headers={"Idempotency-Key": "k-4"})
 

@@ -16,11 +16,14 @@ from adapters.logs import JsonLines
 
 @pytest.fixture
 def logged() -> Iterator[Callable[[str], list[dict[str, object]]]]:
-    """The JSON lines the Order Service's app and the problem handlers wrote so far whose message starts so."""
+    """The JSON lines the Order Service's app, the access guard and the problem handlers wrote so far whose message
+    starts so."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonLines("order-service"))
-    loggers = [logging.getLogger(name) for name in ("entrypoints.order_app", "adapters.http.problems")]
+    loggers = [
+        logging.getLogger(name) for name in ("entrypoints.order_app", "adapters.http.problems", "adapters.http.access")
+    ]
     for logger in loggers:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
@@ -36,14 +39,18 @@ def logged() -> Iterator[Callable[[str], list[dict[str, object]]]]:
 
 
 class TestOrderEvents:
-    def test_a_placed_order_is_logged_with_its_id_total_and_the_request_s_correlation_and_trace(self, logged):
+    def test_a_placed_order_is_logged_with_its_id_customer_total_and_the_request_s_correlation_and_trace(
+        self, logged
+    ):
         system = pen_and_ink()
 
         answer = place(system, ("pen", 2), headers={"X-Correlation-Id": "checkout-42"})
 
         (line,) = logged("order placed")
-        assert {key: line[key] for key in ("order_id", "total", "lines", "correlation_id", "trace_id")} == {
+        fields = ("order_id", "customer_id", "total", "lines", "correlation_id", "trace_id")
+        assert {key: line[key] for key in fields} == {
             "order_id": answer.json()["order_id"],
+            "customer_id": "customer-a",
             "total": "5.00",
             "lines": 1,
             "correlation_id": "checkout-42",
@@ -54,7 +61,7 @@ class TestOrderEvents:
         system = pen_and_ink()
         paid, cancelled = placed_order_id(system, ("pen", 1)), placed_order_id(system, ("pen", 1))
 
-        system.order.post("/orders/paid", json={"order_id": paid})
+        system.payments.post("/orders/paid", json={"order_id": paid})
         system.order.post("/orders/cancel", json={"order_id": cancelled})
 
         assert [line["order_id"] for line in logged("order paid")] == [paid]
@@ -75,3 +82,14 @@ class TestOrderEvents:
             "checkout-43",
         )
         assert "ink" in str(line["message"])
+
+
+class TestRefusedTokens:
+    def test_why_a_token_was_refused_is_logged_and_not_told(self, logged):
+        system = pen_and_ink()
+
+        answer = system.client("order", {"Authorization": "Bearer not-a-token"}).get("/orders")
+
+        (line,) = logged("bearer token refused: malformed: not three base64url parts separated by dots")
+        assert line["path"] == "/orders"
+        assert "base64url" not in answer.text

@@ -13,6 +13,7 @@ from http_contract import TestClient
 from http_services import Clock, Ids, pen_and_ink, placed_order_id, services
 from prometheus_client.parser import text_string_to_metric_families
 
+import identities
 from adapters.http.idempotency import InMemoryIdempotencyStore
 from adapters.memory.catalog import InMemoryProductCatalog
 from adapters.memory.orders import InMemoryOrderUnitOfWork
@@ -129,11 +130,12 @@ class TestRequestCounting:
             views=BrokenViews(),  # type: ignore[arg-type]
             catalog=InMemoryProductCatalog(InMemoryProductUnitOfWork()),
             idempotency=InMemoryIdempotencyStore(),
+            verifier=identities.verifier(),
             new_id=Ids("order"),
             clock=Clock(),
             readiness={},
         )
-        client = TestClient(app, raise_server_exceptions=False)
+        client = TestClient(app, raise_server_exceptions=False, headers=identities.bearer())
 
         failed = client.get("/orders/o-1")
 

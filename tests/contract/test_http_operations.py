@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from http_services import Clock, Ids, Services, services
 from starlette.applications import Starlette
 from starlette.requests import Request
 
+import identities
 from adapters.http.idempotency import InMemoryIdempotencyStore
 from adapters.http.probes import probe_routes
 from adapters.http.problems import ApiError, for_domain_error
@@ -172,12 +174,13 @@ class TestServerErrors:
             views=BrokenViews(orders),
             catalog=InMemoryProductCatalog(InMemoryProductUnitOfWork()),
             idempotency=InMemoryIdempotencyStore(),
+            verifier=identities.verifier(),
             new_id=Ids("order"),
             clock=Clock(),
             readiness={},
         )
 
-        answer = TestClient(app, raise_server_exceptions=False).get("/orders/o-1")
+        answer = TestClient(app, raise_server_exceptions=False, headers=identities.bearer()).get("/orders/o-1")
 
         assert answer.status_code == 500
         assert answer.headers["content-type"] == "application/problem+json"
@@ -213,6 +216,8 @@ class TestErrorTree:
             errors.CatalogUnavailable("down"): "/problems/product-service-unavailable",
             errors.InvalidTransition("o-1", "paid", "cancel"): "/problems/invalid-transition",
             errors.AlreadyPaid("o-1", "pay-1", "pay-2"): "/problems/already-paid",
+            errors.NotPermitted("o-1", "record a payment of", "the payment provider does"): "/problems/forbidden",
+            errors.HoldLimitReached("c-1", "3 orders", timedelta(minutes=5)): "/problems/too-many-unpaid-orders",
         }
 
         answered = {error: yaml.safe_load(for_domain_error(error).body)["type"] for error in examples}

@@ -26,7 +26,7 @@ class TestPay:
         system = pen_and_ink()
         order_id = placed_order_id(system, ("pen", 1))
 
-        answer = system.order.post("/orders/paid", json={"order_id": order_id, "payment_id": "pay-9"})
+        answer = system.payments.post("/orders/paid", json={"order_id": order_id, "payment_id": "pay-9"})
 
         assert (answer.status_code, answer.json()) == (200, {"order_id": order_id, "status": "paid"})
         assert published(system)[-2:] == ["paid-order", "order-status"]
@@ -35,10 +35,10 @@ class TestPay:
     def test_without_a_payment_id_the_order_id_stands_in_so_a_repeat_changes_nothing(self) -> None:
         system = pen_and_ink()
         order_id = placed_order_id(system, ("pen", 1))
-        system.order.post("/orders/paid", json={"order_id": order_id})
+        system.payments.post("/orders/paid", json={"order_id": order_id})
         events_after_first = len(published(system))
 
-        repeat = system.order.post("/orders/paid", json={"order_id": order_id, "payment_id": None})
+        repeat = system.payments.post("/orders/paid", json={"order_id": order_id, "payment_id": None})
 
         assert repeat.json() == {"order_id": order_id, "status": "paid"}
         assert system.orders.orders.orders[order_id].payment_id == order_id
@@ -47,14 +47,14 @@ class TestPay:
     def test_repeating_a_payment_after_the_stock_ran_out_tells_the_order_was_cancelled(self) -> None:
         system = pen_and_ink()
         order_id = placed_order_id(system, ("pen", 1))
-        system.order.post("/orders/paid", json={"order_id": order_id, "payment_id": "pay-1"})
+        system.payments.post("/orders/paid", json={"order_id": order_id, "payment_id": "pay-1"})
         rejected = StockReservationRejected(
             Envelope("m-1", EPOCH, order_id, "c-1"),
             (UnavailableLine("pen", 1, Shortage.INSUFFICIENT_STOCK, 0),),
         )
         handle_reservation_rejected(rejected, uow=system.orders, new_id=Ids("event"), now=EPOCH)
 
-        repeat = system.order.post("/orders/paid", json={"order_id": order_id, "payment_id": "pay-1"})
+        repeat = system.payments.post("/orders/paid", json={"order_id": order_id, "payment_id": "pay-1"})
 
         assert repeat.status_code == 200
         assert repeat.json() == {"order_id": order_id, "status": "cancelled", "reason": "out_of_stock"}
@@ -62,9 +62,9 @@ class TestPay:
     def test_paying_again_with_another_payment_id_is_refused(self) -> None:
         system = pen_and_ink()
         order_id = placed_order_id(system, ("pen", 1))
-        system.order.post("/orders/paid", json={"order_id": order_id, "payment_id": "pay-1"})
+        system.payments.post("/orders/paid", json={"order_id": order_id, "payment_id": "pay-1"})
 
-        answer = system.order.post("/orders/paid", json={"order_id": order_id, "payment_id": "pay-2"})
+        answer = system.payments.post("/orders/paid", json={"order_id": order_id, "payment_id": "pay-2"})
 
         assert answer.status_code == 409
         assert problem_type(answer) == "/problems/already-paid"
@@ -74,19 +74,19 @@ class TestPay:
         order_id = placed_order_id(system, ("pen", 1))
         system.order.post("/orders/cancel", json={"order_id": order_id})
 
-        answer = system.order.post("/orders/paid", json={"order_id": order_id})
+        answer = system.payments.post("/orders/paid", json={"order_id": order_id})
 
         assert answer.status_code == 409
         assert problem_type(answer) == "/problems/invalid-transition"
 
     def test_an_unknown_order_is_404(self) -> None:
-        answer = pen_and_ink().order.post("/orders/paid", json={"order_id": "o-404"})
+        answer = pen_and_ink().payments.post("/orders/paid", json={"order_id": "o-404"})
 
         assert answer.status_code == 404
         assert problem_type(answer) == "/problems/unknown-order"
 
     def test_ids_are_checked_before_anything_is_looked_up(self) -> None:
-        answer = pen_and_ink().order.post("/orders/paid", json={"order_id": "a b", "payment_id": 7})
+        answer = pen_and_ink().payments.post("/orders/paid", json={"order_id": "a b", "payment_id": 7})
 
         assert answer.status_code == 422
         assert [e["field"] for e in answer.json()["errors"]] == ["order_id", "payment_id"]
@@ -132,7 +132,7 @@ class TestCancel:
     def test_a_paid_order_cannot_be_cancelled_by_the_customer(self) -> None:
         system = pen_and_ink()
         order_id = placed_order_id(system, ("pen", 1))
-        system.order.post("/orders/paid", json={"order_id": order_id})
+        system.payments.post("/orders/paid", json={"order_id": order_id})
 
         answer = system.order.post("/orders/cancel", json={"order_id": order_id})
 

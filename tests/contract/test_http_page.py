@@ -1,4 +1,5 @@
-"""The Order Service's demo page over HTTP: the page and its files, and `GET /catalog`, the products it shows.
+"""The Order Service's demo page over HTTP: the page and its files, `GET /catalog` (the products it shows),
+and `POST /demo/sign-in` (its one-click sign-in, only where switched on and only over loopback).
 
 Every response is also checked against openapi.yaml by the client itself (`http_contract.ContractClient`).
 The page's behaviour in a browser is tests/browser's.
@@ -15,12 +16,17 @@ from typing import Any
 
 import httpx
 import pytest
-from http_services import UnreachableCatalog, pen_and_ink, place, problem_type, services
+from http_services import Services, UnreachableCatalog, items, pen_and_ink, place, problem_type, services
 from test_http_catalog import answering, closing, product_service
 
+import identities
 from adapters.http.catalog import HttpProductCatalog
-from adapters.http.demo_page import PAGE_DIR
+from adapters.http.demo_page import PAGE_DIR, DemoSignIn
+from entrypoints.in_process import Counter
 from ordering_core import CatalogUnavailable, Product
+from ordering_core.customers import Caller, Role
+
+NOBODY: dict[str, str] = {}
 
 
 class LinksAndScripts(HTMLParser):
@@ -94,13 +100,28 @@ class TestThePage:
         script = (PAGE_DIR / "app.js").read_text(encoding="utf-8")
 
         assert "://" not in script
-        assert set(re.findall(r'"(/[a-z/]+)', script)) == {
+        assert set(re.findall(r'"(/[a-z/-]+)', script)) == {
             "/catalog",
             "/orders/order",
             "/orders/paid",
             "/orders/cancel",
+            "/demo/sign-in",
         }
         assert "`/orders?sort=newest&limit=${RECENT_ORDERS}`" in script
+
+    def test_keeps_the_token_for_the_tab_only_and_sends_it_as_a_bearer(self) -> None:
+        script = (PAGE_DIR / "app.js").read_text(encoding="utf-8")
+
+        assert "sessionStorage" in script
+        assert "localStorage" not in script and "document.cookie" not in script
+        assert "options.headers.Authorization = `Bearer ${token}`" in script
+
+    def test_has_a_sign_in_box_and_an_order_form_disabled_until_signed_in(self) -> None:
+        page = pen_and_ink().order.get("/").text
+
+        assert '<form id="sign-in"' in page
+        assert '<button type="button" id="demo-sign-in"' in page
+        assert '<fieldset id="order-fields" disabled>' in page
 
 
 class TestCatalog:
@@ -144,6 +165,99 @@ class TestCatalog:
 
         assert placed.status_code == 201
         assert system.order.get("/catalog").status_code == 200
+
+
+def with_demo_sign_in() -> Services:
+    return pen_and_ink(demo_sign_in=DemoSignIn(identities.Issuer(), Counter("demo")))
+
+
+def verified(token: str) -> Caller:
+    return asyncio.run(identities.verifier().verify(token))
+
+
+class TestDemoSignIn:
+    def test_does_not_exist_unless_switched_on(self) -> None:
+        system = pen_and_ink()
+
+        answer = system.over_loopback("order", NOBODY).post("/demo/sign-in")
+
+        assert answer.status_code == 404
+        assert problem_type(answer) == "/problems/not-found"
+
+    def test_over_loopback_answers_a_new_demo_customer_s_token_and_a_payments_token(self) -> None:
+        system = with_demo_sign_in()
+
+        answer = system.over_loopback("order", NOBODY).post("/demo/sign-in")
+
+        assert answer.status_code == 200
+        assert answer.headers["cache-control"] == "no-store"
+        signed_in = answer.json()
+        assert set(signed_in) == {"customer_id", "token", "payments_token", "expires_in"}
+        assert signed_in["customer_id"].startswith("demo-")
+        assert verified(signed_in["token"]) == Caller(signed_in["customer_id"])
+        assert Role.PAYMENTS in verified(signed_in["payments_token"]).roles
+        assert signed_in["expires_in"] == 3600
+
+    def test_each_sign_in_is_a_new_customer(self) -> None:
+        client = with_demo_sign_in().over_loopback("order", NOBODY)
+
+        first, second = (client.post("/demo/sign-in").json()["customer_id"] for _ in range(2))
+
+        assert first != second
+
+    def test_its_tokens_place_an_order_of_the_demo_customer_s_own_and_pay_it(self) -> None:
+        system = with_demo_sign_in()
+        signed_in = system.over_loopback("order", NOBODY).post("/demo/sign-in").json()
+        customer = system.client("order", {"Authorization": f"Bearer {signed_in['token']}"})
+        provider = system.client("order", {"Authorization": f"Bearer {signed_in['payments_token']}"})
+
+        order_id = customer.post("/orders/order", json=items(("pen", 1))).json()["order_id"]
+        paid = provider.post("/orders/paid", json={"order_id": order_id})
+
+        assert paid.status_code == 200
+        assert customer.get(f"/orders/{order_id}").json()["status"] == "paid"
+        assert system.order.get(f"/orders/{order_id}").status_code == 404  # customer A's view: not theirs
+
+    @pytest.mark.parametrize(
+        ("base_url", "client"),
+        [
+            ("http://127.0.0.1:8001", ("192.0.2.7", 50000)),  # from another machine, over loopback's port
+            ("http://192.0.2.10:8001", ("127.0.0.1", 50000)),  # to an address that is not loopback
+            ("http://testserver", ("testclient", 50000)),  # names, not addresses it can vouch for
+        ],
+        ids=["from another machine", "to a network address", "no addresses"],
+    )
+    def test_is_not_found_unless_the_request_came_over_loopback(self, base_url: str, client: Any) -> None:
+        system = with_demo_sign_in()
+
+        answer = system.client("order", NOBODY, base_url=base_url, client=client).post("/demo/sign-in")
+
+        assert answer.status_code == 404
+        assert problem_type(answer) == "/problems/not-found"
+        assert "token" not in answer.text
+
+    @pytest.mark.parametrize(
+        "headers",
+        [{"Host": "attacker.example:8001"}, {"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}],
+        ids=["a rebound host name", "through a proxy (X-Forwarded-For)", "through a proxy (Forwarded)"],
+    )
+    def test_is_not_found_for_another_host_name_or_a_request_a_local_proxy_forwarded(
+        self, headers: dict[str, str]
+    ) -> None:
+        client = with_demo_sign_in().over_loopback("order", NOBODY)
+
+        answer = client.post("/demo/sign-in", headers=headers)
+
+        assert answer.status_code == 404
+        assert "token" not in answer.text
+
+    @pytest.mark.parametrize("host", ["localhost:8001", "127.0.0.1:8001", "[::1]:8001"])
+    def test_answers_for_a_loopback_host_name(self, host: str) -> None:
+        client = with_demo_sign_in().over_loopback("order", NOBODY)
+
+        answer = client.post("/demo/sign-in", headers={"Host": host})
+
+        assert answer.status_code == 200
 
 
 def listed(client: httpx.AsyncClient) -> Any:

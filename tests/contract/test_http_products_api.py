@@ -195,7 +195,7 @@ class TestMessages:
         order_id = system.order.post(
             "/orders/order", json={"items": [{"product_id": "pen", "quantity": 1}]}
         ).json()["order_id"]
-        system.order.post("/orders/paid", json={"order_id": order_id})
+        system.payments.post("/orders/paid", json={"order_id": order_id})
         system.deliver_status_messages()
 
         answer = system.message.get("/messages", params={"order_id": order_id})

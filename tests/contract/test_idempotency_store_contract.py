@@ -1,17 +1,19 @@
 """What every `IdempotencyStore` promises (adapters/http/idempotency.py), run against each implementation.
 
-A durable store joins by adding a param to `store` that builds it (empty, with a lease of one minute).
+A durable store joins by adding a param to `store` that builds it (empty, with a lease of one minute). Every
+key belongs to a customer: most tests use one, ALICE; `TestKeysOfCustomers` is about two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from adapters.http.idempotency import IdempotencyStore, InMemoryIdempotencyStore, Remembered, Reply
+from adapters.http.idempotency import IdempotencyStore, InMemoryIdempotencyStore, Remembered, Reply, once
 from adapters.sqlite.database import Database
 from adapters.sqlite.idempotency import SqliteIdempotencyStore
 from adapters.sqlite.orders import ORDER_SCHEMA
@@ -19,6 +21,8 @@ from adapters.sqlite.orders import ORDER_SCHEMA
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)
 REPLY = Reply("o-1", b'{"order_id":"o-1"}')
+ALICE = "alice"
+BOB = "bob"
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -32,67 +36,123 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Idempotenc
 
 class TestIdempotencyStore:
     def test_a_free_key_is_held_by_whoever_claims_it_first(self, store: IdempotencyStore) -> None:
-        first = store.claim("k", "fp-1", T0)
-        second = store.claim("k", "fp-1", T0)
+        first = store.claim(ALICE, "k", "fp-1", T0)
+        second = store.claim(ALICE, "k", "fp-1", T0)
 
         assert first is None
         assert second == Remembered("fp-1", None)
 
     def test_a_fulfilled_key_gives_its_reply_and_its_own_fingerprint(self, store: IdempotencyStore) -> None:
-        store.claim("k", "fp-1", T0)
-        store.fulfil("k", REPLY)
+        store.claim(ALICE, "k", "fp-1", T0)
+        store.fulfil(ALICE, "k", REPLY)
 
-        remembered = store.claim("k", "fp-2", T0 + timedelta(days=1))
+        remembered = store.claim(ALICE, "k", "fp-2", T0 + timedelta(days=1))
 
         assert remembered == Remembered("fp-1", REPLY)
 
     def test_a_released_key_is_free_again(self, store: IdempotencyStore) -> None:
-        store.claim("k", "fp-1", T0)
-        store.release("k")
+        store.claim(ALICE, "k", "fp-1", T0)
+        store.release(ALICE, "k")
 
-        assert store.claim("k", "fp-2", T0) is None
-        assert store.claim("k", "fp-2", T0) == Remembered("fp-2", None)
+        assert store.claim(ALICE, "k", "fp-2", T0) is None
+        assert store.claim(ALICE, "k", "fp-2", T0) == Remembered("fp-2", None)
 
     def test_a_fulfilled_key_is_never_released(self, store: IdempotencyStore) -> None:
-        store.claim("k", "fp-1", T0)
-        store.fulfil("k", REPLY)
+        store.claim(ALICE, "k", "fp-1", T0)
+        store.fulfil(ALICE, "k", REPLY)
 
-        store.release("k")
+        store.release(ALICE, "k")
 
-        assert store.claim("k", "fp-1", T0) == Remembered("fp-1", REPLY)
+        assert store.claim(ALICE, "k", "fp-1", T0) == Remembered("fp-1", REPLY)
 
     def test_a_key_held_longer_than_the_lease_without_a_reply_is_taken_over(
         self, store: IdempotencyStore
     ) -> None:
-        store.claim("k", "fp-1", T0)
+        store.claim(ALICE, "k", "fp-1", T0)
 
-        within = store.claim("k", "fp-2", T0 + LEASE - timedelta(seconds=1))
-        after = store.claim("k", "fp-2", T0 + LEASE)
+        within = store.claim(ALICE, "k", "fp-2", T0 + LEASE - timedelta(seconds=1))
+        after = store.claim(ALICE, "k", "fp-2", T0 + LEASE)
 
         assert (within, after) == (Remembered("fp-1", None), None)
 
     def test_keys_are_independent(self, store: IdempotencyStore) -> None:
-        store.claim("a", "fp-1", T0)
-        store.fulfil("a", REPLY)
+        store.claim(ALICE, "a", "fp-1", T0)
+        store.fulfil(ALICE, "a", REPLY)
 
-        assert store.claim("b", "fp-1", T0) is None
+        assert store.claim(ALICE, "b", "fp-1", T0) is None
+
+
+class TestKeysOfCustomers:
+    def test_the_same_key_of_two_customers_is_two_keys_each_held_by_its_own(
+        self, store: IdempotencyStore
+    ) -> None:
+        alices = store.claim(ALICE, "k", "fp-1", T0)
+        bobs = store.claim(BOB, "k", "fp-2", T0)
+
+        assert (alices, bobs) == (None, None)
+
+    def test_a_customer_never_gets_the_reply_another_customer_bound_to_the_same_key(
+        self, store: IdempotencyStore
+    ) -> None:
+        store.claim(ALICE, "k", "fp-1", T0)
+        store.fulfil(ALICE, "k", REPLY)
+
+        bobs = store.claim(BOB, "k", "fp-1", T0)
+        alices = store.claim(ALICE, "k", "fp-1", T0)
+
+        assert (bobs, alices) == (None, Remembered("fp-1", REPLY))
+
+    def test_fulfilling_and_releasing_touch_only_the_callers_own_key(self, store: IdempotencyStore) -> None:
+        store.claim(ALICE, "k", "fp-1", T0)
+        store.claim(BOB, "k", "fp-2", T0)
+
+        store.fulfil(BOB, "k", REPLY)
+        store.release(ALICE, "k")
+
+        assert store.claim(ALICE, "k", "fp-3", T0) is None
+        assert store.claim(BOB, "k", "fp-2", T0) == Remembered("fp-2", REPLY)
+
+    def test_once_acts_again_for_another_customer_with_the_same_key(self, store: IdempotencyStore) -> None:
+        placed: list[str] = []
+
+        def placing_for(customer_id: str) -> Callable[[], Awaitable[Reply]]:
+            async def place() -> Reply:
+                placed.append(customer_id)
+                return Reply(f"o-{customer_id}", customer_id.encode())
+
+            return place
+
+        async def alice_bob_alice() -> list[tuple[Reply, bool]]:
+            return [
+                await once(store, customer_id, "k", "fp-1", T0, placing_for(customer_id))
+                for customer_id in (ALICE, BOB, ALICE)
+            ]
+
+        answers = asyncio.run(alice_bob_alice())
+
+        assert placed == [ALICE, BOB]
+        assert answers == [
+            (Reply("o-alice", b"alice"), False),
+            (Reply("o-bob", b"bob"), False),
+            (Reply("o-alice", b"alice"), True),
+        ]
 
 
 class TestInMemoryStore:
     def test_forgets_the_oldest_keys_beyond_its_capacity(self) -> None:
         store = InMemoryIdempotencyStore(capacity=2)
         for key in ("a", "b", "c"):
-            store.claim(key, "fp", T0)
-            store.fulfil(key, REPLY)
+            store.claim(ALICE, key, "fp", T0)
+            store.fulfil(ALICE, key, REPLY)
 
-        assert list(store.entries) == ["b", "c"]
-        assert store.claim("a", "fp", T0) is None
+        assert list(store.entries) == [(ALICE, "b"), (ALICE, "c")]
+        assert store.claim(ALICE, "a", "fp", T0) is None
 
     def test_a_key_forgotten_while_its_request_ran_stays_forgotten(self) -> None:
         store = InMemoryIdempotencyStore(capacity=1)
-        store.claim("a", "fp", T0)
-        store.claim("b", "fp", T0)  # "a" is forgotten, its request still running
+        store.claim(ALICE, "a", "fp", T0)
+        store.claim(ALICE, "b", "fp", T0)  # "a" is forgotten, its request still running
 
-        store.fulfil("a", REPLY)
+        store.fulfil(ALICE, "a", REPLY)
 
-        assert list(store.entries) == ["b"]
+        assert list(store.entries) == [(ALICE, "b")]

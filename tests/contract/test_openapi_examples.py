@@ -7,6 +7,7 @@ checked on every response of every HTTP test by `ContractClient`, including thes
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,10 @@ import pytest
 from http_contract import OpenApi
 from http_services import UnreachableCatalog, services
 
-from ordering_core import Product
+import identities
+from adapters.http.demo_page import DemoSignIn
+from entrypoints.in_process import Counter
+from ordering_core import HoldLimit, Product
 
 SPEC = OpenApi.load()
 PEN_ORDER = {"items": [{"product_id": "pen", "quantity": 1}]}
@@ -23,17 +27,22 @@ PEN_ORDER = {"items": [{"product_id": "pen", "quantity": 1}]}
 BODY_ERRORS = {"400": b"{", "413": b" " * (64 * 1024 + 1), "422": b"[]"}
 
 
+NOBODY: dict[str, str] = {}
+
+
 class World:
-    """Products, and an order in each status."""
+    """Products, and an order of customer A's in each status; a limit of 5 unpaid orders per customer."""
 
     def __init__(self) -> None:
         self.system = services(
-            Product("pen", "Pen", Decimal("2.50"), 10), Product("ink", "Ink", Decimal("1.20"), 0)
+            Product("pen", "Pen", Decimal("2.50"), 10),
+            Product("ink", "Ink", Decimal("1.20"), 0),
+            hold_limit=HoldLimit(5, 50, timedelta(minutes=30)),
         )
         self.unpaid = self._place()
         self.paid = self._place()
         self.cancelled = self._place()
-        self.order.post("/orders/paid", json={"order_id": self.paid})
+        self.system.payments.post("/orders/paid", json={"order_id": self.paid})
         self.order.post("/orders/cancel", json={"order_id": self.cancelled})
         self.system.deliver_status_messages()
 
@@ -48,10 +57,25 @@ class World:
     def _place(self) -> str:
         return str(self.system.order.post("/orders/order", json=PEN_ORDER).json()["order_id"])
 
+    def as_(self, service: str, headers: dict[str, str]) -> Any:
+        return self.system.client(service, headers)
+
+    def hoard(self) -> httpx.Response:
+        """Customer A places orders until the limit refuses one."""
+        answer = self.order.post("/orders/order", json=PEN_ORDER)
+        while answer.status_code == 201:
+            answer = self.order.post("/orders/order", json=PEN_ORDER)
+        return answer
+
     def client_for(self, template: str) -> Any:
         """The client of the service that serves `template`, as the spec's path-level `servers` says."""
         service = SPEC.document["paths"][template]["servers"][0]["description"]  # e.g. "Product Service"
         return getattr(self.system, service.split()[0].lower())
+
+    def demo_client(self) -> Any:
+        """The Order Service with demo sign-in, asked over loopback as `make run` serves it."""
+        demo = services(demo_sign_in=DemoSignIn(identities.Issuer(), Counter("demo")))
+        return demo.over_loopback("order", NOBODY)
 
     def path(self, template: str) -> str:
         return template.replace("{product_id}", "pen").replace("{order_id}", self.unpaid)
@@ -84,6 +108,34 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("POST", "/products/{product_id}/restock", "404"): lambda w: w.product.post(
         "/products/nib/restock", json={"quantity": 1}
     ),
+    ("PUT", "/products/{product_id}", "401"): lambda w: w.as_("product", NOBODY).put(
+        "/products/pen", json={"name": "P", "price": "3"}
+    ),
+    ("PUT", "/products/{product_id}", "403"): lambda w: w.as_("product", identities.bearer()).put(
+        "/products/pen", json={"name": "P", "price": "3"}
+    ),
+    ("POST", "/products/{product_id}/restock", "401"): lambda w: w.as_("product", NOBODY).post(
+        "/products/pen/restock", json={"quantity": 1}
+    ),
+    ("POST", "/products/{product_id}/restock", "403"): lambda w: w.as_("product", identities.payments()).post(
+        "/products/pen/restock", json={"quantity": 1}
+    ),
+    ("POST", "/orders/order", "401"): lambda w: w.as_("order", {"Authorization": "Bearer x.y.z"}).post(
+        "/orders/order", json=PEN_ORDER
+    ),
+    ("POST", "/orders/order", "429"): lambda w: w.hoard(),
+    ("POST", "/orders/paid", "401"): lambda w: w.as_("order", NOBODY).post(
+        "/orders/paid", json={"order_id": w.unpaid}
+    ),
+    ("POST", "/orders/paid", "403"): lambda w: w.order.post("/orders/paid", json={"order_id": w.unpaid}),
+    ("POST", "/orders/cancel", "401"): lambda w: w.as_("order", NOBODY).post(
+        "/orders/cancel", json={"order_id": w.unpaid}
+    ),
+    ("GET", "/orders/{order_id}", "401"): lambda w: w.as_("order", NOBODY).get(f"/orders/{w.paid}"),
+    ("GET", "/orders", "401"): lambda w: w.as_("order", NOBODY).get("/orders"),
+    ("GET", "/messages", "401"): lambda w: w.as_("message", NOBODY).get("/messages", params={"order_id": "o-1"}),
+    ("POST", "/demo/sign-in", "200"): lambda w: w.demo_client().post("/demo/sign-in"),
+    ("POST", "/demo/sign-in", "404"): lambda w: w.order.post("/demo/sign-in"),
     ("POST", "/orders/order", "201"): lambda w: w.order.post("/orders/order", json=PEN_ORDER),
     ("POST", "/orders/order", "409"): lambda w: w.order.post(
         "/orders/order", json={"items": [{"product_id": "ink", "quantity": 1}]}
@@ -91,9 +143,11 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("POST", "/orders/order", "503"): lambda w: services(catalog=UnreachableCatalog()).order.post(
         "/orders/order", json=PEN_ORDER
     ),
-    ("POST", "/orders/paid", "200"): lambda w: w.order.post("/orders/paid", json={"order_id": w.unpaid}),
-    ("POST", "/orders/paid", "404"): lambda w: w.order.post("/orders/paid", json={"order_id": "o-404"}),
-    ("POST", "/orders/paid", "409"): lambda w: w.order.post("/orders/paid", json={"order_id": w.cancelled}),
+    ("POST", "/orders/paid", "200"): lambda w: w.system.payments.post("/orders/paid", json={"order_id": w.unpaid}),
+    ("POST", "/orders/paid", "404"): lambda w: w.system.payments.post("/orders/paid", json={"order_id": "o-404"}),
+    ("POST", "/orders/paid", "409"): lambda w: w.system.payments.post(
+        "/orders/paid", json={"order_id": w.cancelled}
+    ),
     ("POST", "/orders/cancel", "200"): lambda w: w.order.post("/orders/cancel", json={"order_id": w.unpaid}),
     ("POST", "/orders/cancel", "404"): lambda w: w.order.post("/orders/cancel", json={"order_id": "o-404"}),
     ("POST", "/orders/cancel", "409"): lambda w: w.order.post("/orders/cancel", json={"order_id": w.paid}),

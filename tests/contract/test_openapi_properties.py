@@ -12,6 +12,10 @@ have every `product_id`, `order_id` and `quantity` they carry (in the path, the 
 the shop, so reads, restocks, renames, payments, cancellations and orders meet existing resources too and an
 order can be placed (201), not only refused.
 
+Every case is sent by one of the callers a service meets (tests/identities.py): the customer whose orders the
+shop holds, another customer, the payment provider, an admin, nobody, or a token that is not one. So the
+protected operations answer 401, 403 and 404 as declared as well as their successes.
+
 Bounded and repeatable: a fixed seed, derandomized, no example database. Fuzzing makes a quarter of the
 Hypothesis profile's `max_examples` per operation: 25 under `make test`, 500 under `make soak`.
 """
@@ -37,6 +41,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+import identities
+
 
 def shop() -> Services:
     return pen_and_ink(pens=50, ink=5)
@@ -46,7 +52,7 @@ def shop_with_orders() -> Services:
     system = shop()
     placed_order_id(system, ("pen", 1))
     paid, cancelled = placed_order_id(system, ("pen", 2)), placed_order_id(system, ("pen", 3))
-    assert system.order.post("/orders/paid", json={"order_id": paid}).status_code == 200
+    assert system.payments.post("/orders/paid", json={"order_id": paid}).status_code == 200
     assert system.order.post("/orders/cancel", json={"order_id": cancelled}).status_code == 200
     system.deliver_status_messages()
     return system
@@ -87,6 +93,14 @@ spec = schemathesis.openapi.from_path(
 )
 
 SEEDED_FIELDS = ("product_id", "order_id", "quantity")
+CALLERS: tuple[dict[str, str], ...] = (
+    identities.bearer(identities.CUSTOMER_A),
+    identities.bearer(identities.CUSTOMER_B),
+    identities.payments(),
+    identities.admin(),
+    {},
+    {"Authorization": "Bearer not.a-token"},
+)
 
 
 @cache
@@ -102,18 +116,26 @@ def seeded_values() -> dict[str, tuple[Any, ...]]:
 
 @spec.hook
 def flatmap_case(context: schemathesis.HookContext, case: Case) -> st.SearchStrategy[Case]:
-    """The case as generated, or with every `product_id`, `order_id` and `quantity` in it from the shop."""
+    """The case as generated, or with every `product_id`, `order_id` and `quantity` in it from the shop; sent
+    by one of the `CALLERS`."""
     slots = [*_slots(case.path_parameters), *_slots(case.query), *_slots(case.body)]
-    if not slots:
-        return st.just(case)
+    cases = st.just(case)
+    if slots:
 
-    def seeded(values: tuple[Any, ...]) -> Case:
-        for (_, put), value in zip(slots, values, strict=True):
-            put(value)
-        return case
+        def seeded(values: tuple[Any, ...]) -> Case:
+            for (_, put), value in zip(slots, values, strict=True):
+                put(value)
+            return case
 
-    values = st.tuples(*(st.sampled_from(seeded_values()[name]) for name, _ in slots))
-    return st.just(case) | values.map(seeded)
+        values = st.tuples(*(st.sampled_from(seeded_values()[name]) for name, _ in slots))
+        cases = cases | values.map(seeded)
+    return st.tuples(cases, st.sampled_from(CALLERS)).map(lambda both: _sent_by(*both))
+
+
+def _sent_by(case: Case, caller: dict[str, str]) -> Case:
+    headers = {name: value for name, value in (case.headers or {}).items() if name.lower() != "authorization"}
+    case.headers = {**headers, **caller}
+    return case
 
 
 def _slots(value: Any) -> list[tuple[str, Callable[[Any], None]]]:

@@ -21,28 +21,30 @@ from adapters.sqlite.products import PRODUCT_SCHEMA
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)
 REPLY = Reply("o-1", b'{"order_id":"o-1"}')
+ALICE = "alice"
 
 
 class TestSqliteIdempotencyStore:
     def test_a_fulfilled_key_survives_reopening_the_file(self, tmp_path: Path) -> None:
         with Database(tmp_path / "order.db", ORDER_SCHEMA) as before:
             store = SqliteIdempotencyStore(before, lease=LEASE)
-            store.claim("k", "fp-1", T0)
-            store.fulfil("k", REPLY)
+            store.claim(ALICE, "k", "fp-1", T0)
+            store.fulfil(ALICE, "k", REPLY)
 
         with Database(tmp_path / "order.db", ORDER_SCHEMA) as after:
-            remembered = SqliteIdempotencyStore(after, lease=LEASE).claim("k", "fp-1", T0 + timedelta(days=1))
+            store = SqliteIdempotencyStore(after, lease=LEASE)
+            remembered = store.claim(ALICE, "k", "fp-1", T0 + timedelta(days=1))
 
         assert remembered == Remembered("fp-1", REPLY)
 
     def test_a_key_held_when_the_process_died_is_free_once_its_lease_runs_out(self, tmp_path: Path) -> None:
         with Database(tmp_path / "order.db", ORDER_SCHEMA) as before:
-            SqliteIdempotencyStore(before, lease=LEASE).claim("k", "fp-1", T0)  # then the process dies
+            SqliteIdempotencyStore(before, lease=LEASE).claim(ALICE, "k", "fp-1", T0)  # then the process dies
 
         with Database(tmp_path / "order.db", ORDER_SCHEMA) as after:
             store = SqliteIdempotencyStore(after, lease=LEASE)
-            within = store.claim("k", "fp-1", T0 + LEASE - timedelta(microseconds=1))
-            after_lease = store.claim("k", "fp-1", T0 + LEASE)
+            within = store.claim(ALICE, "k", "fp-1", T0 + LEASE - timedelta(microseconds=1))
+            after_lease = store.claim(ALICE, "k", "fp-1", T0 + LEASE)
 
         assert (within, after_lease) == (Remembered("fp-1", None), None)
 
@@ -58,7 +60,7 @@ class TestSqliteIdempotencyStore:
             def claim_all(fingerprint: str) -> list[Remembered | None]:
                 start.wait()
                 try:
-                    return [store.claim(key, fingerprint, T0) for key in keys]
+                    return [store.claim(ALICE, key, fingerprint, T0) for key in keys]
                 finally:
                     database.close()  # each thread closes its own connection, as the services' threads do
 

@@ -47,6 +47,7 @@ from ordering_core import (
 
 T = TypeVar("T")
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CUSTOMER = "customer-a"
 
 
 @pytest.fixture
@@ -69,11 +70,13 @@ def order_db(tmp_path: Path, open_databases) -> Database:
 
 
 def an_order(order_id: str) -> Order:
-    return Order.place(order_id, [OrderLine("p-1", 2, Decimal("2.50"))], NOW)
+    return Order.place(order_id, [OrderLine("p-1", 2, Decimal("2.50"))], NOW, customer_id=CUSTOMER)
 
 
 def status_event(order_id: str, n: int = 1) -> OrderStatusChanged:
-    return OrderStatusChanged(Envelope(f"{order_id}-m{n}", NOW, order_id, "corr-1"), OrderStatus.UNPAID)
+    return OrderStatusChanged(
+        Envelope(f"{order_id}-m{n}", NOW, order_id, "corr-1"), OrderStatus.UNPAID, customer_id=CUSTOMER
+    )
 
 
 def place(uow: SqliteOrderUnitOfWork, order_id: str) -> None:
@@ -82,6 +85,12 @@ def place(uow: SqliteOrderUnitOfWork, order_id: str) -> None:
         uow.orders.add(an_order(order_id))
         uow.events.publish([status_event(order_id, n) for n in (1, 2, 3)])
         uow.commit()
+
+
+def listed(database: Database) -> list[str]:
+    """The ids of every order in the file, oldest first, as an admin lists them."""
+    orders = SqliteOrderViews(database).orders(customer_id=None, after=None, limit=1_000)
+    return [order.order_id for order in orders]
 
 
 def published(database: Database) -> list[Event]:
@@ -132,20 +141,29 @@ class TestOpeningADatabase:
     def test_records_the_schema_version_in_the_file(self, order_db):
         (version,) = order_db.connection().execute("PRAGMA user_version").fetchone()
 
-        assert version == ORDER_SCHEMA.version == 1
+        assert version == ORDER_SCHEMA.version == 2
 
     def test_lays_out_the_tables_other_tools_read(self, order_db):
         tools = sqlite_utils.Database(order_db.connection(), execute_plugins=False, recursive_triggers=False)
 
         assert tools["orders"].columns_dict == {
             "order_id": str,
+            "customer_id": str,
             "status": str,
             "cancel_reason": str,
             "payment_id": str,
             "placed_at": str,
             "placed_at_us": int,
             "total": str,
+            "units": int,
             "lines": str,
+        }
+        assert {index.name for index in tools["orders"].indexes} == {
+            "orders_by_placed_at",
+            "orders_unpaid_by_placed_at",
+            "orders_of_customer",
+            "orders_unpaid_of_customer",
+            "sqlite_autoindex_orders_1",
         }
         assert tools["outbox"].columns_dict == {
             "id": int,
@@ -196,10 +214,10 @@ class TestOpeningADatabase:
     def test_refuses_a_file_written_by_a_newer_release(self, tmp_path, open_databases):
         open_databases(tmp_path / "order.db", ORDER_SCHEMA).close_all()
         with sqlite3.connect(tmp_path / "order.db") as newer:
-            newer.execute("PRAGMA user_version = 2")
+            newer.execute("PRAGMA user_version = 3")
         newer.close()
 
-        with pytest.raises(UnusableDatabase, match="version 2, newer than this release's 1"):
+        with pytest.raises(UnusableDatabase, match="version 3, newer than this release's 2"):
             Database(tmp_path / "order.db", ORDER_SCHEMA)
 
     def test_refuses_another_services_file(self, tmp_path, open_databases):
@@ -271,7 +289,9 @@ class TestRestart:
         after = open_databases(tmp_path / "order.db", ORDER_SCHEMA)
         place(SqliteOrderUnitOfWork(after), "o-3")
 
-        assert SqliteOrderViews(after).orders(after=None, limit=10) == [an_order(f"o-{n}") for n in (1, 2, 3)]
+        assert SqliteOrderViews(after).orders(customer_id=None, after=None, limit=10) == [
+            an_order(f"o-{n}") for n in (1, 2, 3)
+        ]
         assert published(after) == [*events, *(status_event("o-3", n) for n in (1, 2, 3))]
         assert [row.id for row in SqliteOutbox(after).pending(10)] == [4, 5, 6, 7, 8, 9]
         assert SqliteOrderUnitOfWork(after).inbox.seen("m-1")
@@ -302,7 +322,7 @@ class TestRestart:
 
         after = open_databases(tmp_path / "message.db", MESSAGE_SCHEMA)
 
-        assert SqliteMessageViews(after).messages_for("o-1") == [message]
+        assert SqliteMessageViews(after).messages_for("o-1", customer_id=CUSTOMER) == [message]
 
     def test_a_transaction_cut_off_by_a_shutdown_keeps_nothing(self, tmp_path, open_databases):
         before = open_databases(tmp_path / "order.db", ORDER_SCHEMA)
@@ -332,7 +352,7 @@ class TestThreads:
 
         on_threads(order_db, place_many("a"), place_many("b"))
 
-        assert len(SqliteOrderViews(order_db).orders(after=None, limit=1_000)) == 300
+        assert len(listed(order_db)) == 300
         assert SqliteOutbox(order_db).backlog() == 900
 
     def test_two_threads_changing_the_same_product_at_once_lose_no_update(self, tmp_path, open_databases):
@@ -363,7 +383,7 @@ class TestThreads:
             second.result()
 
         assert not finished_early
-        assert [o.order_id for o in SqliteOrderViews(order_db).orders(after=None, limit=10)] == ["o-1", "o-2"]
+        assert listed(order_db) == ["o-1", "o-2"]
 
     def test_a_writer_in_another_process_still_waits_on_sqlite_s_own_lock(self, tmp_path, open_databases):
         # Two Database objects on one file stand for two processes: they share no lock of ours.
@@ -382,7 +402,7 @@ class TestThreads:
             second.result()
 
         assert not finished_early
-        assert [o.order_id for o in SqliteOrderViews(here).orders(after=None, limit=10)] == ["o-1", "o-2"]
+        assert listed(here) == ["o-1", "o-2"]
 
     def test_a_transaction_an_error_ended_by_itself_does_not_keep_other_writers_out(self, order_db):
         uow = SqliteOrderUnitOfWork(order_db)
@@ -394,18 +414,15 @@ class TestThreads:
             uow.commit()
         on_threads(order_db, lambda: place(uow, "o-3"))
 
-        assert [o.order_id for o in SqliteOrderViews(order_db).orders(after=None, limit=10)] == ["o-2", "o-3"]
+        assert listed(order_db) == ["o-2", "o-3"]
 
     def test_a_reader_sees_the_last_commit_while_a_write_transaction_is_open(self, order_db):
         uow = SqliteOrderUnitOfWork(order_db)
         place(uow, "o-1")
 
-        def read() -> list[str]:
-            return [o.order_id for o in SqliteOrderViews(order_db).orders(after=None, limit=10)]
-
         with uow:
             uow.orders.add(an_order("o-2"))
-            seen = on_threads(order_db, read)
+            seen = on_threads(order_db, lambda: listed(order_db))
 
         assert seen == [["o-1"]]
 
@@ -470,16 +487,56 @@ class TestQueryPlans:
             ),
             (
                 ORDER_SCHEMA,
-                lambda db: SqliteOrderViews(db).orders(after="o-1", limit=10),
+                lambda db: SqliteOrderUnitOfWork(db).orders.holdings_of(CUSTOMER),
+                "COVERING INDEX orders_unpaid_of_customer",
+            ),
+            (
+                ORDER_SCHEMA,
+                lambda db: SqliteOrderViews(db).orders(customer_id=None, after="o-1", limit=10),
                 "orders_by_placed_at",
             ),
             (
+                ORDER_SCHEMA,
+                lambda db: SqliteOrderViews(db).orders(
+                    customer_id=None, after=None, limit=10, newest_first=True
+                ),
+                "orders_by_placed_at",
+            ),
+            (
+                ORDER_SCHEMA,
+                lambda db: SqliteOrderViews(db).orders(customer_id=CUSTOMER, after="o-1", limit=10),
+                "orders_of_customer (customer_id=? AND placed_at_us>?)",
+            ),
+            (
+                ORDER_SCHEMA,
+                lambda db: SqliteOrderViews(db).orders(
+                    customer_id=CUSTOMER, after=None, limit=10, newest_first=True
+                ),
+                "orders_of_customer (customer_id=?)",
+            ),
+            (
                 MESSAGE_SCHEMA,
-                lambda db: SqliteMessageViews(db).messages_for("o-1"),
+                lambda db: SqliteMessageViews(db).messages_for("o-1", customer_id=None),
+                "customer_messages_by_order",
+            ),
+            (
+                MESSAGE_SCHEMA,
+                lambda db: SqliteMessageViews(db).messages_for("o-1", customer_id=CUSTOMER),
                 "customer_messages_by_order",
             ),
         ],
-        ids=["pending", "backlog", "unpaid_placed_before", "orders-page", "messages_for"],
+        ids=[
+            "pending",
+            "backlog",
+            "unpaid_placed_before",
+            "holdings_of",
+            "orders-page",
+            "orders-newest",
+            "customers-orders-page",
+            "customers-orders-newest",
+            "messages_for",
+            "customers-messages_for",
+        ],
     )
     def test_reads_through_their_index(self, tmp_path, open_databases, schema, read, index):
         database = open_databases(tmp_path / "service.db", schema)
@@ -494,3 +551,5 @@ class TestQueryPlans:
             for statement in executed
         ]
         assert any(index in plan for plan in plans), plans
+        # The index gives the rows in the order asked for, newest first too: no sort of the matching rows.
+        assert not any("TEMP B-TREE" in plan for plan in plans), plans

@@ -35,6 +35,7 @@ from ordering_core import (
     EntryState,
     Envelope,
     Event,
+    Holdings,
     LedgerEntry,
     Line,
     MessageUnitOfWork,
@@ -55,10 +56,13 @@ from ordering_core import (
     StockReservationRequested,
     UnavailableLine,
 )
+from ordering_core.holds import NOTHING_HELD
 
 T = TypeVar("T")
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 INDIA = timezone(timedelta(hours=5, minutes=30))
+CUSTOMER = "customer-a"
+OTHER_CUSTOMER = "customer-b"
 
 
 # -- the backends ---------------------------------------------------------------------------------------
@@ -167,9 +171,13 @@ def an_order(
     status: OrderStatus = OrderStatus.UNPAID,
     reason: CancelReason | None = None,
     payment_id: str | None = None,
+    customer_id: str = CUSTOMER,
+    lines: tuple[OrderLine, ...] = (
+        OrderLine("p-1", 2, Decimal("2.50")),
+        OrderLine("p-2", 1, Decimal("0.10")),
+    ),
 ) -> Order:
-    lines = (OrderLine("p-1", 2, Decimal("2.50")), OrderLine("p-2", 1, Decimal("0.10")))
-    return Order(order_id, lines, status, placed_at, reason, payment_id)
+    return Order(order_id, lines, status, placed_at, reason, payment_id, customer_id=customer_id)
 
 
 def envelope(order_id: str, message_id: str) -> Envelope:
@@ -178,23 +186,37 @@ def envelope(order_id: str, message_id: str) -> Envelope:
 
 def order_events(order: Order) -> list[Event]:
     """What placing `order` publishes."""
+    customer_id = order.customer_id
     return [
-        OrderCreated(envelope(order.order_id, f"{order.order_id}-created"), order.lines, order.total),
+        OrderCreated(
+            envelope(order.order_id, f"{order.order_id}-created"),
+            order.lines,
+            order.total,
+            customer_id=customer_id,
+        ),
         StockReservationRequested(
             envelope(order.order_id, f"{order.order_id}-reserve"),
             tuple(Line(line.product_id, line.quantity) for line in order.lines),
         ),
-        OrderStatusChanged(envelope(order.order_id, f"{order.order_id}-unpaid"), OrderStatus.UNPAID),
+        OrderStatusChanged(
+            envelope(order.order_id, f"{order.order_id}-unpaid"), OrderStatus.UNPAID, customer_id=customer_id
+        ),
     ]
 
 
 def a_message(
-    order_id: str, message_id: str, status: OrderStatus, reason: CancelReason | None = None
+    order_id: str,
+    message_id: str,
+    status: OrderStatus,
+    reason: CancelReason | None = None,
+    *,
+    customer_id: str = CUSTOMER,
 ) -> CustomerMessage:
     event = OrderStatusChanged(
         Envelope(message_id, datetime(2026, 3, 1, 17, 30, 0, 250, tzinfo=INDIA), order_id, "corr-1"),
         status,
         reason,
+        customer_id=customer_id,
     )
     return CustomerMessage.from_status_change(event)
 
@@ -278,7 +300,8 @@ class TestOrderUnitOfWork:
             uow.commit()
             uow.orders.add(an_order("o-2"))
 
-        assert [o.order_id for o in storage.order_views().orders(after=None, limit=10)] == ["o-1"]
+        listed = storage.order_views().orders(customer_id=None, after=None, limit=10)
+        assert [o.order_id for o in listed] == ["o-1"]
 
     def test_a_second_commit_keeps_the_work_done_since_the_first(self, storage):
         uow = storage.order_uow()
@@ -289,7 +312,8 @@ class TestOrderUnitOfWork:
             uow.orders.add(an_order("o-2"))
             uow.commit()
 
-        assert [o.order_id for o in storage.order_views().orders(after=None, limit=10)] == ["o-1", "o-2"]
+        listed = storage.order_views().orders(customer_id=None, after=None, limit=10)
+        assert [o.order_id for o in listed] == ["o-1", "o-2"]
 
     def test_refuses_to_nest(self, storage):
         uow = storage.order_uow()
@@ -385,7 +409,7 @@ class TestMessageUnitOfWork:
         reader = storage.message_uow()
         with reader:
             assert reader.inbox.seen("m-1")
-        assert storage.message_views().messages_for("o-1") == [message]
+        assert storage.message_views().messages_for("o-1", customer_id=CUSTOMER) == [message]
 
     def test_leaving_the_block_without_commit_keeps_nothing(self, storage):
         uow = storage.message_uow()
@@ -397,7 +421,7 @@ class TestMessageUnitOfWork:
         after = storage.message_uow()
         with after:
             assert not after.inbox.seen("m-1")
-        assert storage.message_views().messages_for("o-1") == []
+        assert storage.message_views().messages_for("o-1", customer_id=None) == []
 
     def test_an_error_in_the_block_keeps_nothing_and_propagates(self, storage):
         uow = storage.message_uow()
@@ -410,7 +434,7 @@ class TestMessageUnitOfWork:
         after = storage.message_uow()
         with after:
             assert not after.inbox.seen("m-1")
-        assert storage.message_views().messages_for("o-1") == []
+        assert storage.message_views().messages_for("o-1", customer_id=None) == []
 
 
 # -- repositories ---------------------------------------------------------------------------------------------
@@ -426,6 +450,7 @@ class TestOrderRepository:
             an_order(
                 "o-refund", status=OrderStatus.CANCELLED, reason=CancelReason.OUT_OF_STOCK, payment_id="pay-2"
             ),
+            an_order("o-auth0", customer_id="auth0|5f7c8ec7'\"%_;--"),
         ],
         ids=lambda order: order.order_id,
     )
@@ -523,6 +548,91 @@ class TestUnpaidPlacedBefore:
             due = uow.orders.unpaid_placed_before(NOW + timedelta(seconds=1))
 
         assert [order.order_id for order in due] == ["o-a", "o-b", "o-c"]
+
+
+def holdings_of(storage: Storage, customer_id: str) -> Holdings:
+    uow = storage.order_uow()
+    with uow:
+        return uow.orders.holdings_of(customer_id)
+
+
+def units(*quantities: int) -> tuple[OrderLine, ...]:
+    """Lines of these quantities, one product each."""
+    return tuple(OrderLine(f"p-{n}", quantity, Decimal("1.00")) for n, quantity in enumerate(quantities, 1))
+
+
+class TestHoldingsOf:
+    def test_a_customer_without_orders_holds_nothing(self, storage):
+        add_orders(storage, an_order("o-1", customer_id=OTHER_CUSTOMER))
+
+        held = holdings_of(storage, CUSTOMER)
+
+        assert held == NOTHING_HELD
+
+    def test_counts_the_customers_unpaid_orders_their_units_and_when_the_oldest_was_placed(self, storage):
+        add_orders(
+            storage,
+            an_order("o-1", lines=units(2, 3), placed_at=NOW),
+            an_order("o-2", lines=units(1), placed_at=NOW - timedelta(hours=2)),
+            an_order("o-3", lines=units(4), placed_at=NOW + timedelta(hours=1)),
+        )
+
+        held = holdings_of(storage, CUSTOMER)
+
+        assert held == Holdings(3, 10, NOW - timedelta(hours=2))
+
+    def test_paid_and_cancelled_orders_and_other_customers_orders_hold_nothing_of_theirs(self, storage):
+        add_orders(
+            storage,
+            an_order("o-mine", lines=units(2)),
+            an_order("o-paid", lines=units(5), status=OrderStatus.PAID, payment_id="pay-1"),
+            an_order(
+                "o-cancelled", lines=units(5), status=OrderStatus.CANCELLED, reason=CancelReason.CUSTOMER
+            ),
+            an_order(
+                "o-theirs", lines=units(7), placed_at=NOW - timedelta(days=1), customer_id=OTHER_CUSTOMER
+            ),
+        )
+
+        held = holdings_of(storage, CUSTOMER)
+
+        assert held == Holdings(1, 2, NOW)
+
+    def test_the_oldest_is_the_earliest_instant_whatever_the_offsets(self, storage):
+        # 17:15 in India is 11:45 UTC: the oldest, though its text sorts after 11:50.
+        india = datetime(2026, 3, 1, 17, 15, tzinfo=INDIA)
+        add_orders(
+            storage,
+            an_order("o-utc", placed_at=datetime(2026, 3, 1, 11, 50, tzinfo=UTC)),
+            an_order("o-india", placed_at=india),
+        )
+
+        held = holdings_of(storage, CUSTOMER)
+
+        # The same instant; its offset is not kept (SQLite gives it in UTC).
+        assert held.oldest_placed_at == india
+
+    def test_counts_an_order_added_earlier_in_the_same_unit_of_work(self, storage):
+        # place_order checks the limit and adds the order in one unit of work: a second order in it must see
+        # the first, or two orders together could pass the limit.
+        uow = storage.order_uow()
+
+        with uow:
+            uow.orders.add(an_order("o-1", lines=units(3)))
+            held = uow.orders.holdings_of(CUSTOMER)
+
+        assert held == Holdings(1, 3, NOW)
+
+    def test_an_order_paid_since_no_longer_counts(self, storage):
+        add_orders(storage, an_order("o-1", lines=units(3)), an_order("o-2", lines=units(1)))
+        uow = storage.order_uow()
+        with uow:
+            uow.orders.save(an_order("o-1", lines=units(3), status=OrderStatus.PAID, payment_id="pay-1"))
+            uow.commit()
+
+        held = holdings_of(storage, CUSTOMER)
+
+        assert held == Holdings(1, 1, NOW)
 
 
 class TestProductRepository:
@@ -643,7 +753,7 @@ class TestInbox:
 class TestEventPublisher:
     def test_events_are_published_in_order_across_units_of_work(self, storage):
         first, second = an_order("o-1"), an_order("o-2")
-        paid = OrderPaid(envelope("o-1", "o-1-paid"), "pay-1")
+        paid = OrderPaid(envelope("o-1", "o-1-paid"), "pay-1", customer_id=CUSTOMER)
         uow = storage.order_uow()
 
         with uow:
@@ -735,10 +845,10 @@ class TestOrderViews:
         add_orders_placed_a_to_e(storage)
         views = storage.order_views()
 
-        first = views.orders(after=None, limit=2)
-        second = views.orders(after=first[-1].order_id, limit=2)
-        third = views.orders(after=second[-1].order_id, limit=2)
-        fourth = views.orders(after=third[-1].order_id, limit=2)
+        first = views.orders(customer_id=None, after=None, limit=2)
+        second = views.orders(customer_id=None, after=first[-1].order_id, limit=2)
+        third = views.orders(customer_id=None, after=second[-1].order_id, limit=2)
+        fourth = views.orders(customer_id=None, after=third[-1].order_id, limit=2)
 
         pages = [[order.order_id for order in page] for page in (first, second, third, fourth)]
         assert pages == [["o-a", "o-b"], ["o-c", "o-d"], ["o-e"], []]
@@ -747,9 +857,9 @@ class TestOrderViews:
         add_orders_placed_a_to_e(storage)
         views = storage.order_views()
 
-        first = views.orders(after=None, limit=2, newest_first=True)
-        second = views.orders(after=first[-1].order_id, limit=2, newest_first=True)
-        third = views.orders(after=second[-1].order_id, limit=2, newest_first=True)
+        first = views.orders(customer_id=None, after=None, limit=2, newest_first=True)
+        second = views.orders(customer_id=None, after=first[-1].order_id, limit=2, newest_first=True)
+        third = views.orders(customer_id=None, after=second[-1].order_id, limit=2, newest_first=True)
 
         pages = [[order.order_id for order in page] for page in (first, second, third)]
         assert pages == [["o-e", "o-d"], ["o-c", "o-b"], ["o-a"]]
@@ -757,7 +867,73 @@ class TestOrderViews:
     def test_a_page_after_an_unknown_order_is_empty(self, storage):
         add_orders(storage, an_order("o-1"))
 
-        page = storage.order_views().orders(after="o-404", limit=10)
+        page = storage.order_views().orders(customer_id=None, after="o-404", limit=10)
+
+        assert list(page) == []
+
+
+def add_another_customers_orders_among_them(storage: Storage) -> None:
+    """After `add_orders_placed_a_to_e` (all CUSTOMER's): OTHER_CUSTOMER's x-1 .. x-3, placed before, among
+    (at the instant of o-b and o-c) and after them."""
+    add_orders(
+        storage,
+        an_order("x-2", placed_at=NOW, customer_id=OTHER_CUSTOMER),
+        an_order("x-1", placed_at=NOW - timedelta(days=2), customer_id=OTHER_CUSTOMER),
+        an_order("x-3", placed_at=NOW + timedelta(hours=2), customer_id=OTHER_CUSTOMER),
+    )
+
+
+def all_pages(views: OrderViews, customer_id: str | None, *, newest_first: bool = False) -> list[list[str]]:
+    """The ids of every page of two, each asked for after the last order of the page before, up to the empty one."""
+    pages: list[list[str]] = []
+    after = None
+    while not pages or pages[-1]:
+        page = views.orders(customer_id=customer_id, after=after, limit=2, newest_first=newest_first)
+        pages.append([order.order_id for order in page])
+        after = page[-1].order_id if page else None
+    return pages
+
+
+class TestOrderViewsOfACustomer:
+    def test_a_customers_pages_hold_their_orders_only_oldest_first(self, storage):
+        add_orders_placed_a_to_e(storage)
+        add_another_customers_orders_among_them(storage)
+
+        pages = all_pages(storage.order_views(), CUSTOMER)
+
+        assert pages == [["o-a", "o-b"], ["o-c", "o-d"], ["o-e"], []]
+
+    def test_a_customers_pages_hold_their_orders_only_newest_first_when_asked(self, storage):
+        add_orders_placed_a_to_e(storage)
+        add_another_customers_orders_among_them(storage)
+
+        pages = all_pages(storage.order_views(), OTHER_CUSTOMER, newest_first=True)
+
+        assert pages == [["x-3", "x-2"], ["x-1"], []]
+
+    def test_no_customer_pages_through_everyones_orders(self, storage):
+        add_orders_placed_a_to_e(storage)
+        add_another_customers_orders_among_them(storage)
+
+        pages = all_pages(storage.order_views(), None)
+
+        assert pages == [["x-1", "o-a"], ["o-b", "o-c"], ["x-2", "o-d"], ["o-e", "x-3"], []]
+
+    @pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])
+    def test_a_page_after_another_customers_order_is_empty(self, storage, newest_first):
+        add_orders_placed_a_to_e(storage)
+        add_another_customers_orders_among_them(storage)
+
+        page = storage.order_views().orders(
+            customer_id=CUSTOMER, after="x-2", limit=10, newest_first=newest_first
+        )
+
+        assert list(page) == []
+
+    def test_a_customer_without_orders_has_an_empty_list(self, storage):
+        add_orders_placed_a_to_e(storage)
+
+        page = storage.order_views().orders(customer_id=OTHER_CUSTOMER, after=None, limit=10)
 
         assert list(page) == []
 
@@ -790,11 +966,29 @@ class TestMessageViews:
                 uow.notifier.notify(message)
                 uow.commit()
 
-        shown = storage.message_views().messages_for("o-1")
+        shown = storage.message_views().messages_for("o-1", customer_id=CUSTOMER)
 
         assert list(shown) == [unpaid, paid, refunded]
         assert [m.reason for m in shown] == [None, None, CancelReason.OUT_OF_STOCK]
         assert shown[0].occurred_at.utcoffset() == INDIA.utcoffset(None)
 
     def test_an_order_without_messages_has_none(self, storage):
-        assert list(storage.message_views().messages_for("o-404")) == []
+        assert list(storage.message_views().messages_for("o-404", customer_id=None)) == []
+
+    def test_an_orders_messages_are_shown_to_its_customer_and_to_no_customer_in_particular(self, storage):
+        messages = [
+            a_message("o-1", "m-1", OrderStatus.UNPAID, customer_id=OTHER_CUSTOMER),
+            a_message("o-1", "m-2", OrderStatus.PAID, customer_id=OTHER_CUSTOMER),
+        ]
+        uow = storage.message_uow()
+        with uow:
+            for message in messages:
+                uow.notifier.notify(message)
+            uow.commit()
+        views = storage.message_views()
+
+        theirs = views.messages_for("o-1", customer_id=OTHER_CUSTOMER)
+        anyones = views.messages_for("o-1", customer_id=None)
+        someone_elses = views.messages_for("o-1", customer_id=CUSTOMER)
+
+        assert (list(theirs), list(anyones), list(someone_elses)) == (messages, messages, [])

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from test_seed_story import RunningSystem, eventually, place, stock
 
 import localkafka
-from test_seed_story import RunningSystem, eventually, stock
 
 pytestmark = pytest.mark.kafka
 
@@ -29,11 +29,11 @@ def test_orders_taken_while_kafka_is_down_reach_the_stock_when_it_is_back(broker
     try:
         for service in ("product", "order"):
             system.start(service)
-        httpx.put(f"{system.url('product')}/products/K1", json={"name": "Kite", "price": "9.99", "stocks": 5})
+        kite = {"name": "Kite", "price": "9.99", "stocks": 5}
+        httpx.put(f"{system.url('product')}/products/K1", json=kite, headers=system.admin())
 
         broker.stop()
-        placed = [httpx.post(f"{system.url('order')}/orders/order",
-                             json={"items": [{"product_id": "K1", "quantity": 1}]}) for _ in range(2)]
+        placed = [place(system, [{"product_id": "K1", "quantity": 1}]) for _ in range(2)]
         # The relay has tried and failed: the probe counts what waits (create-order, update-stock, order-status).
         eventually(lambda: outbox_reason(system).startswith("6 events wait to be published"), True)  # 3 per order
         readiness = httpx.get(f"{system.url('order')}/readyz")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
-from test_seed_story import RunningSystem, eventually, statuses, stock
+from test_seed_story import RunningSystem, eventually, new_customer, place, statuses, stock
 
 pytestmark = pytest.mark.kafka
 
@@ -16,14 +15,16 @@ def test_an_unpaid_order_expires_and_gives_its_stock_back(kafka_bootstrap_server
     try:
         for service in ("product", "order", "message"):
             system.start(service)
-        httpx.put(f"{system.url('product')}/products/T1", json={"name": "Timer", "price": "3.00", "stocks": 4})
+        timer = {"name": "Timer", "price": "3.00", "stocks": 4}
+        httpx.put(f"{system.url('product')}/products/T1", json=timer, headers=system.admin())
+        customer = new_customer()
 
-        order_id = httpx.post(f"{system.url('order')}/orders/order",
-                              json={"items": [{"product_id": "T1", "quantity": 3}]}).json()["order_id"]
+        order_id = place(system, [{"product_id": "T1", "quantity": 3}], customer).json()["order_id"]
 
-        eventually(lambda: httpx.get(f"{system.url('order')}/orders/{order_id}").json().get("reason"),
+        mine = system.bearer(customer)
+        eventually(lambda: httpx.get(f"{system.url('order')}/orders/{order_id}", headers=mine).json().get("reason"),
                    "payment_timeout")
         eventually(lambda: stock(system, "T1"), 4)
-        eventually(lambda: statuses(system, order_id), ["unpaid", "cancelled"])
+        eventually(lambda: statuses(system, order_id, customer), ["unpaid", "cancelled"])
     finally:
         system.close()

@@ -1,7 +1,8 @@
 """The seed's story, end to end: real Kafka, the three services as uvicorn processes, SQLite on disk.
 
 Every wait is on a condition (a stock level, a message) with a deadline, never a sleep. The services are
-restarted mid-story; nothing is lost and nothing is applied twice.
+restarted mid-story; nothing is lost and nothing is applied twice. Callers sign in with tokens of the local
+key the services make in their data folder (`RunningSystem.bearer`), each test as a customer of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ import pytest
 
 import localkafka
 import run
+from adapters.identity.local import LocalIssuer, LocalKeyFile
+from entrypoints.settings import LOCAL_KEY_FILE_NAME
+from ordering_core.customers import Role
 
 pytestmark = pytest.mark.kafka
 
@@ -45,9 +49,21 @@ class RunningSystem:
         }
         self.log = log_file.open("a")
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        # The key file the services make (or find) at start; the first of them or this wins, the same file.
+        self.issuer = LocalIssuer(LocalKeyFile(data_dir / LOCAL_KEY_FILE_NAME))
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    def bearer(self, customer_id: str, *roles: Role) -> dict[str, str]:
+        """The Authorization header of a caller signed in as `customer_id` with `roles`."""
+        return {"Authorization": f"Bearer {self.issuer.token(customer_id, roles=roles)}"}
+
+    def admin(self) -> dict[str, str]:
+        return self.bearer("e2e-admin", Role.ADMIN)
+
+    def payments(self) -> dict[str, str]:
+        return self.bearer("e2e-payment-provider", Role.PAYMENTS)
 
     def start(self, service: str) -> None:
         self.processes[service] = run.start_service(service, self.ports[service], self.env, self.log)
@@ -79,7 +95,8 @@ def running_system(
         for service in services:
             running.start(service)
         for product_id, body in products.items():
-            assert httpx.put(f"{running.url('product')}/products/{product_id}", json=body).status_code == 201
+            url = f"{running.url('product')}/products/{product_id}"
+            assert httpx.put(url, json=body, headers=running.admin()).status_code == 201
         yield running
     finally:
         running.close()
@@ -105,13 +122,28 @@ def stock(system: RunningSystem, product_id: str) -> int:
     return httpx.get(f"{system.url('product')}/products/{product_id}").json()["stocks"]
 
 
-def statuses(system: RunningSystem, order_id: str) -> list[str]:
-    messages = httpx.get(f"{system.url('message')}/messages", params={"order_id": order_id}).json()
-    return [m["status"] for m in messages]
+def new_customer() -> str:
+    return f"e2e-customer-{uuid.uuid4().hex[:12]}"
 
 
-def place(system: RunningSystem, items: list[dict[str, Any]], **kwargs: Any) -> httpx.Response:
-    return httpx.post(f"{system.url('order')}/orders/order", json={"items": items}, **kwargs)
+def statuses(system: RunningSystem, order_id: str, customer: str | None = None) -> list[str]:
+    """What the order's customer was told (read as an admin unless a customer is named)."""
+    headers = system.admin() if customer is None else system.bearer(customer)
+    messages = httpx.get(f"{system.url('message')}/messages", params={"order_id": order_id}, headers=headers)
+    return [m["status"] for m in messages.json()]
+
+
+def place(
+    system: RunningSystem, items: list[dict[str, Any]], customer: str | None = None, **kwargs: Any
+) -> httpx.Response:
+    """Place an order as `customer` (a new customer of its own when None)."""
+    headers = {**system.bearer(customer or new_customer()), **kwargs.pop("headers", {})}
+    return httpx.post(f"{system.url('order')}/orders/order", json={"items": items}, headers=headers, **kwargs)
+
+
+def pay(system: RunningSystem, order_id: str) -> httpx.Response:
+    """The payment provider's word that the order was paid."""
+    return httpx.post(f"{system.url('order')}/orders/paid", json={"order_id": order_id}, headers=system.payments())
 
 
 def log_lines(system: RunningSystem) -> list[dict[str, Any]]:
@@ -138,17 +170,18 @@ class TestTheSeedStory:
 
     def test_an_order_takes_stock_and_the_customer_hears_unpaid_then_paid(self, system):
         before = stock(system, "E1")
+        customer = new_customer()
 
-        placed = place(system, [{"product_id": "E1", "quantity": 2}])
+        placed = place(system, [{"product_id": "E1", "quantity": 2}], customer)
         order_id = placed.json()["order_id"]
         eventually(lambda: stock(system, "E1"), before - 2)
-        eventually(lambda: statuses(system, order_id), ["unpaid"])
-        paid = httpx.post(f"{system.url('order')}/orders/paid", json={"order_id": order_id})
+        eventually(lambda: statuses(system, order_id, customer), ["unpaid"])
+        paid = pay(system, order_id)
 
         assert placed.status_code == 201
         assert placed.headers["location"] == f"/orders/{order_id}"
         assert paid.status_code == 200
-        eventually(lambda: statuses(system, order_id), ["unpaid", "paid"])
+        eventually(lambda: statuses(system, order_id, customer), ["unpaid", "paid"])
 
     def test_one_order_is_followed_through_the_three_services_logs_by_the_caller_s_trace_id(self, system):
         trace_id = uuid.uuid4().hex
@@ -170,10 +203,13 @@ class TestTheSeedStory:
 
     def test_cancelling_puts_the_stock_back(self, system):
         before = stock(system, "E1")
-        order_id = place(system, [{"product_id": "E1", "quantity": 3}]).json()["order_id"]
+        customer = new_customer()
+        order_id = place(system, [{"product_id": "E1", "quantity": 3}], customer).json()["order_id"]
         eventually(lambda: stock(system, "E1"), before - 3)
 
-        cancelled = httpx.post(f"{system.url('order')}/orders/cancel", json={"order_id": order_id})
+        cancelled = httpx.post(
+            f"{system.url('order')}/orders/cancel", json={"order_id": order_id}, headers=system.bearer(customer)
+        )
 
         assert cancelled.status_code == 200
         eventually(lambda: stock(system, "E1"), before)
@@ -195,12 +231,12 @@ class TestRestarts:
         eventually(lambda: stock(system, "E1"), before - 2)
         eventually(lambda: statuses(system, second), ["unpaid"])
         assert statuses(system, first) == ["unpaid"]
-        assert httpx.get(f"{system.url('order')}/orders/{first}").json()["status"] == "unpaid"
+        assert httpx.get(f"{system.url('order')}/orders/{first}", headers=system.admin()).json()["status"] == "unpaid"
 
     def test_messages_sent_while_the_message_service_is_down_arrive_when_it_is_back(self, system):
         system.stop("message")
         order_id = place(system, [{"product_id": "E1", "quantity": 1}]).json()["order_id"]
-        httpx.post(f"{system.url('order')}/orders/paid", json={"order_id": order_id})
+        pay(system, order_id)
 
         system.start("message")
 
@@ -208,13 +244,12 @@ class TestRestarts:
 
     def test_an_idempotency_key_outlives_a_restart_of_the_order_service(self, system):
         items = [{"product_id": "E1", "quantity": 1}]
-        first = httpx.post(f"{system.url('order')}/orders/order", json={"items": items},
-                           headers={"Idempotency-Key": "e2e-restart-key"})
+        customer = new_customer()
+        first = place(system, items, customer, headers={"Idempotency-Key": "e2e-restart-key"})
 
         system.stop("order")
         system.start("order")
-        again = httpx.post(f"{system.url('order')}/orders/order", json={"items": items},
-                           headers={"Idempotency-Key": "e2e-restart-key"})
+        again = place(system, items, customer, headers={"Idempotency-Key": "e2e-restart-key"})
 
         assert first.status_code == again.status_code == 201
         assert again.json()["order_id"] == first.json()["order_id"]

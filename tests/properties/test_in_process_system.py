@@ -2,8 +2,10 @@
 
 The machine places orders (often racing for the last units), pays, cancels, expires and restocks, and it
 delivers Kafka's worst: a relay that publishes and dies before marking its rows sent, a consumer that applies a
-record and dies before committing, a record handled twice, a group replayed from offset 0. Its model is a few
-counters; the invariants below are the conservation law and the customer's view.
+record and dies before committing, a record handled twice, a group replayed from offset 0. Orders belong to two
+or three customers, and a customer now and then tries what only the order's customer or the payment provider may
+do. Its model is a few counters and who placed which order; the invariants below are the conservation law, the
+customer's view, and that each customer's orders, messages and holdings stay theirs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 from collections import Counter as Tally
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
+import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -26,12 +30,17 @@ from hypothesis.stateful import (
 
 from entrypoints.in_process import InProcessSystem
 from ordering_core import (
+    Caller,
     CancelReason,
     InvalidTransition,
     Line,
+    NotPermitted,
     OrderStatus,
     OrderUnavailable,
     Product,
+    UnknownOrder,
+    cancel_order,
+    mark_paid,
 )
 
 PRODUCT_IDS = ("p-1", "p-2", "p-3")
@@ -39,9 +48,12 @@ SERVICES = ("order", "product")
 CONSUMERS = ("product", "order", "message")
 partitions = st.integers(min_value=0, max_value=5)
 DELIVERIES = ("once", "twice", "then the consumer dies before committing")
+CUSTOMERS = ("customer-1", "customer-2", "customer-3")
 
 order_lines = st.lists(
-    st.builds(Line, st.sampled_from(PRODUCT_IDS), st.integers(min_value=1, max_value=3)), min_size=1, max_size=3
+    st.builds(Line, st.sampled_from(PRODUCT_IDS), st.integers(min_value=1, max_value=3)),
+    min_size=1,
+    max_size=3,
 )
 
 
@@ -54,28 +66,37 @@ class OrderingSystem(RuleBasedStateMachine):
         self.initial: dict[str, int] = {}
         self.restocked: Tally[str] = Tally()
         self.placed: list[str] = []
+        self.customers: tuple[str, ...] = ()
+        self.placed_by: dict[str, str] = {}  # order id -> the customer who placed it
 
     # One initialize rule, since Hypothesis runs several in any order. It also places the first orders: each
     # run switches off a random subset of the rules (swarm testing), and a run without orders proves nothing.
     @initialize(
         target=orders,
         stock=st.lists(st.integers(min_value=1, max_value=4), min_size=3, max_size=3),
-        first_orders=st.lists(order_lines, min_size=1, max_size=3),
+        customers=st.integers(min_value=2, max_value=3),
+        first_orders=st.lists(
+            st.tuples(st.integers(min_value=0, max_value=2), order_lines), min_size=1, max_size=3
+        ),
     )
-    def open_shop_and_take_the_first_orders(self, stock: list[int], first_orders: list[list[Line]]):
+    def open_shop_and_take_the_first_orders(
+        self, stock: list[int], customers: int, first_orders: list[tuple[int, list[Line]]]
+    ):
         # Little stock, so orders often pass the advisory check together and then race in the ledger.
         self.initial = dict(zip(PRODUCT_IDS, stock, strict=True))
+        self.customers = CUSTOMERS[:customers]
         self.system = InProcessSystem(
             Product(pid, f"Product {pid}", Decimal("1.25"), level) for pid, level in self.initial.items()
         )
-        placed = [self.try_to_place(lines) for lines in first_orders]
+        placed = [self.try_to_place(lines, self.customers[who % customers]) for who, lines in first_orders]
         return multiple(*(order_id for order_id in placed if order_id is not None))
 
     # -- what customers and admins do -----------------------------------------------------------------
 
-    @rule(target=orders, lines=order_lines)
-    def place_order(self, lines: list[Line]):
-        order_id = self.try_to_place(lines)
+    @rule(target=orders, lines=order_lines, data=st.data())
+    def place_order(self, lines: list[Line], data: st.DataObject):
+        customer_id = data.draw(st.sampled_from(self.customers), label="customer")
+        order_id = self.try_to_place(lines, customer_id)
         return multiple() if order_id is None else order_id  # refused: nothing stored, no order id to hand on
 
     @rule(order_id=orders, payment=st.sampled_from(["pay-a", "pay-b"]))
@@ -91,6 +112,27 @@ class OrderingSystem(RuleBasedStateMachine):
             self.system.cancel(order_id)
         except InvalidTransition:
             pass  # a paid order cannot be cancelled by its customer
+
+    @rule(order_id=orders, data=st.data())
+    def another_customer_tries_to_cancel(self, order_id: str, data: st.DataObject) -> None:
+        others = [customer for customer in self.customers if customer != self.placed_by[order_id]]
+        stranger = Caller(data.draw(st.sampled_from(others), label="another customer"))
+        before = self.order_service_state()
+
+        with pytest.raises(UnknownOrder):  # to them the order does not exist
+            cancel_order(order_id, CancelReason.CUSTOMER, caller=stranger, **self.request())
+
+        assert self.order_service_state() == before
+
+    @rule(order_id=orders)
+    def the_customer_tries_to_record_their_own_payment(self, order_id: str) -> None:
+        owner = Caller(self.placed_by[order_id])
+        before = self.order_service_state()
+
+        with pytest.raises(NotPermitted):  # a customer's word is not a payment
+            mark_paid(order_id, "pay-self", caller=owner, **self.request())
+
+        assert self.order_service_state() == before
 
     @rule(minutes=st.sampled_from([1, 31]))
     def time_passes_and_unpaid_orders_expire(self, minutes: int) -> None:
@@ -158,6 +200,30 @@ class OrderingSystem(RuleBasedStateMachine):
             if order.cancel_reason is CancelReason.OUT_OF_STOCK:
                 assert str(ledger[order.order_id].state) == "rejected"
 
+    @invariant()
+    def every_order_belongs_to_the_customer_who_placed_it(self) -> None:
+        for order_id, customer_id in self.placed_by.items():
+            assert self.system.orders.orders.get(order_id).customer_id == customer_id  # type: ignore[union-attr]
+
+    @invariant()
+    def every_customer_message_is_its_order_s_customer_s(self) -> None:
+        for message in self.system.messages.notifier.sent:
+            assert message.customer_id == self.placed_by[message.order_id], message
+
+    @invariant()
+    def each_customer_s_holdings_are_what_their_unpaid_orders_hold(self) -> None:
+        orders = self.system.orders.orders
+        for customer_id in self.customers:
+            unpaid = [
+                o
+                for o in orders.orders.values()
+                if o.customer_id == customer_id and o.status is OrderStatus.UNPAID
+            ]
+            holdings = orders.holdings_of(customer_id)
+            assert holdings.orders == len(unpaid)
+            assert holdings.units == sum(line.quantity for o in unpaid for line in o.lines)
+            assert holdings.oldest_placed_at == min((o.placed_at for o in unpaid), default=None)
+
     def check_the_customer_view_when_idle(self) -> None:
         assert self.system.pending() == 0
         ledger = self.system.products.ledger.entries
@@ -190,13 +256,27 @@ class OrderingSystem(RuleBasedStateMachine):
             self.system.run_until_idle()
             self.check_the_customer_view_when_idle()
 
-    def try_to_place(self, lines: list[Line]) -> str | None:
+    def try_to_place(self, lines: list[Line], customer_id: str) -> str | None:
         try:
-            order = self.system.place_order(lines)
+            order = self.system.place_order(lines, customer_id=customer_id)
         except OrderUnavailable:
             return None
         self.placed.append(order.order_id)
+        self.placed_by[order.order_id] = customer_id
         return order.order_id
+
+    def request(self) -> dict[str, Any]:
+        """What the Order Service passes a use case for one HTTP request."""
+        system = self.system
+        return {
+            "uow": system.orders,
+            "new_id": system.new_id,
+            "now": system.now,
+            "correlation_id": system.new_id(),
+        }
+
+    def order_service_state(self) -> tuple[object, ...]:
+        return dict(self.system.orders.orders.orders), list(self.system.orders.events.published)
 
     def stock(self) -> dict[str, Product]:
         return self.system.products.products.products
@@ -204,14 +284,18 @@ class OrderingSystem(RuleBasedStateMachine):
 
 # Ten times the profile's examples: fewer let a planted bug (the ledger without its release-before-reserve
 # tombstone) slip through now and then; this many found it in every trial.
-OrderingSystem.TestCase.settings = settings(max_examples=10 * settings.default.max_examples, stateful_step_count=50)
+OrderingSystem.TestCase.settings = settings(
+    max_examples=10 * settings.default.max_examples, stateful_step_count=50
+)
 TestOrderingSystem = OrderingSystem.TestCase
 
 
 class TestRaceForTheLastUnit:
     @given(st.integers(min_value=2, max_value=5))
     @settings(max_examples=10, deadline=None)
-    def test_orders_that_all_passed_the_check_share_the_last_units_and_the_rest_are_cancelled(self, racers: int):
+    def test_orders_that_all_passed_the_check_share_the_last_units_and_the_rest_are_cancelled(
+        self, racers: int
+    ):
         system = InProcessSystem([Product("p-1", "Last pen", Decimal("2.00"), stock=1)])
         placed = [system.place_order([Line("p-1", 1)]) for _ in range(racers)]
 
@@ -219,5 +303,7 @@ class TestRaceForTheLastUnit:
 
         orders = [system.orders.orders.get(order.order_id) for order in placed]
         assert [o.status for o in orders].count(OrderStatus.UNPAID) == 1
-        assert all(o.cancel_reason is CancelReason.OUT_OF_STOCK for o in orders if o.status is OrderStatus.CANCELLED)
+        assert all(
+            o.cancel_reason is CancelReason.OUT_OF_STOCK for o in orders if o.status is OrderStatus.CANCELLED
+        )
         assert system.products.products.products["p-1"].stock == 0

@@ -27,6 +27,8 @@ from ordering_core import (
 T = TypeVar("T")
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+# The customer an example order belongs to unless a test says otherwise.
+CUSTOMER = "customer-a"
 
 
 class Ids:
@@ -64,12 +66,13 @@ def order(
     placed_at: datetime = NOW,
     cancel_reason: CancelReason | None = None,
     payment_id: str | None = None,
+    customer_id: str = CUSTOMER,
 ) -> Order:
     if status is OrderStatus.PAID and payment_id is None:
         payment_id = "pay-1"
     if status is OrderStatus.CANCELLED and cancel_reason is None:
         cancel_reason = CancelReason.CUSTOMER
-    return Order(order_id, lines, status, placed_at, cancel_reason, payment_id)
+    return Order(order_id, lines, status, placed_at, cancel_reason, payment_id, customer_id=customer_id)
 
 
 def envelope(order_id: str = "o-1", *, message_id: str = "", correlation_id: str = "corr-1") -> Envelope:
@@ -91,6 +94,10 @@ def reservation_rejected(order_id: str = "o-1") -> StockReservationRejected:
 
 
 def status_changed(
-    order_id: str = "o-1", status: OrderStatus = OrderStatus.UNPAID, reason: CancelReason | None = None
+    order_id: str = "o-1",
+    status: OrderStatus = OrderStatus.UNPAID,
+    reason: CancelReason | None = None,
+    *,
+    customer_id: str = CUSTOMER,
 ) -> OrderStatusChanged:
-    return OrderStatusChanged(envelope(order_id), status, reason)
+    return OrderStatusChanged(envelope(order_id), status, reason, customer_id=customer_id)

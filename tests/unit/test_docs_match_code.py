@@ -58,7 +58,8 @@ def variables_the_code_reads() -> set[str]:
 
 
 def kebab_names_the_code_uses() -> set[str]:
-    """Topics, the headers the services write, and the consumer groups: what a kebab-case name in the docs may be."""
+    """Topics, the headers the services write, the consumer groups and the settings' defaults (the local
+    issuer, `ordering-local`): what a kebab-case name in the docs may be."""
     headers = {
         TYPE_HEADER,
         MESSAGE_ID_HEADER,
@@ -69,7 +70,8 @@ def kebab_names_the_code_uses() -> set[str]:
         OFFSET_HEADER,
     }
     groups = {message_service.GROUP, order_service.GROUP, product_service.GROUP}
-    return {topic.name for topic in ALL_TOPICS} | headers | groups
+    defaults = {setting.default for setting in SETTINGS}
+    return {topic.name for topic in ALL_TOPICS} | headers | groups | defaults
 
 
 def section(text: str, heading: str) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 
@@ -17,9 +19,14 @@ from adapters.kafka.codec import (
     UndecodableEvent,
     decode,
     encode,
+    readable_versions,
 )
 from ordering_core import (
+    EVENT_TYPES,
+    UNIDENTIFIED_CUSTOMER,
+    CancelReason,
     Envelope,
+    OrderCancelled,
     OrderCreated,
     OrderLine,
     OrderPaid,
@@ -31,15 +38,32 @@ from strategies import events
 
 from .examples import NOW
 
+# A subject as Auth0 writes it: the "|" travels as it is.
+CUSTOMER = "auth0|5f7c8ec7"
+
 
 def created() -> OrderCreated:
-    return OrderCreated(Envelope("m-1", NOW, "o-1", "c-1"), (OrderLine("p-1", 2, Decimal("2.50")),), Decimal("5.00"))
+    return OrderCreated(
+        Envelope("m-1", NOW, "o-1", "c-1"),
+        (OrderLine("p-1", 2, Decimal("2.50")),),
+        Decimal("5.00"),
+        customer_id=CUSTOMER,
+    )
 
 
 def document(**changes) -> bytes:
     fields = json.loads(encode(created()).value)
     fields.update(changes)
     return json.dumps(fields).encode()
+
+
+def order_data(**fields: Any) -> dict[str, Any]:
+    """A create-order `data` object: the customer's, with these fields."""
+    return {"customer_id": CUSTOMER, **fields}
+
+
+def priced_line(**changes: Any) -> dict[str, Any]:
+    return {"product_id": "p-1", "quantity": 2, "unit_price": "2.50", **changes}
 
 
 def line(**changes) -> bytes:
@@ -68,6 +92,24 @@ def reason(topic: str, value: bytes | None, key: bytes | None = None) -> str:
 
 def at(offset: timedelta) -> datetime:
     return datetime(2026, 11, 25, 13, tzinfo=timezone(offset))
+
+
+ENVELOPE = Envelope("m-1", NOW, "o-1", "c-1")
+# The four events about an order, at version 2 since orders have owners.
+ORDER_EVENTS = {
+    "create-order": created(),
+    "paid-order": OrderPaid(ENVELOPE, "pay-1", customer_id=CUSTOMER),
+    "cancel-order": OrderCancelled(ENVELOPE, CancelReason.CUSTOMER, customer_id=CUSTOMER),
+    "order-status": OrderStatusChanged(ENVELOPE, OrderStatus.UNPAID, customer_id=CUSTOMER),
+}
+
+
+def as_version_1(event, **data_changes: Any) -> bytes:
+    """The value the release before orders had owners wrote for `event`: at version 1, without an owner."""
+    fields = json.loads(encode(event).value)
+    del fields["data"]["customer_id"]
+    fields["data"].update(data_changes)
+    return json.dumps({**fields, "schema_version": 1}).encode()
 
 
 class TestRoundTrip:
@@ -111,7 +153,10 @@ class TestRoundTrip:
 class TestEncodingInTheContractsForm:
     def test_money_is_written_in_plain_digits_even_when_the_decimal_has_an_exponent(self):
         event = OrderCreated(
-            Envelope("m-1", NOW, "o-1", "c-1"), (OrderLine("p-1", 1, Decimal("1E+2")),), Decimal("1E+2")
+            Envelope("m-1", NOW, "o-1", "c-1"),
+            (OrderLine("p-1", 1, Decimal("1E+2")),),
+            Decimal("1E+2"),
+            customer_id=CUSTOMER,
         )
 
         value = json.loads(encode(event).value)
@@ -120,7 +165,10 @@ class TestEncodingInTheContractsForm:
 
     def test_a_negative_zero_is_written_without_its_sign(self):
         event = OrderCreated(
-            Envelope("m-1", NOW, "o-1", "c-1"), (OrderLine("p-1", 1, Decimal("-0.00")),), Decimal("-0")
+            Envelope("m-1", NOW, "o-1", "c-1"),
+            (OrderLine("p-1", 1, Decimal("-0.00")),),
+            Decimal("-0"),
+            customer_id=CUSTOMER,
         )
 
         value = json.loads(encode(event).value)
@@ -138,7 +186,7 @@ class TestEncodingInTheContractsForm:
     def test_a_time_whose_offset_is_not_whole_minutes_is_written_as_the_same_instant_in_utc(
         self, offset, written
     ):
-        event = OrderPaid(Envelope("m-1", at(offset), "o-1", "c-1"), "pay-1")
+        event = OrderPaid(Envelope("m-1", at(offset), "o-1", "c-1"), "pay-1", customer_id=CUSTOMER)
         record = encode(event)
 
         assert json.loads(record.value)["occurred_at"] == written
@@ -153,7 +201,7 @@ class TestEncodingInTheContractsForm:
         ],
     )
     def test_a_time_whose_offset_is_whole_minutes_keeps_its_offset(self, offset, written):
-        event = OrderPaid(Envelope("m-1", at(offset), "o-1", "c-1"), "pay-1")
+        event = OrderPaid(Envelope("m-1", at(offset), "o-1", "c-1"), "pay-1", customer_id=CUSTOMER)
 
         assert json.loads(encode(event).value)["occurred_at"] == written
 
@@ -166,21 +214,20 @@ class TestRefusals:
             (b"{", "the value is not JSON"),
             (b"[]", "the value must be a JSON object, got list"),
             (document(type="ship-order"), "unknown event type 'ship-order'"),
-            (document(schema_version=2), "create-order schema_version 2 is not supported"),
+            (document(schema_version=3), "create-order schema_version 3 is not supported"),
             (document(extra=1), "unexpected fields: extra"),
             (document(data=[]), "must be a JSON object, got list @ data"),
             (document(correlation_id=5), "must be a string, got int @ correlation_id"),
             (document(occurred_at="2026-01-01T00:00:00"), "must be an RFC 3339 date-time"),
-            (document(data={"lines": [{"product_id": "p-1", "quantity": "2", "unit_price": "2.50"}],
-                            "total": "5.00"}), "must be an integer, got str @ data.lines[0].quantity"),
-            (document(data={"lines": [{"product_id": "p-1", "quantity": 2, "unit_price": 2.5}],
-                            "total": "5.00"}), 'must be a decimal string such as "12.50", got float'),
-            (document(data={"lines": [{"product_id": "p-1", "quantity": 0, "unit_price": "2.50"}],
-                            "total": "0.00"}), "must be an integer from 1 to 10000, got 0"),
-            (document(data={"lines": [{"product_id": "p-1", "quantity": 2, "unit_price": "2.50"}]}),
-             "required field missing @ data.total"),
-            (document(data={"lines": [{"product_id": "p-1", "quantity": 2, "unit_price": "2.50"}],
-                            "total": "9.00"}), "must be the sum of the line subtotals"),
+            (document(data=order_data(lines=[priced_line(quantity="2")], total="5.00")),
+             "must be an integer, got str @ data.lines[0].quantity"),
+            (document(data=order_data(lines=[priced_line(unit_price=2.5)], total="5.00")),
+             'must be a decimal string such as "12.50", got float'),
+            (document(data=order_data(lines=[priced_line(quantity=0)], total="0.00")),
+             "must be an integer from 1 to 10000, got 0"),
+            (document(data=order_data(lines=[priced_line()])), "required field missing @ data.total"),
+            (document(data=order_data(lines=[priced_line()], total="9.00")),
+             "must be the sum of the line subtotals"),
         ],
     )
     def test_a_bad_record_is_refused_with_the_reason(self, value, reason):
@@ -204,14 +251,15 @@ class TestReasonsNameTheFieldsPathInTheValue:
             (document(message_id="-1"),
              ("must be 1 to 64 letters, digits or . _ : - starting with a letter or digit, got '-1' "
               "@ message_id")),
-            (document(data={"lines": [], "total": "0"}), "must hold from 1 to 100 lines, got 0 @ data.lines"),
-            (document(data={"lines": "p-1", "total": "0"}), "must be a JSON array, got str @ data.lines"),
-            (document(data={"lines": [7], "total": "0"}), "must be a JSON object, got int @ data.lines[0]"),
+            (document(data=order_data(lines=[], total="0")),
+             "must hold from 1 to 100 lines, got 0 @ data.lines"),
+            (document(data=order_data(lines="p-1", total="0")), "must be a JSON array, got str @ data.lines"),
+            (document(data=order_data(lines=[7], total="0")),
+             "must be a JSON object, got int @ data.lines[0]"),
             (line(colour="red"), "unexpected fields: colour @ data.lines[0]"),
-            (document(data={"lines": [], "total": "0", "gift_wrap": True}),
+            (document(data=order_data(lines=[], total="0", gift_wrap=True)),
              "unexpected fields: gift_wrap @ data"),
-            (document(data={"lines": [{"product_id": "p-1", "quantity": 2, "unit_price": "2.50"}],
-                            "total": "9.00"}),
+            (document(data=order_data(lines=[priced_line()], total="9.00")),
              "must be the sum of the line subtotals, got Decimal('9.00') @ data.total"),
             (without(created(), "message_id"), "required field missing @ message_id"),
         ],
@@ -220,9 +268,7 @@ class TestReasonsNameTheFieldsPathInTheValue:
         assert reason("create-order", value) == expected
 
     def test_every_problem_at_once(self):
-        value = document(
-            correlation_id=5, data={"lines": [{"product_id": "p-1", "quantity": 0, "unit_price": "2.50"}]}
-        )
+        value = document(correlation_id=5, data=order_data(lines=[priced_line(quantity=0)]))
 
         assert reason("create-order", value) == (
             "must be a string, got int @ correlation_id; "
@@ -247,9 +293,7 @@ class TestTheContractsExactForms:
 
     @pytest.mark.parametrize("price", ["2.500", "2.5", "0", "007.50"])
     def test_a_price_in_the_contract_s_form_is_read(self, price):
-        value = document(
-            data={"lines": [{"product_id": "p-1", "quantity": 1, "unit_price": price}], "total": price}
-        )
+        value = document(data=order_data(lines=[priced_line(quantity=1, unit_price=price)], total=price))
 
         event = decode("create-order", value)
 
@@ -319,7 +363,7 @@ class TestEveryKeyIsRequired:
         )
 
     def test_an_order_status_s_reason_may_be_null_but_not_missing(self):
-        event = OrderStatusChanged(Envelope("m-1", NOW, "o-1", "c-1"), OrderStatus.UNPAID)
+        event = ORDER_EVENTS["order-status"]
 
         assert reason("order-status", without(event, "data", "reason")) == (
             "required field missing @ data.reason"
@@ -333,8 +377,7 @@ class TestEveryKeyIsRequired:
 
     def test_data_may_not_hold_a_key_named_envelope(self):
         # The converter's own name for the envelope: taken from data, it would be silently overwritten.
-        value = document(data={"lines": [{"product_id": "p-1", "quantity": 2, "unit_price": "2.50"}],
-                               "total": "5.00", "envelope": {}})
+        value = document(data=order_data(lines=[priced_line()], total="5.00", envelope={}))
 
         assert reason("create-order", value) == "unexpected fields: envelope @ data"
 
@@ -384,8 +427,154 @@ class TestBytesThatMustNotCrashTheConsumer:
     def test_amounts_too_large_to_compute_with_are_refused(self):
         # A million digits match the Money pattern; times 10, the subtotal overflows Decimal's exponent.
         price = "1" + "0" * 999_999
-        value = document(
-            data={"lines": [{"product_id": "p-1", "quantity": 10, "unit_price": price}], "total": price}
-        )
+        value = document(data=order_data(lines=[priced_line(quantity=10, unit_price=price)], total=price))
 
         assert reason("create-order", value) == "the amounts are too large to compute with (Overflow) @ data"
+
+
+# --- the order's owner and the schema versions -------------------------------------------------------------
+
+class TestTheCustomerId:
+    def test_travels_inside_data_with_the_event_s_other_fields(self):
+        value = json.loads(encode(ORDER_EVENTS["order-status"]).value)
+
+        assert value == {
+            "type": "order-status",
+            "schema_version": 2,
+            "message_id": "m-1",
+            "occurred_at": "2025-03-01T12:00:00+00:00",
+            "order_id": "o-1",
+            "correlation_id": "c-1",
+            "causation_id": None,
+            "data": {"customer_id": CUSTOMER, "status": "unpaid", "reason": None},
+        }
+
+    @pytest.mark.parametrize(
+        "customer_id",
+        [
+            "auth0|5f7c8ec7",
+            "0b5e8a34-7c1d-4f2e-9a61-3d2f8c4b7e90",
+            "248289761001",
+            UNIDENTIFIED_CUSTOMER,
+            "~" * 255,
+            "!",
+        ],
+    )
+    def test_every_subject_a_token_may_carry_comes_back_as_it_was_written(self, customer_id):
+        event = attrs.evolve(created(), customer_id=customer_id)
+
+        assert decode("create-order", encode(event).value).customer_id == customer_id
+
+    @pytest.mark.parametrize(
+        ("customer_id", "shown"),
+        [
+            ("auth0 5f7c8ec7", "'auth0 5f7c8ec7'"),
+            ("", "''"),
+            ("auth0|5f7c8ec7\n", "'auth0|5f7c8ec7\\n'"),
+            ("jos\u00e9", "'jos\u00e9'"),
+            ("c" * 256, "'" + "c" * 76 + "..."),
+        ],
+    )
+    def test_one_that_is_not_1_to_255_printable_ascii_characters_is_refused(self, customer_id, shown):
+        value = document(data=order_data(customer_id=customer_id, lines=[priced_line()], total="5.00"))
+
+        assert reason("create-order", value) == (
+            f"must be 1 to 255 printable ASCII characters without spaces, got {shown} @ data.customer_id"
+        )
+
+    @pytest.mark.parametrize(("customer_id", "kind"), [(248289761001, "int"), (None, "NoneType")])
+    def test_one_that_is_not_a_string_is_refused(self, customer_id, kind):
+        value = document(data=order_data(customer_id=customer_id, lines=[priced_line()], total="5.00"))
+
+        assert reason("create-order", value) == f"must be a string, got {kind} @ data.customer_id"
+
+    @pytest.mark.parametrize("event", ORDER_EVENTS.values(), ids=ORDER_EVENTS.keys())
+    def test_a_version_2_record_without_it_is_refused(self, event):
+        assert reason(event.TYPE, without(event, "data", "customer_id")) == (
+            "required field missing @ data.customer_id"
+        )
+
+
+class TestSchemaVersions:
+    @given(events())
+    def test_every_event_is_written_at_its_current_version(self, event):
+        assert json.loads(encode(event).value)["schema_version"] == event.SCHEMA_VERSION
+
+    def test_the_events_about_an_order_are_read_at_versions_1_and_2_the_stock_messages_at_1(self):
+        assert {topic: readable_versions(cls) for topic, cls in EVENT_TYPES.items()} == {
+            "create-order": (1, 2),
+            "update-stock": (1,),
+            "paid-order": (1, 2),
+            "cancel-order": (1, 2),
+            "restore-canceled-item": (1,),
+            "order-status": (1, 2),
+            "stock-reservation-rejected": (1,),
+        }
+
+    def test_the_version_written_is_the_newest_read(self):
+        assert all(readable_versions(cls)[-1] == cls.SCHEMA_VERSION for cls in EVENT_TYPES.values())
+
+    @pytest.mark.parametrize(
+        ("event", "version", "reads"),
+        [
+            (created(), 3, "versions 1 and 2"),
+            (ORDER_EVENTS["order-status"], 0, "versions 1 and 2"),
+            (StockReleaseRequested(ENVELOPE), 2, "version 1"),
+            (StockReleaseRequested(ENVELOPE), 0, "version 1"),
+        ],
+    )
+    def test_a_version_this_consumer_does_not_read_is_refused_saying_which_it_reads(
+        self, event, version, reads
+    ):
+        value = json.loads(encode(event).value)
+
+        refused = reason(event.TYPE, json.dumps({**value, "schema_version": version}).encode())
+
+        assert refused == (
+            f"{event.TYPE} schema_version {version} is not supported (this consumer reads {reads})"
+        )
+
+
+class TestARecordOfTheReleaseBeforeOrdersHadOwners:
+    """Version 1 of an event about an order, still in a topic or in an outbox not yet published when this
+    release starts: read as version 2 owned by the unidentified customer, and checked as strictly."""
+
+    @pytest.mark.parametrize("event", ORDER_EVENTS.values(), ids=ORDER_EVENTS.keys())
+    def test_is_read_as_its_event_owned_by_the_unidentified_customer(self, event):
+        read = decode(event.TYPE, as_version_1(event), key=b"o-1")
+
+        assert read == attrs.evolve(event, customer_id=UNIDENTIFIED_CUSTOMER)
+
+    @given(events().filter(lambda event: readable_versions(type(event)) == (1, 2)))
+    def test_any_of_them_is_read_so(self, event):
+        read = decode(event.TYPE, as_version_1(event))
+
+        assert read == attrs.evolve(event, customer_id=UNIDENTIFIED_CUSTOMER)
+
+    def test_is_written_again_at_version_2(self):
+        event = decode("order-status", as_version_1(ORDER_EVENTS["order-status"]))
+
+        value = json.loads(encode(event).value)
+
+        assert (value["schema_version"], value["data"]["customer_id"]) == (2, UNIDENTIFIED_CUSTOMER)
+
+    @pytest.mark.parametrize("customer_id", [CUSTOMER, UNIDENTIFIED_CUSTOMER])
+    @pytest.mark.parametrize("event", ORDER_EVENTS.values(), ids=ORDER_EVENTS.keys())
+    def test_one_that_names_a_customer_is_refused_as_not_version_1(self, event, customer_id):
+        value = as_version_1(event, customer_id=customer_id)
+
+        assert reason(event.TYPE, value) == "unexpected fields: customer_id @ data"
+
+    def test_is_checked_as_strictly_as_version_2(self):
+        value = as_version_1(created(), lines=[priced_line(quantity=0)])
+
+        assert reason("create-order", value) == (
+            "must be an integer from 1 to 10000, got 0 @ data.lines[0].quantity"
+        )
+
+    def test_under_another_key_is_refused(self):
+        value = as_version_1(ORDER_EVENTS["paid-order"])
+
+        assert reason("paid-order", value, key=b"o-2") == (
+            "the record's key b'o-2' is not the event's order_id 'o-1'"
+        )

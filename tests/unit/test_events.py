@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ import pytest
 from ordering_core import (
     EVENT_CLASSES,
     EVENT_TYPES,
+    UNIDENTIFIED_CUSTOMER,
     CancelReason,
     Envelope,
     EnvelopeFactory,
@@ -25,7 +27,7 @@ from ordering_core import (
     StockReservationRequested,
 )
 
-from .examples import NOW, Ids, envelope
+from .examples import CUSTOMER, NOW, Ids, envelope
 
 # The topic table of docs/design.md.
 TOPICS = {
@@ -44,8 +46,17 @@ class TestEventClasses:
         assert dict(EVENT_TYPES) == TOPICS
         assert {cls.TYPE for cls in EVENT_CLASSES} == set(TOPICS)
 
-    def test_every_event_is_at_schema_version_1(self) -> None:
-        assert {cls.SCHEMA_VERSION for cls in EVENT_CLASSES} == {1}
+    def test_the_events_about_an_order_are_at_schema_version_2_and_the_stock_messages_at_1(self) -> None:
+        # Version 2 added the order's customer_id; docs/design.md and asyncapi.yaml say what version 1 was.
+        assert {cls.TYPE: cls.SCHEMA_VERSION for cls in EVENT_CLASSES} == {
+            "create-order": 2,
+            "update-stock": 1,
+            "paid-order": 2,
+            "cancel-order": 2,
+            "restore-canceled-item": 1,
+            "order-status": 2,
+            "stock-reservation-rejected": 1,
+        }
 
     def test_the_mapping_of_types_cannot_be_changed(self) -> None:
         with pytest.raises(TypeError):
@@ -98,10 +109,12 @@ class TestPayloads:
         lines = (OrderLine("p-1", 2, Decimal("1.50")),)
 
         with pytest.raises(InvalidValue, match="total must be the sum of the line subtotals"):
-            OrderCreated(envelope(), lines, Decimal("2.00"))
+            OrderCreated(envelope(), lines, Decimal("2.00"), customer_id=CUSTOMER)
 
     def test_order_created_accepts_the_right_total(self) -> None:
-        created = OrderCreated(envelope(), (OrderLine("p-1", 2, Decimal("1.50")),), Decimal("3.00"))
+        created = OrderCreated(
+            envelope(), (OrderLine("p-1", 2, Decimal("1.50")),), Decimal("3.00"), customer_id=CUSTOMER
+        )
 
         assert created.total == Decimal("3.00")
 
@@ -121,16 +134,57 @@ class TestPayloads:
         self, status: OrderStatus, reason: CancelReason | None
     ) -> None:
         with pytest.raises(InvalidValue, match="reason must be set exactly when the status is cancelled"):
-            OrderStatusChanged(envelope(), status, reason)
+            OrderStatusChanged(envelope(), status, reason, customer_id=CUSTOMER)
 
     def test_a_cancellation_refuses_a_reason_given_as_a_plain_string(self) -> None:
         with pytest.raises(InvalidValue) as refused:
-            OrderCancelled(envelope(), "customer")  # type: ignore[arg-type]
+            OrderCancelled(envelope(), "customer", customer_id=CUSTOMER)  # type: ignore[arg-type]
 
         assert refused.value.field == "reason"
 
     def test_a_payment_refuses_an_invalid_payment_id(self) -> None:
         with pytest.raises(InvalidValue) as refused:
-            OrderPaid(envelope(), "")
+            OrderPaid(envelope(), "", customer_id=CUSTOMER)
 
         assert refused.value.field == "payment_id"
+
+
+OrderEvent = OrderCreated | OrderPaid | OrderCancelled | OrderStatusChanged
+# One of each event about an order, for the given customer.
+ORDER_EVENTS: dict[str, Callable[[str], OrderEvent]] = {
+    "create-order": lambda customer_id: OrderCreated(
+        envelope(), (OrderLine("p-1", 1, Decimal("1.00")),), Decimal("1.00"), customer_id=customer_id
+    ),
+    "paid-order": lambda customer_id: OrderPaid(envelope(), "pay-1", customer_id=customer_id),
+    "cancel-order": lambda customer_id: OrderCancelled(
+        envelope(), CancelReason.CUSTOMER, customer_id=customer_id
+    ),
+    "order-status": lambda customer_id: OrderStatusChanged(
+        envelope(), OrderStatus.UNPAID, customer_id=customer_id
+    ),
+}
+
+
+class TestTheOrdersOwner:
+    @pytest.mark.parametrize("make", ORDER_EVENTS.values(), ids=ORDER_EVENTS.keys())
+    @pytest.mark.parametrize("customer_id", ["auth0|5f7c8ec7", UNIDENTIFIED_CUSTOMER, "~" * 255])
+    def test_an_event_about_an_order_carries_its_customer_id(
+        self, make: Callable[[str], OrderEvent], customer_id: str
+    ) -> None:
+        event = make(customer_id)
+
+        assert event.customer_id == customer_id
+
+    @pytest.mark.parametrize("make", ORDER_EVENTS.values(), ids=ORDER_EVENTS.keys())
+    @pytest.mark.parametrize("customer_id", ["", "auth0 5f7c8ec7", "c" * 256, "jos\u00e9", "auth0|5f7c\n"])
+    def test_an_event_about_an_order_refuses_an_invalid_customer_id(
+        self, make: Callable[[str], OrderEvent], customer_id: str
+    ) -> None:
+        with pytest.raises(InvalidValue) as refused:
+            make(customer_id)
+
+        assert refused.value.field == "customer_id"
+
+    def test_the_customer_id_is_named_so_it_cannot_be_taken_for_another_id(self) -> None:
+        with pytest.raises(TypeError, match="customer_id"):
+            OrderPaid(envelope(), "pay-1")  # type: ignore[call-arg]

@@ -21,7 +21,7 @@ from adapters.memory.broker import InMemoryBroker
 from adapters.messaging import Record
 from ordering_core import CancelReason, Envelope, OrderStatus, OrderStatusChanged, UnknownOrder
 
-from .examples import NOW
+from .examples import CUSTOMER, NOW
 
 
 class Lines:
@@ -248,7 +248,9 @@ class TestAConsumedRecordsLine:
         broker = InMemoryBroker()
         broker.create_topics(ALL_TOPICS)
         worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=lambda event: None)
-        event = OrderStatusChanged(Envelope("m-1", NOW, "o-1", "c-1"), OrderStatus.UNPAID)
+        event = OrderStatusChanged(
+            Envelope("m-1", NOW, "o-1", "c-1"), OrderStatus.UNPAID, customer_id=CUSTOMER
+        )
         encoded = encode(event)
 
         worker.handle(Record(encoded.topic, 2, 41, encoded.key, encoded.value, encoded.headers))
@@ -273,7 +275,9 @@ class TestAConsumedRecordsLine:
         broker = InMemoryBroker()
         broker.create_topics(ALL_TOPICS)
         worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=lambda event: None)
-        encoded = encode(OrderStatusChanged(Envelope("m-1", NOW, "o-1", "c-1"), OrderStatus.UNPAID))
+        encoded = encode(
+            OrderStatusChanged(Envelope("m-1", NOW, "o-1", "c-1"), OrderStatus.UNPAID, customer_id=CUSTOMER)
+        )
 
         worker.handle(Record(encoded.topic, 0, 0, encoded.key, encoded.value, ()))
 

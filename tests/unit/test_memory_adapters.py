@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -10,9 +11,13 @@ from adapters.memory.catalog import InMemoryProductCatalog
 from adapters.memory.messages import InMemoryMessageUnitOfWork
 from adapters.memory.orders import InMemoryOrderRepository, InMemoryOrderUnitOfWork
 from adapters.memory.products import InMemoryProductRepository, InMemoryProductUnitOfWork
-from ordering_core import CustomerMessage, Line
+from adapters.memory.views import InMemoryMessageViews, InMemoryOrderViews
+from ordering_core import CustomerMessage, Holdings, Line, OrderLine, OrderStatus, record_customer_message
+from ordering_core.holds import NOTHING_HELD
 
-from .examples import NOW, order, product, run, status_changed
+from .examples import CUSTOMER, NOW, order, product, run, status_changed
+
+OTHER_CUSTOMER = "customer-b"
 
 
 class TestInMemoryUnitOfWork:
@@ -100,6 +105,30 @@ class TestInMemoryRepositories:
 
         assert [o.order_id for o in orders.unpaid_placed_before(NOW)] == ["o-2"]
 
+    def test_holdings_count_the_customer_s_unpaid_orders_their_units_and_the_oldest(self) -> None:
+        def units(n: int) -> tuple[OrderLine, ...]:
+            return (OrderLine("p-1", n, Decimal("1.00")),)
+
+        orders = InMemoryOrderRepository(
+            [
+                order("o-1", lines=units(2), placed_at=NOW),
+                order("o-2", lines=units(3), placed_at=NOW - timedelta(minutes=5)),
+                order("o-3", lines=units(7), status=OrderStatus.PAID),
+                order("o-4", lines=units(7), status=OrderStatus.CANCELLED),
+                order("o-5", lines=units(7), placed_at=NOW - timedelta(hours=1), customer_id=OTHER_CUSTOMER),
+            ]
+        )
+
+        holdings = orders.holdings_of(CUSTOMER)
+
+        assert holdings == Holdings(2, 5, NOW - timedelta(minutes=5))
+
+    def test_a_customer_without_unpaid_orders_holds_nothing(self) -> None:
+        orders = InMemoryOrderRepository([order("o-1", status=OrderStatus.PAID)])
+
+        assert orders.holdings_of(CUSTOMER) == NOTHING_HELD
+        assert orders.holdings_of("customer-without-orders") == NOTHING_HELD
+
     def test_a_product_is_added_once(self) -> None:
         products = InMemoryProductRepository([product("p-1")])
 
@@ -114,6 +143,39 @@ class TestInMemoryRepositories:
         products = InMemoryProductRepository([product("p-1")])
 
         assert list(products.get_many(["p-1", "p-9"])) == ["p-1"]
+
+
+class TestInMemoryViews:
+    def test_lists_one_customer_s_orders_or_everyone_s(self) -> None:
+        views = InMemoryOrderViews(
+            InMemoryOrderUnitOfWork([order("o-1"), order("o-2", customer_id=OTHER_CUSTOMER), order("o-3")])
+        )
+
+        theirs = views.orders(customer_id=CUSTOMER, after=None, limit=10)
+        everyone_s = views.orders(customer_id=None, after=None, limit=10)
+
+        assert [o.order_id for o in theirs] == ["o-1", "o-3"]
+        assert [o.order_id for o in everyone_s] == ["o-1", "o-2", "o-3"]
+
+    def test_a_cursor_that_is_not_among_the_customer_s_orders_gives_nothing(self) -> None:
+        views = InMemoryOrderViews(
+            InMemoryOrderUnitOfWork([order("o-1"), order("o-2", customer_id=OTHER_CUSTOMER)])
+        )
+
+        after_another_s = views.orders(customer_id=CUSTOMER, after="o-2", limit=10)
+
+        assert after_another_s == []
+
+    def test_shows_an_order_s_messages_only_to_its_customer_or_to_anyone_for_none(self) -> None:
+        uow = InMemoryMessageUnitOfWork()
+        record_customer_message(status_changed("o-1", customer_id=CUSTOMER), uow=uow)
+        views = InMemoryMessageViews(uow)
+
+        shown = {
+            who: len(views.messages_for("o-1", customer_id=who)) for who in (CUSTOMER, OTHER_CUSTOMER, None)
+        }
+
+        assert shown == {CUSTOMER: 1, OTHER_CUSTOMER: 0, None: 1}
 
 
 class TestInMemoryProductCatalog:

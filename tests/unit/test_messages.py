@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ordering_core import CancelReason, CustomerMessage, OrderStatus, customer_text
+from ordering_core import UNIDENTIFIED_CUSTOMER, CancelReason, CustomerMessage, OrderStatus, customer_text
 
-from .examples import NOW, status_changed
+from .examples import CUSTOMER, NOW, status_changed
 
 
 class TestCustomerText:
@@ -45,9 +45,18 @@ class TestCustomerMessage:
 
         assert message == CustomerMessage(
             order_id="o-2",
+            customer_id=CUSTOMER,
             status=OrderStatus.CANCELLED,
             reason=CancelReason.PAYMENT_TIMEOUT,
             text="Your order o-2 was cancelled (payment not received in time).",
             occurred_at=NOW,
             message_id=event.envelope.message_id,
         )
+
+    @pytest.mark.parametrize("customer_id", ["auth0|5f7c8ec7", UNIDENTIFIED_CUSTOMER])
+    def test_belongs_to_the_customer_the_status_change_names(self, customer_id: str) -> None:
+        event = status_changed("o-2", OrderStatus.PAID, customer_id=customer_id)
+
+        message = CustomerMessage.from_status_change(event)
+
+        assert message.customer_id == customer_id

@@ -39,7 +39,7 @@ from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
 from adapters.sqlite.views import SqliteProductViews
 from ordering_core import Envelope, OrderStatus, OrderStatusChanged
 
-from .examples import NOW, order, product
+from .examples import CUSTOMER, NOW, order, product
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "observability.md"
 
@@ -59,7 +59,9 @@ def sample(samples, name: str, **labels: str) -> float | None:
 
 
 def status_event(n: int) -> OrderStatusChanged:
-    return OrderStatusChanged(Envelope(f"m-{n}", NOW, f"o-{n}", "c-1"), OrderStatus.UNPAID)
+    return OrderStatusChanged(
+        Envelope(f"m-{n}", NOW, f"o-{n}", "c-1"), OrderStatus.UNPAID, customer_id=CUSTOMER
+    )
 
 
 def wait_until(condition, timeout_s: float = 5.0) -> None:

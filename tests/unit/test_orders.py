@@ -19,6 +19,7 @@ from ordering_core import (
     OrderStatus,
 )
 
+from .examples import CUSTOMER as CUSTOMER_ID
 from .examples import NOW, order
 
 CUSTOMER, PAYMENT_TIMEOUT, OUT_OF_STOCK = CancelReason
@@ -34,10 +35,35 @@ class TestOrderLine:
 
 
 class TestOrder:
-    def test_placing_makes_an_unpaid_order(self) -> None:
-        placed = Order.place("o-1", [OrderLine("p-1", 1, Decimal("1.00"))], NOW)
+    def test_placing_makes_an_unpaid_order_of_the_customer(self) -> None:
+        placed = Order.place("o-1", [OrderLine("p-1", 1, Decimal("1.00"))], NOW, customer_id="auth0|5f7c8ec7")
 
         assert (placed.status, placed.cancel_reason, placed.payment_id) == (OrderStatus.UNPAID, None, None)
+        assert placed.customer_id == "auth0|5f7c8ec7"
+
+    def test_an_order_cannot_be_made_without_a_customer(self) -> None:
+        with pytest.raises(TypeError, match="customer_id"):
+            Order("o-1", order().lines, OrderStatus.UNPAID, NOW)  # type: ignore[call-arg]
+
+    @pytest.mark.parametrize("customer_id", ["", "customer a", "é", None], ids=repr)
+    def test_refuses_an_invalid_customer_id(self, customer_id: object) -> None:
+        with pytest.raises(InvalidValue) as refused:
+            order(customer_id=customer_id)  # type: ignore[arg-type]
+
+        assert refused.value.field == "customer_id"
+
+    def test_units_are_the_quantities_of_all_its_lines(self) -> None:
+        lines = (OrderLine("p-1", 3, Decimal("2.50")), OrderLine("p-2", 4, Decimal("0.99")))
+
+        assert order(lines=lines).units == 7
+
+    @pytest.mark.parametrize("action", ["pay", "cancel"])
+    def test_paying_or_cancelling_keeps_the_customer(self, action: str) -> None:
+        unpaid = order(customer_id="customer-b")
+
+        after = unpaid.pay("pay-1") if action == "pay" else unpaid.cancel(CUSTOMER)
+
+        assert after.order.customer_id == "customer-b"
 
     def test_total_is_the_sum_of_the_subtotals(self) -> None:
         lines = (OrderLine("p-1", 3, Decimal("2.50")), OrderLine("p-2", 1, Decimal("0.99")))
@@ -60,7 +86,13 @@ class TestOrder:
 
     def test_refuses_a_status_given_as_a_plain_string(self) -> None:
         with pytest.raises(InvalidValue) as refused:
-            Order("o-1", (OrderLine("p-1", 1, Decimal(1)),), "unpaid", NOW)  # type: ignore[arg-type]
+            Order(
+                "o-1",
+                (OrderLine("p-1", 1, Decimal(1)),),
+                "unpaid",  # type: ignore[arg-type]
+                NOW,
+                customer_id=CUSTOMER_ID,
+            )
 
         assert refused.value.field == "status"
 
@@ -74,15 +106,23 @@ class TestOrder:
         with pytest.raises(
             InvalidValue, match="cancel_reason must be set exactly when the order is cancelled"
         ):
-            Order("o-1", order().lines, status, NOW, cancel_reason=reason, payment_id="pay-1")
+            Order(
+                "o-1",
+                order().lines,
+                status,
+                NOW,
+                cancel_reason=reason,
+                payment_id="pay-1",
+                customer_id=CUSTOMER_ID,
+            )
 
     def test_refuses_a_cancelled_order_without_reason(self) -> None:
         with pytest.raises(InvalidValue, match="cancel_reason must be set exactly when"):
-            Order("o-1", order().lines, OrderStatus.CANCELLED, NOW)
+            Order("o-1", order().lines, OrderStatus.CANCELLED, NOW, customer_id=CUSTOMER_ID)
 
     def test_refuses_a_paid_order_without_payment_id(self) -> None:
         with pytest.raises(InvalidValue, match="payment_id must be set on a paid order"):
-            Order("o-1", order().lines, OrderStatus.PAID, NOW)
+            Order("o-1", order().lines, OrderStatus.PAID, NOW, customer_id=CUSTOMER_ID)
 
     @pytest.mark.parametrize(
         ("status", "reason"),
@@ -96,7 +136,15 @@ class TestOrder:
         self, status: OrderStatus, reason: CancelReason | None
     ) -> None:
         with pytest.raises(InvalidValue, match="payment_id must be empty on an order that was never paid"):
-            Order("o-1", order().lines, status, NOW, cancel_reason=reason, payment_id="pay-1")
+            Order(
+                "o-1",
+                order().lines,
+                status,
+                NOW,
+                cancel_reason=reason,
+                payment_id="pay-1",
+                customer_id=CUSTOMER_ID,
+            )
 
     def test_keeps_the_payment_id_of_a_paid_order_cancelled_out_of_stock(self) -> None:
         cancelled = order(status=OrderStatus.CANCELLED, cancel_reason=OUT_OF_STOCK, payment_id="pay-1")

@@ -16,11 +16,13 @@ from adapters.memory.transactions import InMemoryEventPublisher
 from adapters.messaging import CommitFailed, MessagingError, Record
 from ordering_core import Envelope, OrderStatus, OrderStatusChanged, UnknownOrder
 
-from .examples import NOW
+from .examples import CUSTOMER, NOW
 
 
 def status_event(n: int, order_id: str = "o-1") -> OrderStatusChanged:
-    return OrderStatusChanged(Envelope(f"m-{n}", NOW, order_id, "c-1"), OrderStatus.UNPAID)
+    return OrderStatusChanged(
+        Envelope(f"m-{n}", NOW, order_id, "c-1"), OrderStatus.UNPAID, customer_id=CUSTOMER
+    )
 
 
 @pytest.fixture

@@ -45,3 +45,57 @@ class TestSettings:
         fields = {name.upper() for name in attrs.fields_dict(Settings)}
 
         assert {s.name for s in SETTINGS} == fields
+
+
+class TestIdentitySettings:
+    def test_by_default_tokens_are_checked_with_the_local_key_beside_the_data(self, tmp_path):
+        settings = Settings.from_environment({"DATA_DIR": str(tmp_path)})
+
+        assert not settings.external_identity_provider
+        assert settings.auth_local_key_file == Path(tmp_path).resolve() / "local-keys.json"
+        assert (settings.auth_issuer, settings.auth_audience, settings.auth_leeway_s) == ("ordering-local", "ordering", 30)
+        assert (settings.order_max_unpaid_orders, settings.order_max_unpaid_units) == (3, 50)
+        assert settings.demo_sign_in is False
+
+    def test_a_provider_s_keys_need_its_issuer(self):
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_environment({"AUTH_JWKS_URL": "https://idp.example/certs"})
+
+        assert "AUTH_ISSUER" in str(refused.value)
+
+    def test_a_provider_s_jwks_url_with_its_issuer_is_an_external_provider(self):
+        settings = Settings.from_environment(
+            {"AUTH_JWKS_URL": "https://idp.example/certs", "AUTH_ISSUER": "https://idp.example/"}
+        )
+
+        assert settings.external_identity_provider
+        assert settings.auth_jwks_url == "https://idp.example/certs"
+
+    def test_key_files_and_a_jwks_url_are_not_taken_together(self):
+        with pytest.raises(SettingsError, match="not both"):
+            Settings.from_environment(
+                {"AUTH_JWKS_URL": "https://idp.example/certs", "AUTH_KEY_FILES": "a.pem", "AUTH_ISSUER": "x"}
+            )
+
+    def test_the_demo_sign_in_is_refused_unless_the_services_listen_on_loopback(self):
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_environment({"DEMO_SIGN_IN": "on", "SERVICE_HOST": "0.0.0.0"})
+
+        assert "loopback" in str(refused.value)
+
+    @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+    def test_the_demo_sign_in_is_switched_on_for_a_loopback_host(self, host):
+        assert Settings.from_environment({"DEMO_SIGN_IN": "on", "SERVICE_HOST": host}).demo_sign_in
+
+    def test_the_demo_sign_in_cannot_sign_an_identity_provider_s_tokens(self):
+        with pytest.raises(SettingsError, match="local key"):
+            Settings.from_environment({"DEMO_SIGN_IN": "on", "AUTH_KEY_FILES": "k.pem", "AUTH_ISSUER": "https://idp/"})
+
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [("ORDER_MAX_UNPAID_ORDERS", "0"), ("ORDER_MAX_UNPAID_UNITS", "-1"), ("AUTH_LEEWAY_S", "3600"),
+         ("DEMO_SIGN_IN", "yes"), ("AUTH_JWKS_URL", "idp.example/certs")],
+    )
+    def test_a_bad_identity_or_limit_value_names_the_variable(self, name, value):
+        with pytest.raises(SettingsError, match=f"^{name}="):
+            Settings.from_environment({name: value, "AUTH_ISSUER": "https://idp/"})

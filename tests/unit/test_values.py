@@ -14,6 +14,7 @@ import strategies
 from ordering_core import InvalidValue, Line, OrderStatus, merge_lines
 from ordering_core.values import (
     require_aware_datetime,
+    require_customer_id,
     require_id,
     require_member,
     require_name,
@@ -42,6 +43,41 @@ class TestIds:
 
         assert refused.value.field == "order_id"
         assert "must be 1 to 64 letters, digits or . _ : -" in str(refused.value)
+
+
+class TestCustomerIds:
+    """A customer id is a token's subject, shaped by the identity provider, not by us."""
+
+    @pytest.mark.parametrize(
+        "value",
+        ["auth0|5f7c8ec7", "0b8f7e7c-2a1e-4c1a-9a0e-1b2c3d4e5f60", "x" * 255, "(unidentified)", "!", "a~b"],
+        ids=["auth0", "uuid", "255 characters", "unidentified", "one character", "tilde"],
+    )
+    def test_accepts_printable_ascii_without_spaces_up_to_255_characters(self, value: str) -> None:
+        assert require_customer_id("customer_id", value) == value
+
+    @pytest.mark.parametrize(
+        "value",
+        ["", " ", "\t", "a b", "a\n", "x" * 256, "kund-ö", "\x7f", None, 42],
+        ids=[
+            "empty",
+            "space",
+            "tab",
+            "inner space",
+            "newline",
+            "256 characters",
+            "non-ascii",
+            "del",
+            "none",
+            "int",
+        ],
+    )
+    def test_refuses_anything_else_naming_the_field_and_rule(self, value: object) -> None:
+        with pytest.raises(InvalidValue) as refused:
+            require_customer_id("customer_id", value)
+
+        assert refused.value.field == "customer_id"
+        assert "must be 1 to 255 printable ASCII characters without spaces" in str(refused.value)
 
 
 class TestQuantity:

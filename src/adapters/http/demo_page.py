@@ -7,20 +7,31 @@ Service reads it, 503 when it cannot be read. Everything else the page does is t
 
 The page is three static files in `page/` (vanilla JS, no build step), served with a strict
 Content-Security-Policy: no inline script or style, nothing from another origin. The script puts data into
-the DOM as text only, never as HTML: product names are whatever a client PUT.
+the DOM as text only, never as HTML: product names are whatever a client PUT. The page and the products are
+public; the orders are the signed-in customer's (the page keeps a pasted token for the tab).
+
+`DemoSignIn` is the page's one-click sign-in, for trying the system on one machine: `POST /demo/sign-in`
+answers a new demo customer's token and a payments token, so the page's Pay button can act as the payment
+provider. It exists only when the composition root is given one (`make run` switches it on with
+DEMO_SIGN_IN), and it answers only a request that came in over loopback, from loopback: anyone who can
+reach it can mint tokens, so it must never face a network.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ipaddress
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
 
+from adapters.http.access import Endpoint, public
+from adapters.http.problems import NOT_FOUND, ApiError
 from adapters.http.representations import product_json
+from ordering_core.customers import Role
 from ordering_core.products import Product
 
 PAGE_DIR = Path(__file__).parent / "page"
@@ -55,20 +66,78 @@ class ProductListing(Protocol):
         """Every product with its stock now, by id; `CatalogUnavailable` when it cannot be read."""
 
 
-def page_routes(listing: ProductListing) -> list[Route]:
-    """`GET /` (the page), its script and style sheet, and `GET /catalog` (the products it shows)."""
+class Issuer(Protocol):
+    def token(self, customer_id: str, *, roles: Iterable[Role] = (), ttl_s: float = 3600) -> str:
+        """A signed token for `customer_id` with these roles, valid for `ttl_s` seconds."""
+
+
+class DemoSignIn:
+    """Tokens for the demo page: a new demo customer per sign-in, and a payments token for its Pay button."""
+
+    def __init__(self, issuer: Issuer, new_id: Callable[[], str], *, ttl_s: float = 3600) -> None:
+        self._issuer = issuer
+        self._new_id = new_id
+        self.ttl_s = ttl_s
+
+    def sign_in(self) -> dict[str, object]:
+        customer_id = f"demo-{self._new_id()[:8]}"
+        return {
+            "customer_id": customer_id,
+            "token": self._issuer.token(customer_id, ttl_s=self.ttl_s),
+            "payments_token": self._issuer.token("demo-payment-provider", roles=[Role.PAYMENTS], ttl_s=self.ttl_s),
+            "expires_in": int(self.ttl_s),
+        }
+
+
+def page_endpoints(listing: ProductListing, demo_sign_in: DemoSignIn | None = None) -> list[Endpoint]:
+    """`GET /` (the page), its script and style sheet, `GET /catalog` (the products it shows), and with
+    `demo_sign_in`, `POST /demo/sign-in`: all public."""
 
     async def catalog(_request: Request) -> Response:
         return JSONResponse([product_json(product) for product in await listing.products()])
 
-    return [
-        *(_asset_route(path, name, media_type) for path, (name, media_type) in ASSETS.items()),
-        Route("/catalog", catalog, methods=["GET"]),
+    endpoints = [
+        *(_asset(path, name, media_type) for path, (name, media_type) in ASSETS.items()),
+        public("/catalog", catalog),
     ]
+    if demo_sign_in is not None:
+
+        async def sign_in(request: Request) -> Response:
+            if not over_loopback(request):
+                raise ApiError(NOT_FOUND, "no such resource")  # as if it did not exist: it must not, there
+            return JSONResponse(demo_sign_in.sign_in(), headers={"Cache-Control": "no-store"})
+
+        endpoints.append(public("/demo/sign-in", sign_in, methods=["POST"]))
+    return endpoints
 
 
-def _asset_route(path: str, name: str, media_type: str) -> Route:
+# Set by a reverse proxy: a request it forwards comes over loopback from it, but from someone else.
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+
+
+def over_loopback(request: Request) -> bool:
+    """Whether the request came from a loopback address to a loopback address of this server, for a loopback
+    host, and not through a proxy on this machine (which would make anyone's request look local).
+
+    The Host check stops DNS rebinding: a web page whose name an attacker points at 127.0.0.1 reaches the
+    service from the victim's own browser, over loopback, but asks for the attacker's host name.
+    """
+    ends = [request.scope.get("client"), request.scope.get("server")]
+    forwarded = any(name in request.headers for name in FORWARDING_HEADERS)
+    host = urlsplit(f"//{request.headers.get('host', '')}").hostname or ""
+    local_name = host == "localhost" or _is_loopback(host)
+    return local_name and not forwarded and all(end is not None and _is_loopback(end[0]) for end in ends)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, or a Unix socket's path: not an address we can vouch for
+        return False
+
+
+def _asset(path: str, name: str, media_type: str) -> Endpoint:
     async def serve(_request: Request) -> Response:
         return FileResponse(PAGE_DIR / name, media_type=f"{media_type}; charset=utf-8", headers=_HEADERS)
 
-    return Route(path, serve, methods=["GET"])
+    return public(path, serve)

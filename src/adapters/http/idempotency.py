@@ -1,6 +1,9 @@
 """Idempotency-Key for POST /orders/order: a retried request gets the first answer, not a second order.
 
-A key goes through three states in an `IdempotencyStore`:
+A key is the customer's own: every store keeps keys per (customer id, key), so two customers who happen to
+choose the same key make two requests, and neither is ever given the other's order.
+
+A customer's key goes through three states in an `IdempotencyStore`:
 
     free --claim--> held (the first request is running) --fulfil--> answered (for good)
                        \\--release (that request failed; a retry may use the key)--> free
@@ -44,18 +47,21 @@ class Remembered:
 
 
 class IdempotencyStore(Protocol):
-    def claim(self, key: str, fingerprint: str, now: datetime) -> Remembered | None:
-        """Atomically hold a free key for the caller and return None, or return what the key holds.
+    """Keys per customer: every method takes the customer's id first, and another customer's key of the same
+    name is another key."""
+
+    def claim(self, customer_id: str, key: str, fingerprint: str, now: datetime) -> Remembered | None:
+        """Atomically hold the customer's free key for the caller and return None, or return what it holds.
 
         A key is free if it was never claimed, was released, or has been held without a reply for longer
         than the store's lease (its request died). The caller must then `fulfil` or `release` it.
         """
 
-    def fulfil(self, key: str, reply: Reply) -> None:
-        """Bind the key the caller holds to its reply, for good (later claims return it)."""
+    def fulfil(self, customer_id: str, key: str, reply: Reply) -> None:
+        """Bind the customer's key the caller holds to its reply, for good (later claims return it)."""
 
-    def release(self, key: str) -> None:
-        """Free the key the caller holds; a key with a reply is never released."""
+    def release(self, customer_id: str, key: str) -> None:
+        """Free the customer's key the caller holds; a key with a reply is never released."""
 
 
 def fingerprint(document: Any) -> str:
@@ -66,13 +72,15 @@ def fingerprint(document: Any) -> str:
 
 async def once(
     store: IdempotencyStore,
+    customer_id: str,
     key: str,
     request_fingerprint: str,
     now: datetime,
     act: Callable[[], Awaitable[Reply]],
 ) -> tuple[Reply, bool]:
-    """Run `act` at most once per key: its reply and False, or the reply stored before and True."""
-    remembered = store.claim(key, request_fingerprint, now)
+    """Run `act` at most once per key of the customer's: its reply and False, or the reply stored before and
+    True. `customer_id` is the verified caller's, never a value from the request."""
+    remembered = store.claim(customer_id, key, request_fingerprint, now)
     if remembered is not None:
         if remembered.fingerprint != request_fingerprint:
             raise ApiError(
@@ -89,9 +97,9 @@ async def once(
     try:
         reply = await act()
     except BaseException:  # a refusal, a 503, a bug or a cancelled request: none of them bound the key
-        store.release(key)
+        store.release(customer_id, key)
         raise
-    store.fulfil(key, reply)
+    store.fulfil(customer_id, key, reply)
     return reply, False
 
 
@@ -105,31 +113,33 @@ class _Entry:
 class InMemoryIdempotencyStore:
     """Keys in a dict: for tests and for one process (a restart forgets them; the SQLite store does not).
 
-    Holds at most `capacity` keys, forgetting the oldest first, so memory stays bounded.
+    Holds at most `capacity` keys (of all customers together), forgetting the oldest first, so memory stays
+    bounded. `entries` is keyed by (customer id, key).
     """
 
     def __init__(self, *, lease: timedelta = timedelta(minutes=1), capacity: int = 100_000) -> None:
         self._lease = lease
         self._capacity = capacity
-        self.entries: OrderedDict[str, _Entry] = OrderedDict()
+        self.entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
 
-    def claim(self, key: str, fingerprint: str, now: datetime) -> Remembered | None:
+    def claim(self, customer_id: str, key: str, fingerprint: str, now: datetime) -> Remembered | None:
         # No await in here: on one event loop, a claim is atomic.
-        entry = self.entries.get(key)
+        theirs = (customer_id, key)
+        entry = self.entries.get(theirs)
         if entry is not None and (entry.reply is not None or now - entry.claimed_at < self._lease):
             return Remembered(entry.fingerprint, entry.reply)
-        self.entries[key] = _Entry(fingerprint, now)
-        self.entries.move_to_end(key)
+        self.entries[theirs] = _Entry(fingerprint, now)
+        self.entries.move_to_end(theirs)
         while len(self.entries) > self._capacity:
             self.entries.popitem(last=False)
         return None
 
-    def fulfil(self, key: str, reply: Reply) -> None:
-        entry = self.entries.get(key)
+    def fulfil(self, customer_id: str, key: str, reply: Reply) -> None:
+        entry = self.entries.get((customer_id, key))
         if entry is not None:  # None only if forgotten for capacity while its request ran
             entry.reply = reply
 
-    def release(self, key: str) -> None:
-        entry = self.entries.get(key)
+    def release(self, customer_id: str, key: str) -> None:
+        entry = self.entries.get((customer_id, key))
         if entry is not None and entry.reply is None:
-            del self.entries[key]
+            del self.entries[customer_id, key]

@@ -12,6 +12,7 @@ operation can answer, and the contract tests hold every response to that list.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -24,8 +25,10 @@ from starlette.responses import JSONResponse, Response
 from ordering_core.errors import (
     AlreadyPaid,
     CatalogUnavailable,
+    HoldLimitReached,
     InvalidTransition,
     InvalidValue,
+    NotPermitted,
     OrderingError,
     OrderUnavailable,
     UnknownOrder,
@@ -72,6 +75,12 @@ IDEMPOTENCY_KEY_IN_FLIGHT = ProblemType(
 )
 PRODUCT_SERVICE_UNAVAILABLE = ProblemType(
     "/problems/product-service-unavailable", "The Product Service could not be asked", 503
+)
+UNAUTHENTICATED = ProblemType("/problems/unauthenticated", "A bearer token is required", 401)
+INVALID_TOKEN = ProblemType("/problems/invalid-token", "The bearer token is not valid", 401)
+FORBIDDEN = ProblemType("/problems/forbidden", "Not allowed for this caller", 403)
+TOO_MANY_UNPAID_ORDERS = ProblemType(
+    "/problems/too-many-unpaid-orders", "Your unpaid orders already hold as much as one customer may", 429
 )
 NOT_READY = ProblemType("/problems/not-ready", "The service is not ready", 503)
 INTERNAL_ERROR = ProblemType("/problems/internal-error", "The service failed", 500)
@@ -154,6 +163,12 @@ def _unavailable_items(error: OrderUnavailable) -> ProblemResponse:
     )
 
 
+def _hold_limit_reached(error: HoldLimitReached) -> ProblemResponse:
+    # When the oldest unpaid order expires its stock is free again; a whole second, and never 0 ("now").
+    retry_after = max(1, math.ceil(error.retry_after.total_seconds()))
+    return problem(TOO_MANY_UNPAID_ORDERS, str(error), headers={"Retry-After": str(retry_after)})
+
+
 def _invalid_value(error: InvalidValue) -> ProblemResponse:
     # A rule the edge did not check first: the domain names the field in its own words.
     return problem(INVALID_REQUEST, str(error), errors=[{"field": error.field, "message": error.rule}])
@@ -165,6 +180,8 @@ _BY_CLASS: dict[type[OrderingError], Callable[[Any], ProblemResponse]] = {
     UnknownProduct: _plain(UNKNOWN_PRODUCT),
     OrderUnavailable: _unavailable_items,
     CatalogUnavailable: _plain(PRODUCT_SERVICE_UNAVAILABLE, retry=True),
+    NotPermitted: _plain(FORBIDDEN),
+    HoldLimitReached: _hold_limit_reached,
     AlreadyPaid: _plain(ALREADY_PAID),
     InvalidTransition: _plain(INVALID_TRANSITION),
     OrderingError: _plain(REFUSED),

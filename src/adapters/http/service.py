@@ -1,8 +1,9 @@
 """One way to assemble a service's Starlette app, so the three behave alike at the edges.
 
-Every app gets: its routes plus the probes and GET /metrics (its own registry unless given one, with
-the HTTP requests counted and timed); correlation ids; every error as problem+json (`problems`);
-and the lifespan the composition root gives it. Endpoints read bodies with
+Every app gets: its endpoints, each behind the guard its access declares (`access`), plus the probes and
+GET /metrics, public (its own registry unless given one, with the HTTP requests counted and timed);
+correlation ids; every error as problem+json (`problems`); and the lifespan the composition root gives it.
+`app.state.access` maps each (method, path template) to its access, for the contract tests. Endpoints read bodies with
 `read_json` and answer JSON with `json_bytes`, so a stored answer (Idempotency-Key) is byte-identical to
 the first one.
 """
@@ -19,8 +20,8 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.routing import BaseRoute
 
+from adapters.http.access import Access, Endpoint, Verifier, routes
 from adapters.http.correlation import CorrelationIds
 from adapters.http.json import parse_json
 from adapters.http.metrics import HttpMetrics, RequestMetrics, metrics_route
@@ -34,8 +35,9 @@ Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
 def build_app(
-    routes: Sequence[BaseRoute],
+    endpoints: Sequence[Endpoint],
     *,
+    verifier: Verifier,
     new_id: Callable[[], str],
     readiness: Mapping[str, Check],
     lifespan: Lifespan | None,
@@ -43,8 +45,9 @@ def build_app(
     registry: CollectorRegistry | None = None,
 ) -> Starlette:
     registry = CollectorRegistry() if registry is None else registry
-    return Starlette(
-        routes=[*routes, *probe_routes(readiness, openapi_path=openapi_path), metrics_route(registry)],
+    operations = [*probe_routes(readiness, openapi_path=openapi_path), metrics_route(registry)]
+    app = Starlette(
+        routes=[*routes(endpoints, verifier), *operations],
         middleware=[
             Middleware(CorrelationIds, new_id=new_id),
             # Inside CorrelationIds, which passes on a copy of the scope: this one reads the route the router
@@ -54,6 +57,12 @@ def build_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    access: dict[tuple[str, str], Access] = {
+        (method, e.path): e.access for e in endpoints for method in e.methods
+    }
+    access.update({("GET", route.path): Access.PUBLIC for route in operations})
+    app.state.access = access
+    return app
 
 
 async def read_json(request: Request) -> Any:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from adapters.memory.transactions import InMemoryEventPublisher, InMemoryInbox, InMemoryUnitOfWork
+from ordering_core.holds import NOTHING_HELD, Holdings
 from ordering_core.orders import Order, OrderStatus
 
 
@@ -29,6 +30,12 @@ class InMemoryOrderRepository:
     def unpaid_placed_before(self, cutoff: datetime) -> Sequence[Order]:
         unpaid = (o for o in self.orders.values() if o.status is OrderStatus.UNPAID and o.placed_at < cutoff)
         return sorted(unpaid, key=lambda order: (order.placed_at, order.order_id))
+
+    def holdings_of(self, customer_id: str) -> Holdings:
+        unpaid = [o for o in self.orders.values() if o.customer_id == customer_id and o.status is OrderStatus.UNPAID]
+        if not unpaid:
+            return NOTHING_HELD
+        return Holdings(len(unpaid), sum(o.units for o in unpaid), min(o.placed_at for o in unpaid))
 
     def copy(self) -> InMemoryOrderRepository:
         return InMemoryOrderRepository(self.orders.values())

@@ -19,10 +19,11 @@ class InMemoryOrderViews:
     def order(self, order_id: str) -> Order | None:
         return self._uow.orders.get(order_id)
 
-    def orders(self, *, after: str | None, limit: int, newest_first: bool = False) -> Sequence[Order]:
-        ordered = sorted(
-            self._uow.orders.orders.values(), key=lambda o: (o.placed_at, o.order_id), reverse=newest_first
-        )
+    def orders(
+        self, *, customer_id: str | None, after: str | None, limit: int, newest_first: bool = False
+    ) -> Sequence[Order]:
+        theirs = [o for o in self._uow.orders.orders.values() if customer_id in (None, o.customer_id)]
+        ordered = sorted(theirs, key=lambda o: (o.placed_at, o.order_id), reverse=newest_first)
         if after is not None:
             keys = [o.order_id for o in ordered]
             ordered = ordered[keys.index(after) + 1 :] if after in keys else []
@@ -44,5 +45,7 @@ class InMemoryMessageViews:
     def __init__(self, uow: InMemoryMessageUnitOfWork) -> None:
         self._uow = uow
 
-    def messages_for(self, order_id: str) -> Sequence[CustomerMessage]:
-        return [m for m in self._uow.notifier.sent if m.order_id == order_id]
+    def messages_for(self, order_id: str, *, customer_id: str | None) -> Sequence[CustomerMessage]:
+        return [
+            m for m in self._uow.notifier.sent if m.order_id == order_id and customer_id in (None, m.customer_id)
+        ]

@@ -56,6 +56,12 @@ class Schema:
         return len(self.migrations)
 
 
+def sql_text(value: str) -> str:
+    """`value` as an SQL string literal: how a constant of ours goes into a migration, whose statements are run
+    as they are, without parameters."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 class Database:
     """The file at `path`, created (with its folders) or upgraded to `schema` when this object is made."""
 

@@ -1,8 +1,8 @@
 """Idempotency-Keys in the Order Service's database: the `IdempotencyStore` that outlives a restart.
 
-One row per key in `idempotency_keys` (created by ORDER_SCHEMA): the fingerprint of the claiming request's
-body, when it was claimed, and its reply (`order_id` and `body`) once there is one. The three states of
-`adapters.http.idempotency` are:
+One row per customer's key in `idempotency_keys` (created by ORDER_SCHEMA; its primary key is (customer_id,
+key)): the fingerprint of the claiming request's body, when it was claimed, and its reply (`order_id` and
+`body`) once there is one. The three states of `adapters.http.idempotency` are:
 
     free      no row
     held      a row without a reply, claimed less than the lease ago
@@ -10,6 +10,11 @@ body, when it was claimed, and its reply (`order_id` and `body`) once there is o
 
 A held row whose lease has run out is free again: its request died between claiming the key and placing or
 releasing it (a crash or a restart in that window). The row stays until another request claims the key.
+
+Keys kept by schema version 1, before orders had customers, were given to UNIDENTIFIED_CUSTOMER by the
+upgrade. No token names that customer, so they are never replayed: a request first sent before the upgrade
+and retried after it places a new order instead of getting the old answer. Giving them to any real customer
+instead could hand one customer's order to another.
 
 `claimed_at` is the time as given, offset included, for people reading the file; `claimed_at_us` is the same
 instant in microseconds since 1970-01-01 UTC, and is what the lease is measured on (exact integer arithmetic,
@@ -30,24 +35,27 @@ from adapters.sqlite.orders import epoch_us
 
 # Every statement is a constant: sqlite3 prepares each once per connection and reuses it.
 _TABLE_EXISTS = "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'idempotency_keys'"
-_SELECT = "SELECT fingerprint, claimed_at_us, order_id, body FROM idempotency_keys WHERE key = ?"
+_SELECT = (
+    "SELECT fingerprint, claimed_at_us, order_id, body FROM idempotency_keys WHERE customer_id = ? AND key = ?"
+)
 # A new key, or a lapsed claim taken over: either way the row becomes the new claimant's, as if fresh.
 _CLAIM = (
-    "INSERT INTO idempotency_keys (key, fingerprint, claimed_at, claimed_at_us) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, "
+    "INSERT INTO idempotency_keys (customer_id, key, fingerprint, claimed_at, claimed_at_us) "
+    "VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, "
     "claimed_at = excluded.claimed_at, claimed_at_us = excluded.claimed_at_us"
 )
-_FULFIL = "UPDATE idempotency_keys SET order_id = ?, body = ? WHERE key = ?"
+_FULFIL = "UPDATE idempotency_keys SET order_id = ?, body = ? WHERE customer_id = ? AND key = ?"
 # `order_id IS NULL`: a key with a reply is never released, whoever asks.
-_RELEASE = "DELETE FROM idempotency_keys WHERE key = ? AND order_id IS NULL"
+_RELEASE = "DELETE FROM idempotency_keys WHERE customer_id = ? AND key = ? AND order_id IS NULL"
 
 
 class SqliteIdempotencyStore:
     """Keys in the `idempotency_keys` table of `database` (the Order Service's)."""
 
     def __init__(self, database: Database, *, lease: timedelta = timedelta(minutes=1)) -> None:
-        # The file, not only the schema, is asked: a file made before the table was added to ORDER_SCHEMA is
-        # at the same version and lacks it. Refusing here fails the wiring, not the first request with a key.
+        # The file, not only the schema, is asked: the unit of work does not require this table, so another
+        # service's database gets this far. Refusing here fails the wiring, not the first request with a key.
         if database.connection().execute(_TABLE_EXISTS).fetchone() is None:
             raise ValueError(
                 f"{database!r} has no idempotency_keys table; is it the wrong service's database?"
@@ -55,27 +63,27 @@ class SqliteIdempotencyStore:
         self._database = database
         self._lease_us = lease // timedelta(microseconds=1)
 
-    def claim(self, key: str, fingerprint: str, now: datetime) -> Remembered | None:
+    def claim(self, customer_id: str, key: str, fingerprint: str, now: datetime) -> Remembered | None:
         now_us = epoch_us(now)
         # Read and write in one BEGIN IMMEDIATE transaction: it holds the write lock from the start, so of two
         # claims racing on one key (threads or processes) the second reads what the first wrote.
         with self._database.transaction() as connection:
-            row = connection.execute(_SELECT, (key,)).fetchone()
+            row = connection.execute(_SELECT, (customer_id, key)).fetchone()
             if row is not None:
                 held_fingerprint, claimed_at_us, order_id, body = row
                 if order_id is not None:
                     return Remembered(held_fingerprint, Reply(order_id, body))
                 if now_us - claimed_at_us < self._lease_us:
                     return Remembered(held_fingerprint, None)
-            connection.execute(_CLAIM, (key, fingerprint, now.isoformat(), now_us))
+            connection.execute(_CLAIM, (customer_id, key, fingerprint, now.isoformat(), now_us))
             return None
 
-    def fulfil(self, key: str, reply: Reply) -> None:
+    def fulfil(self, customer_id: str, key: str, reply: Reply) -> None:
         # No row only if the caller's lease ran out, another request took the key over and released it;
         # then the key is free and stays so, as in memory.
         with self._database.transaction() as connection:
-            connection.execute(_FULFIL, (reply.order_id, reply.body, key))
+            connection.execute(_FULFIL, (reply.order_id, reply.body, customer_id, key))
 
-    def release(self, key: str) -> None:
+    def release(self, customer_id: str, key: str) -> None:
         with self._database.transaction() as connection:
-            connection.execute(_RELEASE, (key,))
+            connection.execute(_RELEASE, (customer_id, key))

@@ -2,6 +2,10 @@
 
 `seq` numbers the messages in the order they were recorded, which is the order a customer reads them in. It
 is the table's INTEGER PRIMARY KEY on purpose: VACUUM may renumber an implicit rowid, never that column.
+
+Schema version 2 gave every message its customer (only they, and an admin, read it): messages recorded by
+version 1 belong to UNIDENTIFIED_CUSTOMER. The table was rebuilt, keeping each message's `seq`, so that the
+column has no default: a message written without its customer fails instead of going to the placeholder.
 """
 
 from __future__ import annotations
@@ -10,10 +14,36 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from adapters.sqlite.database import Database, Schema
+from adapters.sqlite.database import Database, Schema, sql_text
 from adapters.sqlite.transactions import INBOX_TABLES, Connect, SqliteInbox, SqliteUnitOfWork
+from ordering_core.customers import UNIDENTIFIED_CUSTOMER
 from ordering_core.messages import CustomerMessage
 from ordering_core.orders import CancelReason, OrderStatus
+
+# Version 2: the table rebuilt with the customer's id (as ORDER_SCHEMA's version 2 rebuilds `orders`).
+_MESSAGES_WITH_CUSTOMERS = (
+    """
+    CREATE TABLE customer_messages_v2 (
+        seq INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL UNIQUE,
+        order_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        text TEXT NOT NULL,
+        occurred_at TEXT NOT NULL
+    ) STRICT
+    """,
+    f"""
+    INSERT INTO customer_messages_v2 (seq, message_id, order_id, customer_id, status, reason, text, occurred_at)
+    SELECT seq, message_id, order_id, {sql_text(UNIDENTIFIED_CUSTOMER)}, status, reason, text, occurred_at
+    FROM customer_messages
+    """,
+    "DROP TABLE customer_messages",
+    "ALTER TABLE customer_messages_v2 RENAME TO customer_messages",
+    # An order's messages are all its customer's: the order id finds them, the customer id is only checked.
+    "CREATE INDEX customer_messages_by_order ON customer_messages (order_id, seq)",
+)
 
 MESSAGE_SCHEMA = Schema(
     "message",
@@ -35,24 +65,26 @@ MESSAGE_SCHEMA = Schema(
             "CREATE INDEX IF NOT EXISTS customer_messages_by_order ON customer_messages (order_id, seq)",
             *INBOX_TABLES,
         ),
+        _MESSAGES_WITH_CUSTOMERS,
     ),
 )
 
-MESSAGE_COLUMNS = "message_id, order_id, status, reason, text, occurred_at"
+MESSAGE_COLUMNS = "message_id, order_id, customer_id, status, reason, text, occurred_at"
 
 # The message id is the status event's: the same message twice is one message for the customer.
 # ON CONFLICT names the column: OR IGNORE would also drop, silently, a row that breaks NOT NULL.
 _INSERT = (
-    f"INSERT INTO customer_messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO customer_messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (message_id) DO NOTHING"
 )
 
 
 def message_from_row(row: Sequence[Any]) -> CustomerMessage:
     """The message in a row selected as MESSAGE_COLUMNS."""
-    message_id, order_id, status, reason, text, occurred_at = row
+    message_id, order_id, customer_id, status, reason, text, occurred_at = row
     return CustomerMessage(
         order_id=order_id,
+        customer_id=customer_id,
         status=OrderStatus(status),
         reason=None if reason is None else CancelReason(reason),
         text=text,
@@ -73,6 +105,7 @@ class SqliteNotifier:
             (
                 message.message_id,
                 message.order_id,
+                message.customer_id,
                 message.status.value,
                 None if message.reason is None else message.reason.value,
                 message.text,

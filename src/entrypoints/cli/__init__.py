@@ -4,6 +4,7 @@ arguments.py   what it accepts, the help, the exit codes
 api.py         where the services are; every answer sorted into answer / refusal / unavailable
 commands.py    one function per command, and the `tail --follow` loop
 tables.py      the JSON laid out for a person
+tokens.py      `ordering token` (the local key's tokens) and the hints for a missing token or role
 program.py     main(): parse, run, and report a failure in one line with its exit code
 """
 

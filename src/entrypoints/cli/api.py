@@ -5,6 +5,9 @@ service explains with a problem document (`Refused`, 4xx), or no usable answer a
 reachable, too slow, a 5xx, or something that is not the ordering API, e.g. a wrong port). The commands
 never see an httpx exception, so an expected failure can never become a traceback.
 
+Every request carries the caller's bearer token, when there is one, public requests too: it is added here,
+per request, whatever client `Connect` made, so the tests' clients send it exactly as the real ones do.
+
 How a client is made is a parameter (`Connect`): a Starlette TestClient is an httpx.Client, so the tests
 run every command against the in-memory apps with no network.
 """
@@ -100,11 +103,13 @@ class Unavailable(Exception):
 
 
 class ServiceClient:
-    """One service: requests by path, answers sorted into Answer / Refused / Unavailable."""
+    """One service: requests by path as the caller `token` names, answers sorted into Answer / Refused /
+    Unavailable."""
 
-    def __init__(self, service: Service, http: httpx.Client) -> None:
+    def __init__(self, service: Service, http: httpx.Client, token: str | None = None) -> None:
         self.service = service
         self._http = http
+        self._authorization = {} if token is None else {"Authorization": f"Bearer {token}"}
 
     def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Answer:
         return self._send("GET", path, params=params)
@@ -112,10 +117,14 @@ class ServiceClient:
     def post(self, path: str, body: Any, headers: Mapping[str, str] | None = None) -> Answer:
         return self._send("POST", path, json=body, headers=headers)
 
-    def _send(self, method: str, path: str, **options: Any) -> Answer:
+    def _send(
+        self, method: str, path: str, headers: Mapping[str, str] | None = None, **options: Any
+    ) -> Answer:
         where = f"the {self.service.name} at {self.service.url}"
         try:
-            response = self._http.request(method, path, **options)
+            response = self._http.request(
+                method, path, headers={**(headers or {}), **self._authorization}, **options
+            )
         except httpx.TimeoutException:
             raise Unavailable(f"{where} did not answer within {TIMEOUT.read:g} s") from None
         except httpx.TransportError as error:
@@ -166,20 +175,25 @@ def _reason(error: httpx.TransportError) -> str:
 
 
 class Services:
-    """The three services, each connected on first use: a command needs only the ones it asks."""
+    """The three services, each connected on first use (a command needs only the ones it asks), each asked
+    with the same `token`."""
 
-    def __init__(self, locations: Locations, connect: Connect) -> None:
+    def __init__(self, locations: Locations, connect: Connect, token: str | None = None) -> None:
         self._locations = locations
         self._connect = connect
+        self._token = token
 
     @cached_property
     def order(self) -> ServiceClient:
-        return ServiceClient(self._locations.order, self._connect(self._locations.order))
+        return self._client(self._locations.order)
 
     @cached_property
     def product(self) -> ServiceClient:
-        return ServiceClient(self._locations.product, self._connect(self._locations.product))
+        return self._client(self._locations.product)
 
     @cached_property
     def message(self) -> ServiceClient:
-        return ServiceClient(self._locations.message, self._connect(self._locations.message))
+        return self._client(self._locations.message)
+
+    def _client(self, service: Service) -> ServiceClient:
+        return ServiceClient(service, self._connect(service), self._token)

@@ -13,6 +13,11 @@ from enum import IntEnum
 
 from attrs import frozen
 
+from entrypoints.cli.tokens import ADMIN_SUBJECT, DEFAULT_TTL_S, MAX_TTL_S, PAYMENTS_SUBJECT
+from ordering_core.customers import UNIDENTIFIED_CUSTOMER
+from ordering_core.errors import InvalidValue
+from ordering_core.values import MAX_CUSTOMER_ID_LENGTH, require_customer_id
+
 MAX_QUANTITY = 10_000  # openapi.yaml's Quantity; the service says the same, this only answers sooner
 MAX_LIMIT = 100  # openapi.yaml's page size for GET /orders
 DEFAULT_LIMIT = 10
@@ -22,7 +27,9 @@ DEFAULT_INTERVAL_S = 1.0
 class ExitCode(IntEnum):
     OK = 0
     REFUSED = 1  # the service answered 4xx: it understood the request and said no
-    USAGE = 2  # argparse's own code for a bad command line; also a bad setting in the environment
+    # argparse's own code for a bad command line; also a bad setting in the environment, and `ordering token`
+    # where no local token can be made (an identity provider is configured, the key file is unusable)
+    USAGE = 2
     UNAVAILABLE = 3  # a service could not be reached, or failed (5xx), or is not the ordering API
     INTERRUPTED = 130  # Ctrl-C during a one-shot command (128 + SIGINT, as shells report it)
 
@@ -63,6 +70,36 @@ def seconds(argument: str) -> float:
     return value
 
 
+def time_to_live(argument: str) -> int:
+    if not (argument.isascii() and argument.isdigit() and 1 <= int(argument) <= MAX_TTL_S):
+        raise argparse.ArgumentTypeError(
+            f"{argument!r} is not a number of seconds from 1 to {MAX_TTL_S} (30 days)"
+        )
+    return int(argument)
+
+
+def customer_id(argument: str) -> str:
+    try:
+        require_customer_id("--customer", argument)
+    except InvalidValue:
+        raise argparse.ArgumentTypeError(
+            f"{argument!r} is not a customer id (1 to {MAX_CUSTOMER_ID_LENGTH} printable ASCII characters, "
+            "no spaces)"
+        ) from None
+    if argument == UNIDENTIFIED_CUSTOMER:
+        raise argparse.ArgumentTypeError(f"{argument!r} is reserved for the orders placed before customers")
+    return argument
+
+
+def bearer_token(argument: str) -> str:
+    """One token: `--token "$(ordering token --admin)"` without `| tail -1` would send the human lines too."""
+    if any(character.isspace() for character in argument.strip()):
+        raise argparse.ArgumentTypeError(
+            "it is not one token: it has spaces or line breaks (take only the last line of `ordering token`)"
+        )
+    return argument.strip()
+
+
 def url(argument: str) -> str:
     if not argument.startswith(("http://", "https://")):
         raise argparse.ArgumentTypeError(f"{argument!r} is not an http:// or https:// URL")
@@ -74,14 +111,24 @@ Place, pay and cancel orders and watch what happens, from the command line: a cl
 Product and Message Services' HTTP APIs (openapi.yaml). Start the system first with `make run`.
 """
 
-_EPILOG = """\
+_EPILOG = f"""\
 examples:
+  export ORDERING_TOKEN=$(ordering token --customer alice | tail -1)
   ordering products
   ordering order P1:2 P3:1
-  ordering pay order-1
+  ordering --token "$(ordering token --payments | tail -1)" pay order-1
   ordering show order-1
   ordering tail --follow
   ordering --json products | jq -r '.[].product_id'
+
+who you are: every request carries a bearer token (Authorization: Bearer), from --token or $ORDERING_TOKEN.
+  Anyone may list the products. A customer's token orders, cancels, shows and tails their own orders;
+  recording a payment needs the role payments (the payment provider's word) or admin. On one machine
+  `ordering token` signs one with the services' local key:
+    ordering token --customer ID   a customer (any id: a new one is a new customer)
+    ordering token --payments      {PAYMENTS_SUBJECT!r}, role payments
+    ordering token --admin         {ADMIN_SUBJECT!r}, role admin: sees and acts on every order
+  With an identity provider (AUTH_JWKS_URL, AUTH_KEY_FILES), get the token from it instead.
 
 where the services are (each option overrides the setting the services themselves read):
   --order-url    http://127.0.0.1:$ORDER_PORT    (8001)
@@ -90,8 +137,10 @@ where the services are (each option overrides the setting the services themselve
 
 exit codes:
   0    done
-  1    the service refused the request (4xx): its reason is printed, with each wrong field
-  2    usage error: a bad command line, or a bad setting in the environment
+  1    the service refused the request (4xx): its reason is printed, with each wrong field, and for
+       a missing token or role what would do
+  2    usage error: a bad command line, or a bad setting in the environment; `ordering token` where
+       the services take an identity provider's tokens
   3    a service could not be reached, or failed (5xx), or did not answer like the ordering API
   130  interrupted by Ctrl-C (`tail --follow` stops with 0)
 """
@@ -107,6 +156,12 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument(
         "--json", action="store_true", help="print the API's JSON instead of tables (for scripts)"
     )
+    top.add_argument(
+        "--token",
+        type=bearer_token,
+        metavar="TOKEN",
+        help="the bearer token to send (default: $ORDERING_TOKEN; an empty one sends none)",
+    )
     top.add_argument("--order-url", type=url, metavar="URL", help="the Order Service")
     top.add_argument("--product-url", type=url, metavar="URL", help="the Product Service")
     top.add_argument("--message-url", type=url, metavar="URL", help="the Message Service")
@@ -117,16 +172,23 @@ def parser() -> argparse.ArgumentParser:
     _cancel(commands)
     _show(commands)
     _tail(commands)
+    _token(commands)
     return top
 
 
 def _command(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, example: str
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    example: str,
+    details: str = "",
 ) -> argparse.ArgumentParser:
+    """A command whose `summary` is listed in `ordering --help`, and which explains itself with `details`
+    too in `ordering <name> --help`."""
     return commands.add_parser(
         name,
         help=summary,
-        description=textwrap.fill(summary, 79),
+        description=textwrap.fill(f"{summary} {details}".strip(), 79),
         epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -158,8 +220,10 @@ def _pay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pay = _command(
         commands,
         "pay",
-        "Record the payment of an unpaid order. Paying again with the same payment id changes nothing.",
+        "Record the payment of an unpaid order: needs a token with the role payments or admin.",
         "ordering pay order-1 --payment-id pay-7781",
+        "A payment is the payment provider's word, not the customer's (ordering token --payments makes such "
+        "a token on one machine). Paying again with the same payment id changes nothing.",
     )
     pay.add_argument("order_id", metavar="ORDER_ID")
     pay.add_argument(
@@ -181,7 +245,8 @@ def _show(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     show = _command(
         commands,
         "show",
-        "Show an order and the messages its customer was told, oldest first.",
+        "Show an order and the messages its customer was told, oldest first: one of your own orders, or any "
+        "with an admin's token.",
         "ordering show order-1",
     )
     show.add_argument("order_id", metavar="ORDER_ID")
@@ -191,8 +256,9 @@ def _tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     tail = _command(
         commands,
         "tail",
-        "Show the status of the most recent orders, newest first. With --follow, keep watching them and "
-        "print a line whenever an order appears or its status changes, until Ctrl-C.",
+        "Show the status of your most recent orders (with an admin's token, everyone's), newest first. With "
+        "--follow, keep watching them and print a line whenever an order appears or its status changes, "
+        "until Ctrl-C.",
         "ordering tail --limit 5 --follow --interval 0.5",
     )
     tail.add_argument(
@@ -209,4 +275,35 @@ def _tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=DEFAULT_INTERVAL_S,
         metavar="SECONDS",
         help=f"with --follow, how often to look (default {DEFAULT_INTERVAL_S:g})",
+    )
+
+
+def _token(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    token = _command(
+        commands,
+        "token",
+        "Print a bearer token signed with the services' local key, for the one-machine setup (make run).",
+        "ordering token --customer alice --ttl 86400",
+        "A customer's, the payment provider's or an admin's. The lines before the token say whom it is for "
+        "and until when; the last line is the token alone, so `| tail -1` takes it. The key file "
+        "(AUTH_LOCAL_KEY_FILE, else DATA_DIR/local-keys.json) is made if it is missing, as the services "
+        "make it at start. With an identity provider configured (AUTH_JWKS_URL, AUTH_KEY_FILES) the services "
+        "would not accept such a token: get one from the provider.",
+    )
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--customer", type=customer_id, metavar="ID", help="a customer's token: their orders")
+    who.add_argument(
+        "--payments",
+        action="store_true",
+        help=f"the payment provider's ({PAYMENTS_SUBJECT!r}, role payments): records payments",
+    )
+    who.add_argument(
+        "--admin", action="store_true", help=f"an admin's ({ADMIN_SUBJECT!r}, role admin): every order"
+    )
+    token.add_argument(
+        "--ttl",
+        type=time_to_live,
+        default=DEFAULT_TTL_S,
+        metavar="SECONDS",
+        help=f"how long it is valid (1 to {MAX_TTL_S}, i.e. 30 days; default {DEFAULT_TTL_S})",
     )

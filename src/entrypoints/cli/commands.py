@@ -21,8 +21,9 @@ from urllib.parse import quote
 
 from attrs import frozen
 
-from entrypoints.cli import tables
+from entrypoints.cli import tables, tokens
 from entrypoints.cli.api import Services
+from entrypoints.settings import Settings
 
 
 def _local_now() -> datetime:
@@ -152,6 +153,23 @@ def _report_changes(
         if before is None or tables.status(before) != tables.status(now):
             output.stream(now, tables.change(at, now, before))
     return newest
+
+
+def token(settings: Settings, args: argparse.Namespace, output: Output) -> None:
+    """A token signed with the local key; `TokenUnavailable` where the services would not accept one."""
+    customer_id, roles = tokens.subject_and_roles(args.customer, admin=args.admin, payments=args.payments)
+    key_file = settings.auth_local_key_file
+    had_key = key_file.exists()
+    minted = tokens.mint(settings, customer_id, roles, ttl_s=args.ttl)
+    if not had_key:  # services already running elsewhere (another DATA_DIR) would not know this key
+        output.note(f"Made the local key {key_file}; the services read it when they start.")
+    again = [
+        "token",
+        *(["--admin"] if args.admin else ["--payments"] if args.payments else ["--customer", customer_id]),
+    ]
+    if args.ttl != tokens.DEFAULT_TTL_S:
+        again += ["--ttl", str(args.ttl)]
+    output.show(minted.json(), lambda _document: tokens.lines(minted, again))
 
 
 def _newest_page(services: Services, limit: int) -> Any:

@@ -3,11 +3,12 @@
 The console script `ordering` calls `main()`. Tests call `main(argv, connect=..., pacing=...)`: `connect`
 makes each service's httpx.Client (a Starlette TestClient will do; clients made by a given `connect`
 belong to its caller), `pacing` bounds `tail --follow`. Output goes to sys.stdout and sys.stderr as
-they are when called.
+they are when called. The caller's token is `--token`, else $ORDERING_TOKEN, read when called.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -16,7 +17,7 @@ from contextlib import ExitStack
 
 import httpx
 
-from entrypoints.cli import api, arguments, commands, tables
+from entrypoints.cli import api, arguments, commands, tables, tokens
 from entrypoints.cli.api import Connect, Locations, Refused, Service, Services, Unavailable
 from entrypoints.cli.arguments import ExitCode
 from entrypoints.cli.commands import Output, Pacing
@@ -44,12 +45,22 @@ def main(
         settings = Settings.from_environment()
     except SettingsError as error:
         return _fail(ExitCode.USAGE, f"{error} (the services read it too)")
+    output = Output(args.json)
+    if args.command == "token":
+        try:
+            commands.token(settings, args, output)
+        except tokens.TokenUnavailable as error:
+            return _fail(ExitCode.USAGE, str(error))
+        return ExitCode.OK
+    try:
+        token = _token(args.token)
+    except ValueError as error:
+        return _fail(ExitCode.USAGE, str(error))
     locations = Locations.from_settings(
         settings, order=args.order_url, product=args.product_url, message=args.message_url
     )
-    output = Output(args.json)
     with ExitStack() as owned:
-        services = Services(locations, connect or _closed_with(owned))
+        services = Services(locations, connect or _closed_with(owned), token)
         try:
             if args.command == "tail":
                 commands.tail(services, args, output, pacing)
@@ -57,7 +68,10 @@ def main(
                 _COMMANDS[args.command](services, args, output)
         except Refused as refused:
             output.problem(refused.problem.document)
-            return _fail(ExitCode.REFUSED, str(refused), tables.refusal(refused.problem))
+            hint = tokens.hint(refused.problem, args.command, token_sent=token is not None)
+            return _fail(
+                ExitCode.REFUSED, str(refused), [*tables.refusal(refused.problem), *tables.indented(hint)]
+            )
         except Unavailable as unavailable:
             if unavailable.document is not None:
                 output.problem(unavailable.document)
@@ -67,6 +81,16 @@ def main(
         except BrokenPipeError:  # `ordering tail -f | head`: the reader has all it wanted
             _discard_stdout()
     return ExitCode.OK
+
+
+def _token(given: str | None) -> str | None:
+    """The token to send: `--token` (already checked by argparse), else $ORDERING_TOKEN; none if empty."""
+    if given is not None:
+        return given or None
+    try:
+        return arguments.bearer_token(os.environ.get("ORDERING_TOKEN", "")) or None
+    except argparse.ArgumentTypeError as error:
+        raise ValueError(f"ORDERING_TOKEN: {error}") from None
 
 
 def _closed_with(owned: ExitStack) -> Connect:

@@ -1,10 +1,14 @@
-"""Message Service use case: tell the customer each status their order reaches."""
+"""Message Service use cases: tell the customer each status their order reaches, and read it back to them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from ordering_core.customers import Caller
 from ordering_core.events import OrderStatusChanged
 from ordering_core.messages import CustomerMessage
-from ordering_core.ports import MessageUnitOfWork
+from ordering_core.ports import MessageUnitOfWork, MessageViews
+from ordering_core.values import require_id
 
 
 def record_customer_message(event: OrderStatusChanged, *, uow: MessageUnitOfWork) -> CustomerMessage | None:
@@ -17,3 +21,11 @@ def record_customer_message(event: OrderStatusChanged, *, uow: MessageUnitOfWork
         uow.inbox.record(event.envelope.message_id)
         uow.commit()
     return message
+
+
+def messages_for(order_id: str, *, caller: Caller, views: MessageViews) -> Sequence[CustomerMessage]:
+    """What the order's customer was told, oldest first, if the caller is that customer (or an admin).
+
+    Another customer's order reads as one nothing was heard of yet: an empty list, which tells nothing.
+    """
+    return views.messages_for(require_id("order_id", order_id), customer_id=caller.listed_customer)

@@ -1,31 +1,45 @@
-// The Order Service's demo page: products with live stock, an order form, the recent orders.
+// The Order Service's demo page: products with live stock, an order form, the signed-in customer's orders.
 //
-// Every ~2 s it reads GET /catalog (the Product Service's products, through the Order Service) and
-// GET /orders?sort=newest, and updates the tables in place, so a quantity being typed is kept. Data goes
+// Every ~2 s it reads GET /catalog (the Product Service's products, through the Order Service) and, signed
+// in, GET /orders?sort=newest, and updates the tables in place, so a quantity being typed is kept. Data goes
 // into the DOM as text only (textContent), never as HTML: product names are whatever a client PUT.
+//
+// Signing in is holding a bearer token: pasted, or from the demo sign-in (POST /demo/sign-in, which exists
+// only under `make run`), kept in sessionStorage, so for this tab only. Every request sends it. The page
+// reads the token's payload only to say who is signed in; the services verify it, and a 401 signs out.
 "use strict";
 
 const REFRESH_MS = 2000;
 const REQUEST_TIMEOUT_MS = 5000; // a hung service must not stall the refresh loop
 const RECENT_ORDERS = 10;
 const MAX_QUANTITY = 10000;
+const TOKEN_KEY = "ordering.token";
+// The demo sign-in's second token, with the role payments: Pay acts as the payment provider with it.
+const PAYMENTS_TOKEN_KEY = "ordering.paymentsToken";
 
 const $ = (selector) => document.querySelector(selector);
 const productNames = new Map(); // product_id -> name, for the orders' item lists
 
 // -- talking to the Order Service --------------------------------------------------------------------------
 
-// What went wrong with one request, in words for a person; `unreachable` when no answer came at all.
+// What went wrong with one request, in words for a person; `unreachable` when no answer came at all,
+// `signedOut` when the services refused the token (the page has signed out and said so).
 class ServiceError extends Error {
-  constructor(message, { unreachable = false, problem = null } = {}) {
+  constructor(message, { unreachable = false, problem = null, status = 0, signedOut = false } = {}) {
     super(message);
     this.unreachable = unreachable;
     this.problem = problem;
+    this.status = status;
+    this.signedOut = signedOut;
   }
 }
 
-async function call(method, path, body) {
+// `token`: whose request it is; by default the signed-in customer's, none when signed out.
+async function call(method, path, body, token = signedInToken()) {
   const options = { method, headers: { Accept: "application/json" } };
+  if (token) {
+    options.headers.Authorization = `Bearer ${token}`;
+  }
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
@@ -43,8 +57,13 @@ async function call(method, path, body) {
     return answer;
   }
   const problem = answer && typeof answer === "object" ? answer : null;
+  if (response.status === 401 && token) {
+    signOut("Signed out: the services did not accept the token (it may have expired). Sign in again.");
+    throw new ServiceError("Signed out.", { problem, status: 401, signedOut: true });
+  }
   const detail = problem && problem.detail ? problem.detail : response.statusText;
-  throw new ServiceError(`${problem && problem.title ? problem.title : "Refused"}: ${detail}`, { problem });
+  const title = problem && problem.title ? problem.title : "Refused";
+  throw new ServiceError(`${title}: ${detail}`, { problem, status: response.status });
 }
 
 async function readJson(response) {
@@ -55,20 +74,137 @@ async function readJson(response) {
   }
 }
 
+// -- who is signed in ----------------------------------------------------------------------------------------
+
+function signedInToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+// The token Pay sends: the demo sign-in's payments token, or the signed-in one if it says it may record
+// payments. None: no Pay buttons (the services would refuse a customer's payment with 403 anyway).
+function paymentsToken() {
+  const held = sessionStorage.getItem(PAYMENTS_TOKEN_KEY);
+  if (held) {
+    return held;
+  }
+  const roles = rolesOf(claims(signedInToken()));
+  return roles.includes("payments") || roles.includes("admin") ? signedInToken() : null;
+}
+
+function signIn(token, payments, message) {
+  sessionStorage.setItem(TOKEN_KEY, token);
+  if (payments) {
+    sessionStorage.setItem(PAYMENTS_TOKEN_KEY, payments);
+  } else {
+    sessionStorage.removeItem(PAYMENTS_TOKEN_KEY);
+  }
+  showSession(message);
+  refresh();
+}
+
+function signOut(message = "") {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(PAYMENTS_TOKEN_KEY);
+  showOrders([]);
+  $("#order-result").hidden = true; // what the last customer did is not the next one's business
+  $("#action-result").hidden = true;
+  showSession(message);
+}
+
+function showSession(message = "") {
+  const token = signedInToken();
+  $("#sign-in").hidden = token !== null;
+  $("#signed-in").hidden = token === null;
+  $("#order-fields").disabled = token === null;
+  $("#order-hint").hidden = token !== null;
+  $("#orders-signed-out").hidden = token !== null;
+  $("#session-message").textContent = message;
+  if (token !== null) {
+    const payload = claims(token);
+    $("#who").textContent = payload && typeof payload.sub === "string" ? payload.sub : "(a token this page cannot read)";
+    $("#who-details").textContent = describeSession(payload);
+  }
+}
+
+function describeSession(payload) {
+  const roles = rolesOf(payload);
+  const parts = [roles.length > 0 ? `roles: ${roles.join(", ")}` : "a customer"];
+  if (payload && Number.isFinite(payload.exp)) {
+    parts.push(`until ${clockTime(new Date(payload.exp * 1000))}`);
+  }
+  if (sessionStorage.getItem(PAYMENTS_TOKEN_KEY)) {
+    parts.push("Pay acts as the demo payment provider");
+  }
+  return `(${parts.join("; ")})`;
+}
+
+// The token's payload, for display only: nothing is decided by it (the signature is not, and cannot be,
+// checked here). null when it is not a JWT this page can read.
+function claims(token) {
+  try {
+    const payload = token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");
+    const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
+    const decoded = JSON.parse(new TextDecoder().decode(bytes));
+    return decoded && typeof decoded === "object" ? decoded : null;
+  } catch {
+    return null;
+  }
+}
+
+function rolesOf(payload) {
+  const roles = payload ? payload.roles : undefined;
+  if (typeof roles === "string") {
+    return roles.split(" ").filter(Boolean);
+  }
+  return Array.isArray(roles) ? roles.filter((role) => typeof role === "string") : [];
+}
+
+function pasteSignIn(event) {
+  event.preventDefault();
+  const token = $("#token").value.trim();
+  if (token === "" || /\s/.test(token)) {
+    showSession(token === "" ? "Paste a token first." : "That is not one token: paste only the token's own line.");
+    return;
+  }
+  $("#token").value = "";
+  signIn(token, null, "");
+}
+
+async function demoSignIn() {
+  const button = $("#demo-sign-in");
+  button.disabled = true;
+  try {
+    const answer = await call("POST", "/demo/sign-in", undefined, null);
+    signIn(answer.token, answer.payments_token, "Each demo sign-in is a new customer, with no orders yet.");
+  } catch (error) {
+    if (error.status === 404) {
+      button.hidden = true; // it does not exist here: no point offering it again
+      showSession("Demo sign-in is off on this service (make run switches it on): paste a token instead.");
+    } else {
+      showSession(error.message);
+    }
+  } finally {
+    button.disabled = false;
+  }
+}
+
 // -- refreshing ----------------------------------------------------------------------------------------------
 
 async function refresh() {
+  const token = signedInToken();
   const [catalog, orders] = await Promise.allSettled([
     call("GET", "/catalog"),
-    call("GET", `/orders?sort=newest&limit=${RECENT_ORDERS}`),
+    token ? call("GET", `/orders?sort=newest&limit=${RECENT_ORDERS}`) : Promise.resolve(null),
   ]);
   if (catalog.status === "fulfilled") {
     showProducts(catalog.value);
   }
-  if (orders.status === "fulfilled") {
-    showOrders(orders.value.orders);
+  if (orders.status === "fulfilled" && signedInToken() === token) { // not someone else's, signed in since
+    showOrders(orders.value ? orders.value.orders : []);
   }
-  const failures = [catalog, orders].filter((r) => r.status === "rejected").map((r) => r.reason);
+  const failures = [catalog, orders]
+    .filter((r) => r.status === "rejected" && !r.reason.signedOut)
+    .map((r) => r.reason);
   showBanner(failures);
   if (failures.length === 0) {
     $("#refreshed").textContent = `Last refreshed at ${clockTime(new Date())}; every ${REFRESH_MS / 1000} s.`;
@@ -172,7 +308,9 @@ async function placeOrder(event) {
     }
   } catch (error) {
     delete $("#order-result").dataset.orderId;
-    report("#order-result", "error", error.message, unavailableItems(error.problem));
+    if (!error.signedOut) {
+      report("#order-result", "error", error.message, unavailableItems(error.problem));
+    }
   } finally {
     button.disabled = false;
   }
@@ -219,7 +357,7 @@ function unavailableItems(problem) {
 function showOrders(orders) {
   const body = $("#orders tbody");
   body.replaceChildren(...orders.map(orderRow));
-  $("#no-orders").hidden = orders.length > 0;
+  $("#no-orders").hidden = orders.length > 0 || signedInToken() === null;
 }
 
 function orderRow(order) {
@@ -247,16 +385,17 @@ function orderRow(order) {
   const actions = document.createElement("td");
   actions.className = "actions";
   if (order.status === "unpaid") {
-    actions.append(
-      actionButton("Pay", "pay", "/orders/paid", order.order_id),
-      actionButton("Cancel", "cancel secondary", "/orders/cancel", order.order_id),
-    );
+    const payer = paymentsToken();
+    if (payer) {
+      actions.append(actionButton("Pay", "pay", "/orders/paid", order.order_id, payer));
+    }
+    actions.append(actionButton("Cancel", "cancel secondary", "/orders/cancel", order.order_id, signedInToken()));
   }
   row.append(statusCell, actions);
   return row;
 }
 
-function actionButton(label, className, path, orderId) {
+function actionButton(label, className, path, orderId, token) {
   const button = document.createElement("button");
   button.type = "button";
   button.className = className;
@@ -264,10 +403,12 @@ function actionButton(label, className, path, orderId) {
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
-      const answer = await call("POST", path, { order_id: orderId });
+      const answer = await call("POST", path, { order_id: orderId }, token);
       report("#action-result", "ok", `Order ${answer.order_id} is ${answer.status}.`);
     } catch (error) {
-      report("#action-result", "error", error.message);
+      if (!error.signedOut) {
+        report("#action-result", "error", error.message);
+      }
     }
     await refresh();
   });
@@ -316,5 +457,9 @@ function clockTime(date) {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("#order-form").addEventListener("submit", placeOrder);
+  $("#sign-in").addEventListener("submit", pasteSignIn);
+  $("#demo-sign-in").addEventListener("click", demoSignIn);
+  $("#sign-out").addEventListener("click", () => signOut("Signed out."));
+  showSession();
   refreshForever();
 });
