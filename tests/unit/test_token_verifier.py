@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +139,9 @@ class Provider:
         async def main() -> Any:
             clock = Clock()
             async with httpx.AsyncClient(transport=httpx.MockTransport(self.handle)) as client:
-                verifier = TokenVerifier(JwksUrl(JWKS_URL, client, clock=clock), RULES, clock=lambda: NOW)
+                # Nothing remembered: these scenarios are about when the key source fetches, token by token.
+                source = JwksUrl(JWKS_URL, client, clock=clock)
+                verifier = TokenVerifier(source, RULES, clock=lambda: NOW, remember=0)
                 return await scenario(verifier, clock)
 
         return run(main())
@@ -671,3 +673,78 @@ class TestVerificationKey:
 
     def test_a_secret_never_shows_in_the_repr(self) -> None:
         assert SECRET.hex() not in repr(HS) and repr(SECRET) not in repr(HS)
+
+
+class CountingKeys:
+    """StaticKeys that count how often the verifier asked for them: once per full check."""
+
+    def __init__(self, *keys: VerificationKey) -> None:
+        self._keys = StaticKeys(keys)
+        self.asked = 0
+
+    async def keys(self) -> Sequence[VerificationKey]:
+        self.asked += 1
+        return await self._keys.keys()
+
+    async def refresh(self) -> Sequence[VerificationKey]:
+        return await self._keys.refresh()
+
+
+class TestRememberedTokens:
+    def test_a_token_that_passed_is_taken_again_without_a_second_check(self) -> None:
+        keys, now = CountingKeys(RS), [NOW]
+        verifier = TokenVerifier(keys, RULES, clock=lambda: now[0])
+        token = signed(claims())
+
+        first, again = run(verifier.verify(token)), run(verifier.verify(token))
+
+        assert first == again == Caller("customer-a")
+        assert keys.asked == 1
+
+    def test_a_remembered_token_is_refused_once_it_expires_as_a_check_would(self) -> None:
+        keys, now = CountingKeys(RS), [NOW]
+        verifier = TokenVerifier(keys, RULES, clock=lambda: now[0], remember_for_s=3600)
+        token = signed(claims(exp=NOW + 10))
+        run(verifier.verify(token))
+        now[0] = NOW + 10 + RULES.leeway_s - 1
+        run(verifier.verify(token))  # within the leeway: still good, from memory
+
+        now[0] = NOW + 10 + RULES.leeway_s
+
+        with pytest.raises(TokenRefused, match="expired"):
+            run(verifier.verify(token))
+        assert keys.asked == 2  # the expired one was checked again, and refused
+
+    def test_a_token_is_checked_again_after_remember_for_s(self) -> None:
+        keys, now = CountingKeys(RS), [NOW]
+        verifier = TokenVerifier(keys, RULES, clock=lambda: now[0], remember_for_s=60)
+        token = signed(claims(exp=NOW + 3600))
+        run(verifier.verify(token))
+
+        now[0] = NOW + 60
+        run(verifier.verify(token))
+
+        assert keys.asked == 2
+
+    def test_a_refused_token_is_not_remembered(self) -> None:
+        keys = CountingKeys(RS)
+        verifier = TokenVerifier(keys, RULES, clock=lambda: NOW)
+        token = signed(claims(aud="another-api"))
+
+        for _ in range(2):
+            with pytest.raises(TokenRefused):
+                run(verifier.verify(token))
+
+        assert keys.asked == 2
+
+    def test_at_most_remember_tokens_are_kept_the_oldest_forgotten_first(self) -> None:
+        keys = CountingKeys(RS)
+        verifier = TokenVerifier(keys, RULES, clock=lambda: NOW, remember=2)
+        first, second, third = (signed(claims(sub=f"customer-{n}")) for n in (1, 2, 3))
+        for token in (first, second, third):
+            run(verifier.verify(token))
+
+        run(verifier.verify(third))
+        run(verifier.verify(first))
+
+        assert keys.asked == 4  # the third from memory; the first forgotten, so checked again
