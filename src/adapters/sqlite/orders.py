@@ -72,9 +72,8 @@ _ORDERS_WITH_CUSTOMERS = (
         "WHERE status = 'unpaid'"
     ),
 )
-_IDEMPOTENCY_KEYS_OF_CUSTOMERS = (
-    # Files made before version 1 had this table are at version 1 without it: made here as version 1 made it.
-    """
+# The HTTP edge's Idempotency-Keys as version 1 made them (adapters/sqlite/idempotency.py).
+_IDEMPOTENCY_KEYS_V1 = """
     CREATE TABLE IF NOT EXISTS idempotency_keys (
         key TEXT PRIMARY KEY,
         fingerprint TEXT NOT NULL,
@@ -84,7 +83,10 @@ _IDEMPOTENCY_KEYS_OF_CUSTOMERS = (
         body BLOB,
         CHECK ((order_id IS NULL) = (body IS NULL))
     ) STRICT
-    """,
+    """
+_IDEMPOTENCY_KEYS_OF_CUSTOMERS = (
+    # Files made before version 1 had this table are at version 1 without it: made here as version 1 made it.
+    _IDEMPOTENCY_KEYS_V1,
     # A key is the customer's own: another customer's request with the same key is another request.
     """
     CREATE TABLE idempotency_keys_v2 (
@@ -134,19 +136,9 @@ ORDER_SCHEMA = Schema(
             ),
             *OUTBOX_TABLES,
             *INBOX_TABLES,
-            # The HTTP edge's Idempotency-Keys (adapters/sqlite/idempotency.py). Not in `tables`: those are
-            # what the order unit of work requires, and it never touches this one; the store checks for it.
-            """
-            CREATE TABLE IF NOT EXISTS idempotency_keys (
-                key TEXT PRIMARY KEY,
-                fingerprint TEXT NOT NULL,
-                claimed_at TEXT NOT NULL,
-                claimed_at_us INTEGER NOT NULL,
-                order_id TEXT,
-                body BLOB,
-                CHECK ((order_id IS NULL) = (body IS NULL))
-            ) STRICT
-            """,
+            # Not in `tables`: those are what the order unit of work requires, and it never touches this one;
+            # the store checks for it.
+            _IDEMPOTENCY_KEYS_V1,
         ),
         (*_ORDERS_WITH_CUSTOMERS, *_IDEMPOTENCY_KEYS_OF_CUSTOMERS),
     ),
