@@ -24,13 +24,7 @@ from typing import Any, TypeVar
 from attrs import frozen
 
 from adapters.kafka.codec import decode, encode
-from adapters.kafka.topics import (
-    ORDER_STATUS,
-    RESTORE_CANCELED_ITEM,
-    STOCK_RESERVATION_REJECTED,
-    TOPICS,
-    UPDATE_STOCK,
-)
+from adapters.kafka.topics import TOPICS
 from adapters.memory.broker import InMemoryBroker, InMemoryConsumer, InMemoryProducer
 from adapters.memory.catalog import InMemoryProductCatalog
 from adapters.memory.messages import InMemoryMessageUnitOfWork
@@ -38,26 +32,19 @@ from adapters.memory.orders import InMemoryOrderUnitOfWork
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.transactions import InMemoryEventPublisher
 from adapters.messaging import Record
+from entrypoints.consumers import message_events, order_events, product_events
 from ordering_core import (
     Caller,
     CancelReason,
     Order,
     Product,
-    StockReleaseRequested,
-    StockReservationRejected,
-    StockReservationRequested,
-    apply_stock_release,
-    apply_stock_reservation,
     cancel_order,
     expire_unpaid_orders,
-    handle_reservation_rejected,
     mark_paid,
     place_order,
-    record_customer_message,
     restock,
 )
 from ordering_core.customers import Role
-from ordering_core.events import OrderStatusChanged
 from ordering_core.stock import LedgerOutcome
 from ordering_core.values import Line
 
@@ -170,12 +157,18 @@ class InProcessSystem:
             "order": Outbox(self.orders.events, self.broker.producer("order-service")),
             "product": Outbox(self.products.events, self.broker.producer("product-service")),
         }
+        # The services' own tables (entrypoints.consumers): what production applies is what this applies.
+        self.consumed = {
+            "product": product_events(uow=self.products, new_id=self.new_id, clock=self._clock),
+            "order": order_events(uow=self.orders, new_id=self.new_id, clock=self._clock),
+            "message": message_events(uow=self.messages),
+        }
         self.consumers = {
-            "product": ConsumerSlot(
-                self.broker, "product-service", [UPDATE_STOCK.name, RESTORE_CANCELED_ITEM.name], self._on_stock
+            "product": ConsumerSlot(self.broker, "product-service", self.consumed["product"].topics, self._on_stock),
+            "order": ConsumerSlot(self.broker, "order-service", self.consumed["order"].topics, self._applier("order")),
+            "message": ConsumerSlot(
+                self.broker, "message-service", self.consumed["message"].topics, self._applier("message")
             ),
-            "order": ConsumerSlot(self.broker, "order-service", [STOCK_RESERVATION_REJECTED.name], self._on_rejected),
-            "message": ConsumerSlot(self.broker, "message-service", [ORDER_STATUS.name], self._on_status),
         }
 
     # -- requests (what the HTTP endpoints do) -------------------------------------------------------
@@ -251,28 +244,20 @@ class InProcessSystem:
                 raise RuntimeError(f"still {self.pending()} pending after {max_steps} steps")
         return steps
 
-    # -- the consumers' handlers (what the Kafka consumer loops do) ----------------------------------
+    # -- the consumers' handlers (what the Kafka consumer loops do) -----------------------------------------
+
+    def _clock(self) -> datetime:
+        return self.now
+
+    def _applier(self, service: str) -> Callable[[Record], object]:
+        consumed = self.consumed[service]
+        return lambda record: consumed.apply(decode(record.topic, record.value, key=record.key))
 
     def _on_stock(self, record: Record) -> None:
         event = decode(record.topic, record.value, key=record.key)
-        outcome: LedgerOutcome | None
-        if isinstance(event, StockReservationRequested):
-            outcome = apply_stock_reservation(event, uow=self.products, new_id=self.new_id, now=self.now)
-        else:
-            assert isinstance(event, StockReleaseRequested)
-            outcome = apply_stock_release(event, uow=self.products)
-        if outcome is not None and outcome.changed:
+        outcome = self.consumed["product"].apply(event)
+        if isinstance(outcome, LedgerOutcome) and outcome.changed:
             self.ledger_log.append(Applied(event.envelope.order_id, str(outcome.entry.state)))
-
-    def _on_rejected(self, record: Record) -> None:
-        event = decode(record.topic, record.value, key=record.key)
-        assert isinstance(event, StockReservationRejected)
-        handle_reservation_rejected(event, uow=self.orders, new_id=self.new_id, now=self.now)
-
-    def _on_status(self, record: Record) -> None:
-        event = decode(record.topic, record.value, key=record.key)
-        assert isinstance(event, OrderStatusChanged)
-        record_customer_message(event, uow=self.messages)
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -7,12 +7,9 @@ Background work: a consumer of order-status that records each status's message f
 
 from __future__ import annotations
 
-import logging
-
 from starlette.applications import Starlette
 
 from adapters.kafka.broker import KafkaBroker
-from adapters.kafka.topics import ORDER_STATUS
 from adapters.kafka.worker import ConsumerWorker
 from adapters.logs import log_json_lines
 from adapters.metrics import ConsumerCollector, registry_of
@@ -20,14 +17,12 @@ from adapters.sqlite.database import Database
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
 from adapters.sqlite.views import SqliteMessageViews
 from entrypoints import message_app
+from entrypoints.consumers import message_events
 from entrypoints.identity import token_verifier
 from entrypoints.runtime import background, collect_garbage_less_often, database_check, kafka_check, new_id
 from entrypoints.settings import Settings
-from ordering_core import Event, OrderStatusChanged, record_customer_message
 
 GROUP = "message-service"
-
-log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -35,13 +30,8 @@ def create_app(settings: Settings) -> Starlette:
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
     uow = SqliteMessageUnitOfWork(database)  # one for the service, shared by its threads (adapters.sqlite)
 
-    def apply(event: Event) -> None:
-        assert isinstance(event, OrderStatusChanged)  # the only topic this group reads
-        message = record_customer_message(event, uow=uow)
-        if message is not None:
-            log.info("customer message recorded", extra={"status": message.status, "text": message.text})
-
-    statuses = ConsumerWorker(broker, group=GROUP, topics=[ORDER_STATUS.name], apply=apply)
+    consumed = message_events(uow=uow)
+    statuses = ConsumerWorker(broker, group=GROUP, topics=consumed.topics, apply=consumed.apply)
     verifier, verifier_closers = token_verifier(settings)
     return message_app.create_app(
         views=SqliteMessageViews(database),

@@ -19,7 +19,6 @@ from adapters.http.catalog import HttpProductCatalog, product_service_client
 from adapters.http.demo_page import DemoSignIn
 from adapters.kafka.broker import KafkaBroker
 from adapters.kafka.relay import OutboxRelay
-from adapters.kafka.topics import STOCK_RESERVATION_REJECTED
 from adapters.kafka.worker import ConsumerWorker
 from adapters.logs import log_context, log_json_lines
 from adapters.metrics import ConsumerCollector, OrderStatusCollector, OutboxCollector, registry_of
@@ -31,6 +30,7 @@ from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.views import SqliteOrderViews
 from adapters.tracecontext import trace_id_for
 from entrypoints import order_app
+from entrypoints.consumers import order_events
 from entrypoints.identity import local_issuer, token_verifier
 from entrypoints.runtime import (
     background,
@@ -42,13 +42,7 @@ from entrypoints.runtime import (
     utc_now,
 )
 from entrypoints.settings import Settings
-from ordering_core import (
-    Event,
-    HoldLimit,
-    StockReservationRejected,
-    expire_unpaid_orders,
-    handle_reservation_rejected,
-)
+from ordering_core import HoldLimit, expire_unpaid_orders
 
 GROUP = "order-service"
 
@@ -66,14 +60,8 @@ def create_app(settings: Settings) -> Starlette:
     def unit_of_work() -> SqliteOrderUnitOfWork:
         return uow
 
-    def apply(event: Event) -> None:
-        assert isinstance(event, StockReservationRejected)  # the only topic this group reads
-        order = handle_reservation_rejected(event, uow=unit_of_work(), new_id=new_id, now=utc_now())
-        if order is not None:
-            log.info("order cancelled", extra={"reason": order.cancel_reason})
-        relay.wake()
-
-    rejections = ConsumerWorker(broker, group=GROUP, topics=[STOCK_RESERVATION_REJECTED.name], apply=apply)
+    consumed = order_events(uow=uow, new_id=new_id, clock=utc_now, on_published=relay.wake)
+    rejections = ConsumerWorker(broker, group=GROUP, topics=consumed.topics, apply=consumed.apply)
     payment_timeout = timedelta(seconds=settings.order_payment_timeout_s)
     verifier, verifier_closers = token_verifier(settings)
     demo_sign_in = DemoSignIn(local_issuer(settings), new_id) if settings.demo_sign_in else None

@@ -8,14 +8,10 @@ is taken or given back), and the outbox relay (stock-reservation-rejected to Kaf
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
-
 from starlette.applications import Starlette
 
 from adapters.kafka.broker import KafkaBroker
 from adapters.kafka.relay import OutboxRelay
-from adapters.kafka.topics import RESTORE_CANCELED_ITEM, UPDATE_STOCK
 from adapters.kafka.worker import ConsumerWorker
 from adapters.logs import log_json_lines
 from adapters.metrics import ConsumerCollector, OutboxCollector, ProductStockCollector, registry_of
@@ -24,6 +20,7 @@ from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
 from adapters.sqlite.views import SqliteProductViews
 from entrypoints import product_app
+from entrypoints.consumers import product_events
 from entrypoints.identity import token_verifier
 from entrypoints.runtime import (
     background,
@@ -35,19 +32,8 @@ from entrypoints.runtime import (
     utc_now,
 )
 from entrypoints.settings import Settings
-from ordering_core import (
-    Event,
-    StockChange,
-    StockReleaseRequested,
-    StockReservationRequested,
-    UnavailableLine,
-    apply_stock_release,
-    apply_stock_reservation,
-)
 
 GROUP = "product-service"
-
-log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -61,23 +47,8 @@ def create_app(settings: Settings) -> Starlette:
     def unit_of_work() -> SqliteProductUnitOfWork:
         return uow
 
-    def apply(event: Event) -> None:
-        if isinstance(event, StockReservationRequested):
-            outcome = apply_stock_reservation(event, uow=unit_of_work(), new_id=new_id, now=utc_now())
-            if outcome is not None and outcome.rejected:
-                log.info("stock reservation rejected", extra={"unavailable": _lines(outcome.rejected)})
-                relay.wake()
-            elif outcome is not None and outcome.changed:
-                log.info("stock reserved", extra={"stock_changes": _changes(outcome.stock_changes)})
-        else:
-            assert isinstance(event, StockReleaseRequested)  # the group reads only these two topics
-            outcome = apply_stock_release(event, uow=unit_of_work())
-            if outcome is not None and outcome.changed:
-                log.info("stock released", extra={"stock_changes": _changes(outcome.stock_changes)})
-
-    ledger = ConsumerWorker(
-        broker, group=GROUP, topics=[UPDATE_STOCK.name, RESTORE_CANCELED_ITEM.name], apply=apply
-    )
+    consumed = product_events(uow=uow, new_id=new_id, clock=utc_now, on_published=relay.wake)
+    ledger = ConsumerWorker(broker, group=GROUP, topics=consumed.topics, apply=consumed.apply)
     views = SqliteProductViews(database)
     verifier, verifier_closers = token_verifier(settings)
     return product_app.create_app(
@@ -100,14 +71,6 @@ def create_app(settings: Settings) -> Starlette:
             ConsumerCollector([ledger]),
         ),
     )
-
-
-def _changes(changes: Iterable[StockChange]) -> dict[str, int]:
-    return {change.product_id: change.delta for change in changes}
-
-
-def _lines(lines: Iterable[UnavailableLine]) -> list[dict[str, object]]:
-    return [{"product_id": line.product_id, "quantity": line.quantity, "reason": line.reason} for line in lines]
 
 
 def create_app_from_environment() -> Starlette:
