@@ -21,7 +21,6 @@ from adapters.http.access import Verifier, admin_only, public
 from adapters.http.bodies import ItemsBody, ProductBody, RestockBody
 from adapters.http.json import structure
 from adapters.http.probes import Check
-from adapters.http.problems import STOCK_NOT_EDITABLE, ApiError
 from adapters.http.representations import availability_json, product_json
 from adapters.http.service import OPENAPI_PATH, Lifespan, build_app, read_json
 from ordering_core.customers import Caller
@@ -93,18 +92,9 @@ class _ProductApi:
     async def put(self, request: Request, _admin: Caller) -> Response:
         product_id = request.path_params["product_id"]
         body = structure(await read_json(request), ProductBody)
+        # Read first only to answer 201 or 200; the use case decides, in one unit of work.
         existing = self._views.product(product_id)
-        if existing is not None and body.stocks is not None and body.stocks != existing.stock:
-            raise ApiError(
-                STOCK_NOT_EDITABLE,
-                f"product {product_id!r} has {existing.stock} in stock; stock changes by "
-                f"POST /products/{product_id}/restock, not by editing the product",
-            )
-        product = put_product(product_id, body.name, body.price, uow=self._uow())
-        if existing is None and body.stocks:
-            # The domain creates a product with no stock and adds stock only by restocking: two units of
-            # work. No await separates them, so no other request of this process runs in between.
-            product = restock(product_id, body.stocks, uow=self._uow())
+        product = put_product(product_id, body.name, body.price, stock=body.stocks, uow=self._uow())
         self._on_commit()
         if existing is not None:
             return JSONResponse(product_json(product))

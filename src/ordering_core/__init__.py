@@ -17,6 +17,7 @@ from ordering_core.errors import (
     NotPermitted,
     OrderingError,
     OrderUnavailable,
+    StockNotEditable,
     UnknownOrder,
     UnknownProduct,
 )
@@ -121,6 +122,7 @@ __all__ = [
     "Shortage",
     "StockChange",
     "StockLedger",
+    "StockNotEditable",
     "StockReleaseRequested",
     "StockReservationRejected",
     "StockReservationRequested",

@@ -8,6 +8,7 @@ Every use case raises only these; each service maps them to problem+json respons
     ├── UnknownProduct .......... no product has this id
     ├── OrderUnavailable ........ place_order refused: lists every line that cannot be served
     ├── CatalogUnavailable ...... the Product Service could not be asked (down, too slow, answered nonsense)
+    ├── StockNotEditable ........ describing an existing product with another stock (stock changes by restock)
     ├── NotPermitted ............ the caller sees the order but may not do this to it (a customer paying)
     ├── HoldLimitReached ........ the customer's unpaid orders already hold as much stock as one may hold
     └── InvalidTransition ....... the order's status does not allow this action
@@ -77,6 +78,18 @@ class CatalogUnavailable(OrderingError):
         super().__init__(f"the product catalog could not be asked: {reason}")
 
 
+class StockNotEditable(OrderingError):
+    """A product's stock is given when it is created; afterwards only restocking and orders change it."""
+
+    def __init__(self, product_id: str, stock: int, asked: int) -> None:
+        self.product_id = product_id
+        self.stock = stock
+        self.asked = asked
+        super().__init__(
+            f"product {product_id!r} has {stock} in stock, not {asked}: stock changes by restocking and by orders"
+        )
+
+
 class NotPermitted(OrderingError):
     """The caller may see the order but not do `action` to it; `why` says who may."""
 
@@ -98,7 +111,9 @@ class HoldLimitReached(OrderingError):
         self.customer_id = customer_id
         self.held = held
         self.retry_after = retry_after
-        super().__init__(f"your unpaid orders already hold {held}: pay or cancel one, or wait for it to expire")
+        super().__init__(
+            f"your unpaid orders already hold {held}: pay or cancel one, or wait for it to expire"
+        )
 
 
 class InvalidTransition(OrderingError):

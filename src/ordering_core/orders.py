@@ -93,7 +93,9 @@ class Order:
             raise InvalidValue("payment_id", "must be empty on an order that was never paid", self.payment_id)
 
     @classmethod
-    def place(cls, order_id: str, lines: Iterable[OrderLine], placed_at: datetime, *, customer_id: str) -> Order:
+    def place(
+        cls, order_id: str, lines: Iterable[OrderLine], placed_at: datetime, *, customer_id: str
+    ) -> Order:
         """A new order of `customer_id`'s, waiting for payment."""
         return cls(order_id, tuple(lines), OrderStatus.UNPAID, placed_at, customer_id=customer_id)
 

@@ -65,6 +65,13 @@ def require_stock(field: str, value: object) -> int:
     return value
 
 
+def require_initial_stock(field: str, value: object) -> int:
+    """A new product's stock: none (0) up to what one restock may add."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_QUANTITY:
+        raise InvalidValue(field, f"must be an integer from 0 to {MAX_QUANTITY}", value)
+    return value
+
+
 def require_price(field: str, value: object) -> Decimal:
     if isinstance(value, float):
         # 0.1 + 0.2 != 0.3: money never passes through binary floating point.

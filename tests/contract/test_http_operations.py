@@ -218,6 +218,7 @@ class TestErrorTree:
             errors.AlreadyPaid("o-1", "pay-1", "pay-2"): "/problems/already-paid",
             errors.NotPermitted("o-1", "record a payment of", "the payment provider does"): "/problems/forbidden",
             errors.HoldLimitReached("c-1", "3 orders", timedelta(minutes=5)): "/problems/too-many-unpaid-orders",
+            errors.StockNotEditable("p-1", 7, 50): "/problems/stock-not-editable",
         }
 
         answered = {error: yaml.safe_load(for_domain_error(error).body)["type"] for error in examples}

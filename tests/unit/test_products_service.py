@@ -15,6 +15,7 @@ from ordering_core import (
     Line,
     Product,
     Shortage,
+    StockNotEditable,
     StockReleaseRequested,
     StockReservationRejected,
     StockReservationRequested,
@@ -206,6 +207,42 @@ class TestPutProduct:
 
         assert (updated.name, updated.price, updated.stock) == ("Green tea", Decimal("3.00"), 7)
         assert uow.products.products["p-1"] == updated
+
+    def test_creates_a_product_with_its_initial_stock_in_one_unit_of_work(self) -> None:
+        uow = InMemoryProductUnitOfWork()
+
+        created = put_product("p-1", "Tea", Decimal("2.50"), stock=12, uow=uow)
+
+        assert created == Product("p-1", "Tea", Decimal("2.50"), stock=12)
+        assert uow.commits == 1
+
+    def test_repeating_the_creating_request_with_the_same_stock_changes_nothing_but_the_description(self) -> None:
+        uow = InMemoryProductUnitOfWork([product("p-1", stock=12)])
+
+        again = put_product("p-1", "Tea", Decimal("2.50"), stock=12, uow=uow)
+
+        assert again.stock == 12
+
+    def test_refuses_another_stock_for_an_existing_product_and_changes_nothing(self) -> None:
+        uow = InMemoryProductUnitOfWork([product("p-1", stock=7)])
+        before = uow.products.products["p-1"]
+
+        with pytest.raises(StockNotEditable) as refused:
+            put_product("p-1", "Green tea", Decimal("3.00"), stock=50, uow=uow)
+
+        assert (refused.value.stock, refused.value.asked) == (7, 50)
+        assert uow.products.products["p-1"] == before
+        assert uow.commits == 0
+
+    @pytest.mark.parametrize("stock", [-1, 10_001, True, 2.0])
+    def test_refuses_an_initial_stock_outside_what_one_restock_may_add(self, stock: object) -> None:
+        uow = InMemoryProductUnitOfWork()
+
+        with pytest.raises(InvalidValue) as refused:
+            put_product("p-1", "Tea", Decimal(1), stock=stock, uow=uow)  # type: ignore[arg-type]
+
+        assert refused.value.field == "stock"
+        assert uow.products.products == {}
 
     @pytest.mark.parametrize(
         ("product_id", "name", "price", "field"),

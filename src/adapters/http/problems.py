@@ -31,6 +31,7 @@ from ordering_core.errors import (
     NotPermitted,
     OrderingError,
     OrderUnavailable,
+    StockNotEditable,
     UnknownOrder,
     UnknownProduct,
 )
@@ -169,6 +170,15 @@ def _hold_limit_reached(error: HoldLimitReached) -> ProblemResponse:
     return problem(TOO_MANY_UNPAID_ORDERS, str(error), headers={"Retry-After": str(retry_after)})
 
 
+def _stock_not_editable(error: StockNotEditable) -> ProblemResponse:
+    product_id = error.product_id
+    return problem(
+        STOCK_NOT_EDITABLE,
+        f"product {product_id!r} has {error.stock} in stock; stock changes by POST /products/{product_id}/restock,"
+        " not by editing the product",
+    )
+
+
 def _invalid_value(error: InvalidValue) -> ProblemResponse:
     # A rule the edge did not check first: the domain names the field in its own words.
     return problem(INVALID_REQUEST, str(error), errors=[{"field": error.field, "message": error.rule}])
@@ -181,6 +191,7 @@ _BY_CLASS: dict[type[OrderingError], Callable[[Any], ProblemResponse]] = {
     OrderUnavailable: _unavailable_items,
     CatalogUnavailable: _plain(PRODUCT_SERVICE_UNAVAILABLE, retry=True),
     NotPermitted: _plain(FORBIDDEN),
+    StockNotEditable: _stock_not_editable,
     HoldLimitReached: _hold_limit_reached,
     AlreadyPaid: _plain(ALREADY_PAID),
     InvalidTransition: _plain(INVALID_TRANSITION),

@@ -13,7 +13,7 @@ from decimal import Decimal
 import attrs
 
 from ordering_core.availability import Availability, availability_of
-from ordering_core.errors import UnknownProduct
+from ordering_core.errors import StockNotEditable, UnknownProduct
 from ordering_core.events import (
     EnvelopeFactory,
     StockReleaseRequested,
@@ -23,7 +23,14 @@ from ordering_core.events import (
 from ordering_core.ports import ProductUnitOfWork
 from ordering_core.products import Product
 from ordering_core.stock import LedgerOutcome, release, reserve
-from ordering_core.values import Line, merge_lines, require_id, require_name, require_price
+from ordering_core.values import (
+    Line,
+    merge_lines,
+    require_id,
+    require_initial_stock,
+    require_name,
+    require_price,
+)
 
 
 def check_availability(lines: Iterable[Line], *, uow: ProductUnitOfWork) -> Availability:
@@ -84,16 +91,27 @@ def restock(product_id: str, quantity: int, *, uow: ProductUnitOfWork) -> Produc
     return product
 
 
-def put_product(product_id: str, name: str, price: Decimal, *, uow: ProductUnitOfWork) -> Product:
-    """Create the product (with no stock) or rename/reprice it. Stock changes only by `restock` and the ledger."""
+def put_product(
+    product_id: str, name: str, price: Decimal, *, stock: int | None = None, uow: ProductUnitOfWork
+) -> Product:
+    """Create the product with `stock` units (none if None), or rename/reprice it, in one unit of work.
+
+    Stock is given only when the product is created; afterwards it changes only by `restock` and the ledger,
+    so describing an existing product with another `stock` is `StockNotEditable` (the same stock, or None, is
+    a harmless repeat of the creating request).
+    """
     require_id("product_id", product_id)
     require_name("name", name)
     require_price("price", price)
+    if stock is not None:
+        require_initial_stock("stock", stock)
     with uow:
         existing = uow.products.get_many([product_id]).get(product_id)
         if existing is None:
-            product = Product(product_id, name, price)
+            product = Product(product_id, name, price, stock or 0)
             uow.products.add(product)
+        elif stock is not None and stock != existing.stock:
+            raise StockNotEditable(product_id, existing.stock, stock)
         else:
             product = existing.describe(name, price)
             uow.products.save(product)
