@@ -22,6 +22,9 @@ help:
 	@echo "make soak        the property tests with 20x the examples (minutes)"
 	@echo "make kafka       start only the local broker (var/kafka) and create the topics"
 	@echo "make kafka-stop  stop the local broker"
+	@echo "make kafka-status  whether the local broker runs, and where"
+	@echo "make bench       order throughput and latency next to an echo baseline (~100 s, BENCH_ARGS=--profile)"
+	@echo "make clean       stop the local broker and delete var/ (all data and the local key), caches, coverage"
 
 $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

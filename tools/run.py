@@ -234,9 +234,14 @@ def load_sample_products(product_url: str, admin_token: str) -> None:
     created = 0
     admin = {"Authorization": f"Bearer {admin_token}"}
     with httpx.Client(base_url=product_url, timeout=5.0, headers=admin) as client:
+        # One read of the list, not a GET per product: each unknown product would log a refused request (404)
+        # right under the banner, for a person to wonder about.
+        listed = client.get("/products")
+        if listed.status_code != 200:
+            raise RunError(f"could not list the products: {listed.status_code} {listed.text[:200]}")
+        existing = {known["product_id"] for known in listed.json()}
         for product in products:
-            existing = client.get(f"/products/{product['product_id']}")
-            if existing.status_code == 200:
+            if product["product_id"] in existing:
                 continue
             body = {key: product[key] for key in ("name", "price", "stocks")}
             answer = client.put(f"/products/{product['product_id']}", json=body)

@@ -212,7 +212,7 @@ class TestOrder:
 
 
 class TestItemArguments:
-    @pytest.mark.parametrize("argument", ["pen", "pen:", ":2", "pen:x", "pen:-1", "pen:1.5", "pen:٣"])
+    @pytest.mark.parametrize("argument", ["pen", "pen:", ":2", "pen:x", "pen:+1", "pen:--1", "pen:1.5", "pen:٣"])
     def test_an_item_that_is_not_product_colon_quantity_is_a_usage_error(self, ordering, shop, argument):
         ran = ordering("order", argument)
 
@@ -223,7 +223,7 @@ class TestItemArguments:
         assert ran.err.startswith("usage: ordering order")
         assert shop.orders.orders.orders == {}
 
-    @pytest.mark.parametrize("argument", ["pen:0", "pen:10001"])
+    @pytest.mark.parametrize("argument", ["pen:0", "pen:-1", "pen:10001"])
     def test_a_quantity_out_of_range_is_a_usage_error(self, ordering, argument):
         ran = ordering("order", argument)
 

@@ -93,7 +93,14 @@ class TestPutProduct:
         assert answer.status_code == 422
         assert [e["field"] for e in answer.json()["errors"]] == ["name", "price", "stocks", "colour"]
 
-    @pytest.mark.parametrize("price", ["2.505", "-1", "1e3", "NaN", " 2", "2.", "١٢"], ids=repr)
+    @pytest.mark.parametrize("price", ["-1", "-2.50", "-0"], ids=repr)
+    def test_a_negative_price_is_refused_for_being_negative(self, price: str) -> None:
+        answer = shelf().product.put("/products/nib", json={"name": "Nib", "price": price})
+
+        assert answer.status_code == 422
+        assert answer.json()["errors"] == [{"field": "price", "message": "must not be negative"}]
+
+    @pytest.mark.parametrize("price", ["2.505", "--1", "1e3", "NaN", " 2", "2.", "١٢"], ids=repr)
     def test_a_price_is_a_plain_decimal_string_with_at_most_cents(self, price: str) -> None:
         answer = shelf().product.put("/products/nib", json={"name": "Nib", "price": price})
 

@@ -53,6 +53,9 @@ class JsonShapeError(ValueError):
 
 
 def _price(value: Any, _: type) -> Decimal:
+    if isinstance(value, str) and value.startswith("-") and _PRICE.fullmatch(value[1:]) is not None:
+        # Well written, only negative: say the rule it breaks (require_price's words), not how to write one.
+        raise JsonShapeError("must not be negative")
     if not isinstance(value, str) or _PRICE.fullmatch(value) is None:
         raise JsonShapeError('must be a decimal string with at most 2 decimal places, such as "12.50"')
     return require_price("price", Decimal(value))

@@ -45,7 +45,9 @@ class Item:
 def item(argument: str) -> Item:
     # rpartition: an id may itself contain ':' (openapi.yaml's Id allows it); the quantity comes last.
     product_id, colon, quantity = argument.rpartition(":")
-    if not (colon and product_id and quantity.isascii() and quantity.isdigit()):
+    # A signed quantity is a quantity out of range (P1:-1 as P1:0), not a typo in the form.
+    digits = quantity.removeprefix("-")
+    if not (colon and product_id and digits.isascii() and digits.isdigit()):
         raise argparse.ArgumentTypeError(f"{argument!r} is not PRODUCT:QUANTITY (e.g. P1:2)")
     if not 1 <= int(quantity) <= MAX_QUANTITY:
         raise argparse.ArgumentTypeError(f"{argument!r}: the quantity must be from 1 to {MAX_QUANTITY}")
