@@ -21,7 +21,6 @@ Ctrl-C (or any service dying) stops the services, and the broker if this run sta
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import signal
@@ -72,7 +71,7 @@ def main() -> int:
     services: dict[str, subprocess.Popen[bytes]] = {}
     host = settings.service_host
     urls = {name: f"http://{reachable(host)}:{port}" for name, port in _ports(settings).items()}
-    demo_off = demo_sign_in_off(settings)
+    demo_off = demo_sign_in_off()
     # Ctrl-C and SIGTERM both mean "stop everything", also when SIGINT was ignored where this was started
     # (a background job of a non-interactive shell inherits it ignored).
     signal.signal(signal.SIGINT, _interrupt)
@@ -127,23 +126,18 @@ def reachable(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def demo_sign_in_off(settings: Settings) -> str | None:
+def demo_sign_in_off() -> str | None:
     """Why the page's one-click sign-in stays off this run, or None: on. It hands a token to whoever asks,
     so it is for a service only this machine can reach, and it signs with the local key."""
     if os.environ.get("DEMO_SIGN_IN", "").strip().lower() == "off":
         return "DEMO_SIGN_IN=off"
-    if settings.external_identity_provider:
-        return "the services take an identity provider's tokens"
-    if not _is_loopback(settings.service_host):
-        return f"SERVICE_HOST={settings.service_host} is not a loopback address"
-    return None
-
-
-def _is_loopback(host: str) -> bool:
+    # The services' own rule (Settings refuses the sign-in where it is not safe or possible), asked here
+    # rather than written again.
     try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        Settings.from_environment({**os.environ, "DEMO_SIGN_IN": "on"})
+    except SettingsError as refused:
+        return str(refused)
+    return None
 
 
 def banner_tokens(settings: Settings) -> Tokens | None:

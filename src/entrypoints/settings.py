@@ -5,7 +5,6 @@ A bad value stops the service at start-up with one line naming the variable and 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import TypeVar
 
 from attrs import frozen
 
+from adapters.http.loopback import is_loopback
 from adapters.identity.local import LOCAL_AUDIENCE, LOCAL_ISSUER
 from adapters.logs import LEVELS
 
@@ -144,7 +144,7 @@ class Settings:
             )
         if self.demo_sign_in and self.external_identity_provider:
             raise SettingsError("DEMO_SIGN_IN=on needs the local key: it cannot sign an identity provider's tokens")
-        if self.demo_sign_in and not _is_loopback(self.service_host):
+        if self.demo_sign_in and not is_loopback(self.service_host):
             raise SettingsError(
                 f"DEMO_SIGN_IN=on with SERVICE_HOST={self.service_host!r}: the demo sign-in hands out tokens to "
                 "whoever asks, so it is switched on only for services bound to a loopback address (127.0.0.1)"
@@ -160,15 +160,6 @@ def _host(raw: str) -> str:
     if any(char.isspace() for char in raw):
         raise ValueError(raw)
     return raw
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _at_least_one(raw: str) -> int:

@@ -19,7 +19,6 @@ reach it can mint tokens, so it must never face a network.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from adapters.http.access import Endpoint, public
+from adapters.http.loopback import is_loopback
 from adapters.http.problems import NOT_FOUND, ApiError
 from adapters.http.representations import product_json
 from ordering_core.customers import Role
@@ -125,15 +125,7 @@ def over_loopback(request: Request) -> bool:
     ends = [request.scope.get("client"), request.scope.get("server")]
     forwarded = any(name in request.headers for name in FORWARDING_HEADERS)
     host = urlsplit(f"//{request.headers.get('host', '')}").hostname or ""
-    local_name = host == "localhost" or _is_loopback(host)
-    return local_name and not forwarded and all(end is not None and _is_loopback(end[0]) for end in ends)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a name, or a Unix socket's path: not an address we can vouch for
-        return False
+    return is_loopback(host) and not forwarded and all(end is not None and is_loopback(end[0]) for end in ends)
 
 
 def _asset(path: str, name: str, media_type: str) -> Endpoint:
