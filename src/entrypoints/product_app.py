@@ -92,14 +92,12 @@ class _ProductApi:
     async def put(self, request: Request, _admin: Caller) -> Response:
         product_id = request.path_params["product_id"]
         body = structure(await read_json(request), ProductBody)
-        # Read first only to answer 201 or 200; the use case decides, in one unit of work.
-        existing = self._views.product(product_id)
-        product = put_product(product_id, body.name, body.price, stock=body.stocks, uow=self._uow())
+        put = put_product(product_id, body.name, body.price, stock=body.stocks, uow=self._uow())
         self._on_commit()
-        if existing is not None:
-            return JSONResponse(product_json(product))
+        if not put.created:
+            return JSONResponse(product_json(put.product))
         return JSONResponse(
-            product_json(product), status_code=201, headers={"Location": f"/products/{product_id}"}
+            product_json(put.product), status_code=201, headers={"Location": f"/products/{product_id}"}
         )
 
     async def restock(self, request: Request, _admin: Caller) -> Response:

@@ -53,7 +53,7 @@ from ordering_core.ports import (
     ProductViews,
     StockLedger,
 )
-from ordering_core.products import Product
+from ordering_core.products import Product, ProductPut
 from ordering_core.services import (
     apply_stock_release,
     apply_stock_reservation,
@@ -115,6 +115,7 @@ __all__ = [
     "OrderingError",
     "Product",
     "ProductCatalog",
+    "ProductPut",
     "ProductRepository",
     "ProductUnitOfWork",
     "ProductViews",

@@ -33,3 +33,11 @@ class Product:
     def describe(self, name: str, price: Decimal) -> Product:
         """The same product, renamed or repriced; its stock is untouched."""
         return attrs.evolve(self, name=name, price=price)
+
+
+@frozen
+class ProductPut:
+    """What putting a product did: the product now, and whether it was created (else it was described anew)."""
+
+    product: Product
+    created: bool

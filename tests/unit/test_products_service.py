@@ -14,6 +14,7 @@ from ordering_core import (
     LedgerOutcome,
     Line,
     Product,
+    ProductPut,
     Shortage,
     StockNotEditable,
     StockReleaseRequested,
@@ -195,33 +196,41 @@ class TestPutProduct:
     def test_creates_a_product_with_no_stock(self) -> None:
         uow = InMemoryProductUnitOfWork()
 
-        created = put_product("p-1", "Tea", Decimal("2.50"), uow=uow)
+        put = put_product("p-1", "Tea", Decimal("2.50"), uow=uow)
 
-        assert created == Product("p-1", "Tea", Decimal("2.50"), stock=0)
-        assert uow.products.products == {"p-1": created}
+        assert put == ProductPut(Product("p-1", "Tea", Decimal("2.50"), stock=0), created=True)
+        assert uow.products.products == {"p-1": put.product}
 
     def test_renames_and_reprices_an_existing_product_keeping_its_stock(self) -> None:
         uow = InMemoryProductUnitOfWork([product("p-1", stock=7)])
 
-        updated = put_product("p-1", "Green tea", Decimal("3.00"), uow=uow)
+        put = put_product("p-1", "Green tea", Decimal("3.00"), uow=uow)
 
-        assert (updated.name, updated.price, updated.stock) == ("Green tea", Decimal("3.00"), 7)
+        updated = put.product
+        assert (updated.name, updated.price, updated.stock, put.created) == (
+            "Green tea",
+            Decimal("3.00"),
+            7,
+            False,
+        )
         assert uow.products.products["p-1"] == updated
 
     def test_creates_a_product_with_its_initial_stock_in_one_unit_of_work(self) -> None:
         uow = InMemoryProductUnitOfWork()
 
-        created = put_product("p-1", "Tea", Decimal("2.50"), stock=12, uow=uow)
+        put = put_product("p-1", "Tea", Decimal("2.50"), stock=12, uow=uow)
 
-        assert created == Product("p-1", "Tea", Decimal("2.50"), stock=12)
+        assert put == ProductPut(Product("p-1", "Tea", Decimal("2.50"), stock=12), created=True)
         assert uow.commits == 1
 
-    def test_repeating_the_creating_request_with_the_same_stock_changes_nothing_but_the_description(self) -> None:
+    def test_repeating_the_creating_request_with_the_same_stock_changes_nothing_but_the_description(
+        self,
+    ) -> None:
         uow = InMemoryProductUnitOfWork([product("p-1", stock=12)])
 
         again = put_product("p-1", "Tea", Decimal("2.50"), stock=12, uow=uow)
 
-        assert again.stock == 12
+        assert (again.product.stock, again.created) == (12, False)
 
     def test_refuses_another_stock_for_an_existing_product_and_changes_nothing(self) -> None:
         uow = InMemoryProductUnitOfWork([product("p-1", stock=7)])

@@ -21,7 +21,7 @@ from ordering_core.events import (
     StockReservationRequested,
 )
 from ordering_core.ports import ProductUnitOfWork
-from ordering_core.products import Product
+from ordering_core.products import Product, ProductPut
 from ordering_core.stock import LedgerOutcome, release, reserve
 from ordering_core.values import (
     Line,
@@ -93,8 +93,9 @@ def restock(product_id: str, quantity: int, *, uow: ProductUnitOfWork) -> Produc
 
 def put_product(
     product_id: str, name: str, price: Decimal, *, stock: int | None = None, uow: ProductUnitOfWork
-) -> Product:
-    """Create the product with `stock` units (none if None), or rename/reprice it, in one unit of work.
+) -> ProductPut:
+    """Create the product with `stock` units (none if None), or rename/reprice it, in one unit of work; what it
+    did says which.
 
     Stock is given only when the product is created; afterwards it changes only by `restock` and the ledger,
     so describing an existing product with another `stock` is `StockNotEditable` (the same stock, or None, is
@@ -116,7 +117,7 @@ def put_product(
             product = existing.describe(name, price)
             uow.products.save(product)
         uow.commit()
-    return product
+    return ProductPut(product, created=existing is None)
 
 
 def _existing(uow: ProductUnitOfWork, product_id: str) -> Product:
