@@ -2,10 +2,12 @@
 
 Every order operation needs a signed-in caller (`adapters.http.access`); what that caller may do to an order
 is the use cases' rule (`ordering_core.customers`): their own orders, any for an admin, payments by the
-payment provider. `create_app` takes every dependency; nothing here connects or reads the environment. The use cases are
-called on the event loop: a use case's SQLite transaction is short (measured in shared/notes/
-performance.md, not the bottleneck), and a hop to a thread per request would cost more than it saves. The
-one slow step, asking the Product Service, is awaited (`ProductCatalog.check`).
+payment provider. `create_app` takes every dependency; nothing here connects or reads the environment.
+
+The event loop never waits for the database: every unit of work and every Idempotency-Key step is handed to
+`offload` (the SQLite database's writer thread in production) and awaited, so a long write on another thread
+(the expiry sweep, the relay, a consumer) holds back only the writes queued behind it, never a read, a probe
+or a request still asking the Product Service (`ProductCatalog.check`, awaited too).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -32,7 +35,7 @@ from adapters.http.bodies import (
 )
 from adapters.http.correlation import correlation_id
 from adapters.http.demo_page import DemoSignIn, ProductListing, page_endpoints
-from adapters.http.idempotency import IdempotencyStore, Reply, fingerprint, once
+from adapters.http.idempotency import fingerprint, once
 from adapters.http.json import structure
 from adapters.http.probes import Check
 from adapters.http.problems import FieldError, InvalidRequest
@@ -41,7 +44,7 @@ from adapters.http.service import OPENAPI_PATH, Lifespan, build_app, json_bytes,
 from ordering_core.customers import Caller
 from ordering_core.holds import HoldLimit
 from ordering_core.orders import CancelReason
-from ordering_core.ports import OrderUnitOfWork, OrderViews, ProductCatalog
+from ordering_core.ports import IdempotencyStore, Offload, OrderUnitOfWork, OrderViews, ProductCatalog, Reply
 from ordering_core.services.orders import cancel_order, mark_paid, order_for, orders_page, place_order
 from ordering_core.values import Line
 
@@ -59,6 +62,7 @@ class Catalog(ProductCatalog, ProductListing, Protocol):
 def create_app(
     *,
     uow: Callable[[], OrderUnitOfWork],
+    offload: Offload,
     views: OrderViews,
     catalog: Catalog,
     idempotency: IdempotencyStore,
@@ -75,14 +79,14 @@ def create_app(
 ) -> Starlette:
     """The Order Service.
 
-    `uow` makes a fresh unit of work per request; `verifier` checks bearer tokens; `clock` must return
+    `uow` makes a fresh unit of work per request, run by `offload`; `verifier` checks bearer tokens; `clock` must return
     timezone-aware datetimes; `hold_limit` caps what one customer's unpaid orders hold (None: no cap);
     `demo_sign_in` adds the demo page's one-click sign-in (None: it does not exist); `on_commit` is called
     after each request that may have committed events (so an outbox relay can wake up instead of waiting
     for its next look); `lifespan` runs the composition root's background work; `registry` is what
     GET /metrics reports, the HTTP metrics added (a new one when not given).
     """
-    api = _OrderApi(uow, views, catalog, idempotency, new_id, clock, hold_limit, on_commit or _nothing)
+    api = _OrderApi(uow, offload, views, catalog, idempotency, new_id, clock, hold_limit, on_commit or _nothing)
     endpoints = [
         signed_in("/orders/order", api.place, methods=["POST"]),
         signed_in("/orders/paid", api.pay, methods=["POST"]),
@@ -106,6 +110,7 @@ class _OrderApi:
     def __init__(
         self,
         uow: Callable[[], OrderUnitOfWork],
+        offload: Offload,
         views: OrderViews,
         catalog: ProductCatalog,
         idempotency: IdempotencyStore,
@@ -115,6 +120,7 @@ class _OrderApi:
         on_commit: Callable[[], None],
     ) -> None:
         self._uow = uow
+        self._offload = offload
         self._views = views
         self._catalog = catalog
         self._idempotency = idempotency
@@ -136,7 +142,13 @@ class _OrderApi:
         else:
             # Keys are the customer's own: another customer's request with the same key is another request.
             reply, replayed = await once(
-                self._idempotency, caller.customer_id, key, fingerprint(document), self._clock(), place_now
+                self._idempotency,
+                self._offload,
+                caller.customer_id,
+                key,
+                fingerprint(document),
+                self._clock(),
+                place_now,
             )
         headers = {"Location": f"/orders/{reply.order_id}"}
         if replayed:
@@ -153,6 +165,7 @@ class _OrderApi:
             now=self._clock(),
             correlation_id=correlation,
             hold_limit=self._hold_limit,
+            offload=self._offload,
         )
         self._on_commit()
         log.info(
@@ -168,14 +181,17 @@ class _OrderApi:
 
     async def pay(self, request: Request, caller: Caller) -> Response:
         body = structure(await read_json(request), PaymentBody)
-        order = mark_paid(
-            body.order_id,
-            body.effective_payment_id,
-            caller=caller,
-            uow=self._uow(),
-            new_id=self._new_id,
-            now=self._clock(),
-            correlation_id=correlation_id(request),
+        order = await self._offload(
+            partial(
+                mark_paid,
+                body.order_id,
+                body.effective_payment_id,
+                caller=caller,
+                uow=self._uow(),
+                new_id=self._new_id,
+                now=self._clock(),
+                correlation_id=correlation_id(request),
+            )
         )
         self._on_commit()
         log.info("order paid", extra={"order_id": order.order_id, "payment_id": order.payment_id})
@@ -183,14 +199,17 @@ class _OrderApi:
 
     async def cancel(self, request: Request, caller: Caller) -> Response:
         body = structure(await read_json(request), CancelBody)
-        order = cancel_order(
-            body.order_id,
-            CancelReason.CUSTOMER,
-            caller=caller,
-            uow=self._uow(),
-            new_id=self._new_id,
-            now=self._clock(),
-            correlation_id=correlation_id(request),
+        order = await self._offload(
+            partial(
+                cancel_order,
+                body.order_id,
+                CancelReason.CUSTOMER,
+                caller=caller,
+                uow=self._uow(),
+                new_id=self._new_id,
+                now=self._clock(),
+                correlation_id=correlation_id(request),
+            )
         )
         self._on_commit()
         log.info("order cancelled", extra={"order_id": order.order_id, "reason": order.cancel_reason})

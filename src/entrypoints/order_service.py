@@ -3,12 +3,12 @@
     uvicorn --factory entrypoints.order_service:create_app_from_environment
 
 Background work: the outbox relay (orders' events to Kafka), a consumer of stock-reservation-rejected (cancel
-out of stock), and a periodic sweep cancelling orders unpaid for longer than ORDER_PAYMENT_TIMEOUT_S.
+out of stock), and a periodic sweep cancelling orders unpaid for longer than ORDER_PAYMENT_TIMEOUT_S (on the
+database's writer thread, like the HTTP side's units of work: adapters.sqlite.writer).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -28,6 +28,7 @@ from adapters.sqlite.metrics import SqliteOrderCounts
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
 from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.views import SqliteOrderViews
+from adapters.sqlite.writer import Writer
 from adapters.tracecontext import trace_id_for
 from entrypoints import order_app
 from entrypoints.consumers import order_events
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
     relay = OutboxRelay(outbox, lambda: broker.producer(f"{GROUP}-outbox"), name="order-outbox-relay")
 
     uow = SqliteOrderUnitOfWork(database)  # one for the service, shared by its threads (adapters.sqlite)
+    writer = Writer(database)  # where the event loop's units of work run (adapters.sqlite.writer)
 
     def unit_of_work() -> SqliteOrderUnitOfWork:
         return uow
@@ -81,7 +83,7 @@ def create_app(settings: Settings) -> Starlette:
                     log.info("order cancelled", extra={"order_id": order.order_id, "reason": order.cancel_reason})
             return len(expired)
 
-        if await asyncio.to_thread(sweep):
+        if await writer(sweep):
             relay.wake()
 
     # One pooled client for the process: the Product Service hop is on every order.
@@ -96,6 +98,7 @@ def create_app(settings: Settings) -> Starlette:
 
     return order_app.create_app(
         uow=unit_of_work,
+        offload=writer,
         views=SqliteOrderViews(database),
         catalog=HttpProductCatalog(product_service),
         idempotency=SqliteIdempotencyStore(database),
@@ -113,7 +116,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=background(
             workers=[relay, rejections],
             periodic=[(settings.order_expiry_interval_s, expire)],
-            closers=[product_service.aclose, *verifier_closers, broker.close, database.close_all],
+            closers=[product_service.aclose, *verifier_closers, broker.close, writer.close, database.close_all],
         ),
         on_commit=relay.wake,
         registry=registry_of(

@@ -2,14 +2,16 @@
 
 The catalog and the availability check are public; creating, renaming, repricing and restocking a product
 need the role admin (`adapters.http.access`). `create_app` takes every dependency; nothing here connects or
-reads the environment. Use cases run on the
-event loop, as in the Order Service (their SQLite work is short). The stock ledger is not here: it is driven
-by the Kafka consumer the composition root runs in `lifespan`.
+reads the environment. A use case that writes is handed to `offload` and awaited (the database's writer
+thread in production: the loop never waits for the stock consumer's transaction); the catalog and the
+availability check read the committed state on the loop, which never waits in WAL mode. The stock ledger is
+not here: it is driven by the Kafka consumer the composition root runs in `lifespan`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -25,13 +27,14 @@ from adapters.http.representations import availability_json, product_json
 from adapters.http.service import OPENAPI_PATH, Lifespan, build_app, read_json
 from ordering_core.customers import Caller
 from ordering_core.errors import UnknownProduct
-from ordering_core.ports import ProductUnitOfWork, ProductViews
+from ordering_core.ports import Offload, ProductUnitOfWork, ProductViews
 from ordering_core.services.products import check_availability, put_product, restock
 
 
 def create_app(
     *,
     uow: Callable[[], ProductUnitOfWork],
+    offload: Offload,
     views: ProductViews,
     verifier: Verifier,
     new_id: Callable[[], str],
@@ -43,11 +46,11 @@ def create_app(
 ) -> Starlette:
     """The Product Service.
 
-    `uow` makes a fresh unit of work per request; `verifier` checks the admins' bearer tokens; `new_id`
+    `uow` makes a fresh unit of work per request, run by `offload` when it writes; `verifier` checks the admins' bearer tokens; `new_id`
     makes correlation ids for requests without one; `on_commit` is called after a request committed a change (a product created, edited or restocked);
     `registry` is what GET /metrics reports, the HTTP metrics added (a new one when not given).
     """
-    api = _ProductApi(uow, views, on_commit or _nothing)
+    api = _ProductApi(uow, offload, views, on_commit or _nothing)
     endpoints = [
         public("/products", api.list),
         # Before /products/{product_id}, whose path it also matches.
@@ -69,9 +72,14 @@ def create_app(
 
 class _ProductApi:
     def __init__(
-        self, uow: Callable[[], ProductUnitOfWork], views: ProductViews, on_commit: Callable[[], None]
+        self,
+        uow: Callable[[], ProductUnitOfWork],
+        offload: Offload,
+        views: ProductViews,
+        on_commit: Callable[[], None],
     ) -> None:
         self._uow = uow
+        self._offload = offload
         self._views = views
         self._on_commit = on_commit
 
@@ -92,7 +100,9 @@ class _ProductApi:
     async def put(self, request: Request, _admin: Caller) -> Response:
         product_id = request.path_params["product_id"]
         body = structure(await read_json(request), ProductBody)
-        put = put_product(product_id, body.name, body.price, stock=body.stocks, uow=self._uow())
+        put = await self._offload(
+            partial(put_product, product_id, body.name, body.price, stock=body.stocks, uow=self._uow())
+        )
         self._on_commit()
         if not put.created:
             return JSONResponse(product_json(put.product))
@@ -102,7 +112,9 @@ class _ProductApi:
 
     async def restock(self, request: Request, _admin: Caller) -> Response:
         body = structure(await read_json(request), RestockBody)
-        product = restock(request.path_params["product_id"], body.quantity, uow=self._uow())
+        product = await self._offload(
+            partial(restock, request.path_params["product_id"], body.quantity, uow=self._uow())
+        )
         self._on_commit()
         return JSONResponse(product_json(product))
 

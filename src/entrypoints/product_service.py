@@ -19,6 +19,7 @@ from adapters.sqlite.database import Database
 from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
 from adapters.sqlite.views import SqliteProductViews
+from adapters.sqlite.writer import Writer
 from entrypoints import product_app
 from entrypoints.consumers import product_events
 from entrypoints.identity import token_verifier
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> Starlette:
     relay = OutboxRelay(outbox, lambda: broker.producer(f"{GROUP}-outbox"), name="product-outbox-relay")
 
     uow = SqliteProductUnitOfWork(database)  # one for the service, shared by its threads (adapters.sqlite)
+    writer = Writer(database)  # where the event loop's units of work run (adapters.sqlite.writer)
 
     def unit_of_work() -> SqliteProductUnitOfWork:
         return uow
@@ -53,6 +55,7 @@ def create_app(settings: Settings) -> Starlette:
     verifier, verifier_closers = token_verifier(settings)
     return product_app.create_app(
         uow=unit_of_work,
+        offload=writer,
         views=views,
         verifier=verifier,
         new_id=new_id,
@@ -62,7 +65,7 @@ def create_app(settings: Settings) -> Starlette:
             "outbox": outbox_check(relay, outbox.backlog),
         },
         lifespan=background(
-            workers=[relay, ledger], closers=[*verifier_closers, broker.close, database.close_all]
+            workers=[relay, ledger], closers=[*verifier_closers, broker.close, writer.close, database.close_all]
         ),
         on_commit=relay.wake,
         registry=registry_of(

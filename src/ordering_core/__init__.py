@@ -40,10 +40,12 @@ from ordering_core.messages import CustomerMessage, customer_text
 from ordering_core.orders import CancelReason, Order, OrderLine, OrderStatus, Transition
 from ordering_core.ports import (
     EventPublisher,
+    IdempotencyStore,
     Inbox,
     MessageUnitOfWork,
     MessageViews,
     Notifier,
+    Offload,
     OrderRepository,
     OrderUnitOfWork,
     OrderViews,
@@ -51,7 +53,10 @@ from ordering_core.ports import (
     ProductRepository,
     ProductUnitOfWork,
     ProductViews,
+    Remembered,
+    Reply,
     StockLedger,
+    run_here,
 )
 from ordering_core.products import Product, ProductPut
 from ordering_core.services import (
@@ -91,6 +96,7 @@ __all__ = [
     "HoldLimit",
     "HoldLimitReached",
     "Holdings",
+    "IdempotencyStore",
     "Inbox",
     "InvalidTransition",
     "InvalidValue",
@@ -101,6 +107,7 @@ __all__ = [
     "MessageViews",
     "NotPermitted",
     "Notifier",
+    "Offload",
     "Order",
     "OrderCancelled",
     "OrderCreated",
@@ -119,6 +126,8 @@ __all__ = [
     "ProductRepository",
     "ProductUnitOfWork",
     "ProductViews",
+    "Remembered",
+    "Reply",
     "Role",
     "Shortage",
     "StockChange",
@@ -150,4 +159,5 @@ __all__ = [
     "release",
     "reserve",
     "restock",
+    "run_here",
 ]

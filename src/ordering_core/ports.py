@@ -1,7 +1,8 @@
 """The ports: what the use cases need from the outside world, as small `typing.Protocol`s.
 
 Adapters (`src/adapters/`) implement them without inheriting; the contract suite proves they conform.
-Only `ProductCatalog` is async: in production it is an HTTP call to the Product Service.
+Only `ProductCatalog` and `Offload` are async: the first is an HTTP call to the Product Service in production,
+the second is how an async caller waits for a unit of work without being the one that waits.
 
 Units of work are context managers. Inside the block the use case reads and writes through the
 repositories, `events` and `inbox`; `commit()` makes all of it durable at once, and leaving the block
@@ -10,10 +11,12 @@ without committing throws all of it away.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
+
+from attrs import frozen
 
 from ordering_core.availability import Availability
 from ordering_core.events import Event
@@ -23,6 +26,8 @@ from ordering_core.orders import Order
 from ordering_core.products import Product
 from ordering_core.stock import LedgerEntry
 from ordering_core.values import Line
+
+R = TypeVar("R")
 
 
 class ProductCatalog(Protocol):
@@ -104,6 +109,25 @@ class UnitOfWork(Protocol):
         """Make everything done in the block durable, at once."""
 
 
+class Offload(Protocol):
+    """Runs a unit of work's block for an async caller (an HTTP handler on an event loop) and awaits it.
+
+    Opening a unit of work may wait: SQLite lets one writer in at a time, and a consumer's, the relay's or
+    the expiry sweep's transaction on another thread holds the others back for as long as it runs. Waiting on
+    the event loop would freeze every request of the service meanwhile, so the block is handed over: the
+    SQLite adapters run it on their database's writer thread (`adapters.sqlite.writer`). Nothing in memory
+    waits, so in-memory wiring runs the block at once (`run_here`).
+    """
+
+    async def __call__(self, block: Callable[[], R], /) -> R:
+        """`block()`'s result, or its exception."""
+
+
+async def run_here(block: Callable[[], R], /) -> R:
+    """The `Offload` of adapters that never wait (in memory): the block, run by the caller."""
+    return block()
+
+
 class OrderUnitOfWork(UnitOfWork, Protocol):
     @property
     def orders(self) -> OrderRepository:
@@ -175,3 +199,42 @@ class MessageViews(Protocol):
     def messages_for(self, order_id: str, *, customer_id: str | None) -> Sequence[CustomerMessage]:
         """The messages recorded for the order's customer, oldest first; only if they are `customer_id`'s
         (None: whoever's)."""
+
+
+@frozen
+class Reply:
+    """The answer to the request that placed an order: kept to be given again, byte for byte."""
+
+    order_id: str
+    body: bytes
+
+
+@frozen
+class Remembered:
+    """What an Idempotency-Key already holds: the fingerprint of its request's body, and its reply once there
+    is one."""
+
+    fingerprint: str
+    reply: Reply | None  # None while the first request with the key is still running
+
+
+class IdempotencyStore(Protocol):
+    """A customer's Idempotency-Keys (`adapters.http.idempotency` says how a request uses them): every method
+    takes the customer's id first, and another customer's key of the same name is another key.
+
+    Each method is a unit of work of its own (a write that may wait, like any other: an async caller hands it
+    to its `Offload`).
+    """
+
+    def claim(self, customer_id: str, key: str, fingerprint: str, now: datetime) -> Remembered | None:
+        """Atomically hold the customer's free key for the caller and return None, or return what it holds.
+
+        A key is free if it was never claimed, was released, or has been held without a reply for longer
+        than the store's lease (its request died). The caller must then `fulfil` or `release` it.
+        """
+
+    def fulfil(self, customer_id: str, key: str, reply: Reply) -> None:
+        """Bind the customer's key the caller holds to its reply, for good (later claims return it)."""
+
+    def release(self, customer_id: str, key: str) -> None:
+        """Free the customer's key the caller holds; a key with a reply is never released."""

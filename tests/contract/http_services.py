@@ -22,9 +22,9 @@ from http_contract import ContractClient, OpenApi
 from starlette.applications import Starlette
 
 import identities
-from adapters.http.idempotency import InMemoryIdempotencyStore
 from adapters.http.probes import Check
 from adapters.memory.catalog import InMemoryProductCatalog
+from adapters.memory.idempotency import InMemoryIdempotencyStore
 from adapters.memory.messages import InMemoryMessageUnitOfWork
 from adapters.memory.orders import InMemoryOrderUnitOfWork
 from adapters.memory.products import InMemoryProductUnitOfWork
@@ -38,6 +38,7 @@ from ordering_core import (
     record_customer_message,
 )
 from ordering_core.availability import Availability
+from ordering_core.ports import run_here
 
 EPOCH = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -116,6 +117,7 @@ def services(
     order = order_app.create_app(
         # The in-memory unit of work is reused: it is safe because a request's `with uow:` block never awaits.
         uow=lambda: orders,
+        offload=run_here,
         views=InMemoryOrderViews(orders),
         catalog=catalog or InMemoryProductCatalog(shelf),
         idempotency=idempotency,
@@ -128,6 +130,7 @@ def services(
     )
     product = product_app.create_app(
         uow=lambda: shelf,
+        offload=run_here,
         views=InMemoryProductViews(shelf),
         verifier=identities.verifier(),
         new_id=Ids("product"),

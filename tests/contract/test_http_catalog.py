@@ -25,6 +25,7 @@ from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryProductViews
 from entrypoints import product_app
 from ordering_core import CatalogUnavailable, Line, OrderLine, Product, Shortage, UnavailableLine
+from ordering_core.ports import run_here
 
 PEN = Product("pen", "Pen", Decimal("2.50"), 10)
 
@@ -33,6 +34,7 @@ def product_service(*products: Product) -> httpx.AsyncClient:
     shelf = InMemoryProductUnitOfWork(products)
     app = product_app.create_app(
         uow=lambda: shelf,
+        offload=run_here,
         views=InMemoryProductViews(shelf),
         verifier=identities.verifier(),
         new_id=lambda: "c",

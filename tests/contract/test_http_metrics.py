@@ -14,12 +14,13 @@ from http_services import Clock, Ids, pen_and_ink, placed_order_id, services
 from prometheus_client.parser import text_string_to_metric_families
 
 import identities
-from adapters.http.idempotency import InMemoryIdempotencyStore
 from adapters.memory.catalog import InMemoryProductCatalog
+from adapters.memory.idempotency import InMemoryIdempotencyStore
 from adapters.memory.orders import InMemoryOrderUnitOfWork
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.metrics import OrderStatusCollector, registry_of
 from entrypoints import order_app
+from ordering_core.ports import run_here
 
 SERVICES = ["order", "product", "message"]
 
@@ -127,6 +128,7 @@ class TestRequestCounting:
 
         app = order_app.create_app(
             uow=InMemoryOrderUnitOfWork,
+            offload=run_here,
             views=BrokenViews(),  # type: ignore[arg-type]
             catalog=InMemoryProductCatalog(InMemoryProductUnitOfWork()),
             idempotency=InMemoryIdempotencyStore(),

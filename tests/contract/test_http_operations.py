@@ -19,16 +19,17 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 import identities
-from adapters.http.idempotency import InMemoryIdempotencyStore
 from adapters.http.probes import probe_routes
 from adapters.http.problems import ApiError, for_domain_error
 from adapters.http.service import read_json
 from adapters.memory.catalog import InMemoryProductCatalog
+from adapters.memory.idempotency import InMemoryIdempotencyStore
 from adapters.memory.orders import InMemoryOrderUnitOfWork
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryOrderViews
 from entrypoints import order_app
 from ordering_core import OrderingError, errors
+from ordering_core.ports import run_here
 
 SERVICES = ["order", "product", "message"]
 
@@ -171,6 +172,7 @@ class TestServerErrors:
         orders = InMemoryOrderUnitOfWork()
         app = order_app.create_app(
             uow=lambda: orders,
+            offload=run_here,
             views=BrokenViews(orders),
             catalog=InMemoryProductCatalog(InMemoryProductUnitOfWork()),
             idempotency=InMemoryIdempotencyStore(),

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.http.idempotency import IdempotencyStore, InMemoryIdempotencyStore, Remembered, Reply, once
+from adapters.http.idempotency import once
+from adapters.memory.idempotency import InMemoryIdempotencyStore
+from ordering_core.ports import IdempotencyStore, Remembered, Reply, run_here
 from adapters.sqlite.database import Database
 from adapters.sqlite.idempotency import SqliteIdempotencyStore
 from adapters.sqlite.orders import ORDER_SCHEMA
@@ -124,7 +126,7 @@ class TestKeysOfCustomers:
 
         async def alice_bob_alice() -> list[tuple[Reply, bool]]:
             return [
-                await once(store, customer_id, "k", "fp-1", T0, placing_for(customer_id))
+                await once(store, run_here, customer_id, "k", "fp-1", T0, placing_for(customer_id))
                 for customer_id in (ALICE, BOB, ALICE)
             ]
 

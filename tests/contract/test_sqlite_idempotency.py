@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.http.idempotency import Remembered, Reply
+from ordering_core.ports import Remembered, Reply
 from adapters.sqlite.database import Database
 from adapters.sqlite.idempotency import SqliteIdempotencyStore
 from adapters.sqlite.orders import ORDER_SCHEMA

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.http.idempotency import Remembered, Reply, fingerprint
+from adapters.http.idempotency import fingerprint
+from ordering_core.ports import Remembered, Reply
 from adapters.kafka.codec import decode
 from adapters.sqlite.database import Database, Schema
 from adapters.sqlite.idempotency import SqliteIdempotencyStore

@@ -126,10 +126,11 @@ class Database:
         wait for the lock; if another connection committed meanwhile it fails at once ("database is locked").
 
         Writers of this process first queue on a lock of our own. SQLite's busy handler waits by sleeping
-        (1, 2, 5, 10 ... 100 ms, rechecking between): an HTTP handler that found the outbox relay writing slept
-        for milliseconds even when the relay was done in one, with the event loop stopped meanwhile (2% of
-        its time under load, profiled in BENCHMARKS.md). Our lock wakes the next writer as the last one
-        ends. SQLite's lock still guards against other processes.
+        (1, 2, 5, 10 ... 100 ms, rechecking between): a request's unit of work that found the outbox relay
+        writing slept for milliseconds even when the relay was done in one (2% of the event loop's time under
+        load, when units of work still ran on it: BENCHMARKS.md). Our lock wakes the next writer as the last
+        one ends. SQLite's lock still guards against other processes. Waiting here blocks the calling
+        thread, so the event loop never calls this: its units of work run on `adapters.sqlite.writer`.
         """
         if connection.in_transaction:
             raise RuntimeError("a transaction is already open on this thread's connection; they do not nest")

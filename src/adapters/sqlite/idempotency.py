@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from adapters.http.idempotency import Remembered, Reply
 from adapters.sqlite.database import Database
 from adapters.sqlite.orders import epoch_us
+from ordering_core.ports import Remembered, Reply
 
 # Every statement is a constant: sqlite3 prepares each once per connection and reuses it.
 _TABLE_EXISTS = "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'idempotency_keys'"

@@ -27,7 +27,14 @@ from ordering_core.events import (
 )
 from ordering_core.holds import HoldLimit, check_hold, require_holdable
 from ordering_core.orders import CancelReason, Order, OrderStatus
-from ordering_core.ports import OrderRepository, OrderUnitOfWork, OrderViews, ProductCatalog
+from ordering_core.ports import (
+    Offload,
+    OrderRepository,
+    OrderUnitOfWork,
+    OrderViews,
+    ProductCatalog,
+    run_here,
+)
 from ordering_core.values import Line, merge_lines, require_customer_id, require_id, require_positive_duration
 
 PAYMENT_IS_THE_PROVIDER_S = "a payment is recorded by the payment provider (role payments) or an admin"
@@ -43,9 +50,13 @@ async def place_order(
     now: datetime,
     correlation_id: str,
     hold_limit: HoldLimit | None = None,
+    offload: Offload = run_here,
 ) -> Order:
     """Accept the customer's order if every line is available and their unpaid orders may hold it: store it
-    unpaid and announce it; else OrderUnavailable (or HoldLimitReached). No `hold_limit`: no limit."""
+    unpaid and announce it; else OrderUnavailable (or HoldLimitReached). No `hold_limit`: no limit.
+
+    The catalog is awaited; the unit of work that stores the order is handed to `offload`, so an event loop
+    running this never waits for the database itself (`ordering_core.ports.Offload`)."""
     envelope = EnvelopeFactory(new_id, now, correlation_id)  # checks now and correlation_id before any I/O
     require_customer_id("customer_id", customer_id)
     lines = merge_lines(requested_lines)
@@ -60,15 +71,19 @@ async def place_order(
         StockReservationRequested(envelope(order.order_id), lines),
         OrderStatusChanged(envelope(order.order_id), OrderStatus.UNPAID, customer_id=customer_id),
     ]
-    with uow:
-        # In the unit of work that adds the order: two orders of one customer racing are counted one after
-        # the other (SQLite: BEGIN IMMEDIATE), so together they cannot pass the limit.
-        if hold_limit is not None:
-            check_hold(customer_id, uow.orders.holdings_of(customer_id), order.units, hold_limit, now)
-        uow.orders.add(order)
-        uow.events.publish(events)
-        uow.commit()
-    return order
+
+    def store() -> Order:
+        with uow:
+            # In the unit of work that adds the order: two orders of one customer racing are counted one after
+            # the other (SQLite: BEGIN IMMEDIATE), so together they cannot pass the limit.
+            if hold_limit is not None:
+                check_hold(customer_id, uow.orders.holdings_of(customer_id), order.units, hold_limit, now)
+            uow.orders.add(order)
+            uow.events.publish(events)
+            uow.commit()
+        return order
+
+    return await offload(store)
 
 
 def mark_paid(
