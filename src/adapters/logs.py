@@ -8,7 +8,7 @@
 - the fields of the `log_context` it was logged in: an HTTP request's `correlation_id` and `trace_id`
   (adapters.http.correlation), a consumed record's `topic`, `partition`, `offset`, `trace_id`, `parent_id`
   and, once decoded, its event's `event`, `order_id`, `message_id` and `correlation_id`
-  (adapters.kafka.worker);
+  (adapters.messaging.worker);
 - the logging call's own `extra={...}` fields, e.g. the `order_id` of an order just placed;
 - `error`, the traceback, when one was logged.
 
@@ -76,9 +76,13 @@ class JsonLines(logging.Formatter):
             "message": record.getMessage(),
         }
         line.update(_context.get())
-        for name, value in record.__dict__.items():
-            if name not in _RECORD_ATTRIBUTES and not name.startswith("_"):
-                line[name] = value
+        line.update(
+            {
+                name: value
+                for name, value in record.__dict__.items()
+                if name not in _RECORD_ATTRIBUTES and not name.startswith("_")
+            }
+        )
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         elif record.stack_info:

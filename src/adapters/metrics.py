@@ -46,14 +46,14 @@ NAMES = (
 
 
 class Relay(Protocol):
-    """`adapters.kafka.relay.OutboxRelay`, as far as its metrics go."""
+    """`adapters.messaging.relay.OutboxRelay`, as far as its metrics go."""
 
     @property
     def published(self) -> int: ...
 
 
 class Worker(Protocol):
-    """`adapters.kafka.worker.ConsumerWorker`, as far as its metrics go."""
+    """`adapters.messaging.worker.ConsumerWorker`, as far as its metrics go."""
 
     @property
     def group(self) -> str: ...

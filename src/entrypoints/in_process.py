@@ -11,7 +11,7 @@ Everything the real system does by itself is a call here, so a test chooses the 
 and the nasty cases are calls too: `relay(..., crash_before_marking=True)` (published, then the relay died
 before marking the rows sent: they go out again), `deliver(..., commit=False)` then `crash(...)` (applied,
 then the consumer died before committing: the record comes again), `deliver_twice` and `replay` (the group
-reads its topics again from offset 0). Records travel as the bytes `adapters.kafka.codec` makes, so the codec
+reads its topics again from offset 0). Records travel as the bytes `adapters.wire.codec` makes, so the codec
 is on the path too.
 """
 
@@ -23,15 +23,17 @@ from typing import Any, TypeVar
 
 from attrs import frozen
 
-from adapters.kafka.codec import decode, encode
-from adapters.kafka.topics import TOPICS
-from adapters.memory.broker import InMemoryBroker, InMemoryConsumer, InMemoryProducer
+from adapters.memory.broker import InMemoryBroker, InMemoryConsumer
 from adapters.memory.catalog import InMemoryProductCatalog
 from adapters.memory.messages import InMemoryMessageUnitOfWork
 from adapters.memory.orders import InMemoryOrderUnitOfWork
+from adapters.memory.outbox import InMemoryOutbox, InMemoryOutboxRow
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.transactions import InMemoryEventPublisher
-from adapters.messaging import Record
+from adapters.messaging.broker import Record
+from adapters.messaging.relay import OutboxRelay
+from adapters.messaging.topics import TOPICS
+from adapters.wire.codec import decode
 from entrypoints.consumers import message_events, order_events, product_events
 from ordering_core import (
     Caller,
@@ -67,27 +69,40 @@ class Counter:
 
 
 class Outbox:
-    """A service's outbox and its relay: committed events go to the broker in order, a batch per transaction."""
+    """A service's outbox and the production relay's step (`OutboxRelay.relay_once`) over it: committed events
+    go to the broker in order, a batch per transaction, then are marked sent."""
 
-    def __init__(self, events: InMemoryEventPublisher, producer: InMemoryProducer) -> None:
-        self._events = events  # the unit of work's committed publisher: it keeps its identity across commits
-        self._producer = producer
-        self.sent = 0  # the outbox rows marked sent
+    def __init__(self, events: InMemoryEventPublisher, broker: InMemoryBroker, name: str) -> None:
+        self.rows = _DyingRelayRows(InMemoryOutbox(events))
+        self._relay = OutboxRelay(self.rows, lambda: broker.producer(name), name=f"{name}-relay")
 
     def pending(self) -> int:
-        return len(self._events.published) - self.sent
+        return self.rows.backlog()
 
     def relay(self, *, crash_before_marking: bool = False) -> int:
-        batch = self._events.published[self.sent :]
-        if not batch:
-            return 0
-        with self._producer.transaction() as transaction:
-            for event in batch:
-                record = encode(event)
-                transaction.send(record.topic, key=record.key, value=record.value, headers=record.headers)
-        if not crash_before_marking:
-            self.sent += len(batch)
-        return len(batch)
+        self.rows.dying = crash_before_marking
+        try:
+            return self._relay.relay_once()
+        finally:
+            self.rows.dying = False
+
+
+class _DyingRelayRows:
+    """The outbox as the relay sees it, where a relay can die after publishing and before marking rows sent."""
+
+    def __init__(self, outbox: InMemoryOutbox) -> None:
+        self._outbox = outbox
+        self.dying = False
+
+    def pending(self, limit: int) -> Sequence[InMemoryOutboxRow]:
+        return self._outbox.pending(limit)
+
+    def mark_sent(self, ids: Sequence[int]) -> None:
+        if not self.dying:
+            self._outbox.mark_sent(ids)
+
+    def backlog(self) -> int:
+        return self._outbox.backlog()
 
 
 @frozen
@@ -101,7 +116,8 @@ class Applied:
 class ConsumerSlot:
     """One service's consumer group: a member that can die, be replaced, and be rewound."""
 
-    def __init__(self, broker: InMemoryBroker, group: str, topics: Sequence[str], handle: Callable[[Record], None]):
+    # `handle`'s result, if any, is not used: a use case's outcome, or None.
+    def __init__(self, broker: InMemoryBroker, group: str, topics: Sequence[str], handle: Callable[[Record], object]):
         self._broker = broker
         self.group = group
         self.topics = tuple(topics)
@@ -119,7 +135,8 @@ class ConsumerSlot:
             return None
         head = heads[pick % len(heads)]
         record = self.member.poll_from(head.topic, head.partition)
-        assert record == head
+        if record != head:
+            raise RuntimeError(f"the broker gave {record} where {head} was pending")
         for _ in range(times):
             self.handle(record)
         if commit:
@@ -154,8 +171,8 @@ class InProcessSystem:
         self.ledger_log: list[Applied] = []
 
         self.outboxes = {
-            "order": Outbox(self.orders.events, self.broker.producer("order-service")),
-            "product": Outbox(self.products.events, self.broker.producer("product-service")),
+            "order": Outbox(self.orders.events, self.broker, "order-service"),
+            "product": Outbox(self.products.events, self.broker, "product-service"),
         }
         # The services' own tables (entrypoints.consumers): what production applies is what this applies.
         self.consumed = {
@@ -265,7 +282,8 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         coroutine.send(None)
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        result: T = done.value  # what the coroutine returned: a T, as its type says
+        return result
     coroutine.close()
     raise RuntimeError("an in-process use case suspended; the in-memory adapters never should")
 

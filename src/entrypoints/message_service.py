@@ -10,8 +10,8 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from adapters.kafka.broker import KafkaBroker
-from adapters.kafka.worker import ConsumerWorker
 from adapters.logs import log_json_lines
+from adapters.messaging.worker import ConsumerWorker
 from adapters.metrics import ConsumerCollector, registry_of
 from adapters.sqlite.database import Database
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork

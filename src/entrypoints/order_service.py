@@ -18,9 +18,9 @@ from starlette.applications import Starlette
 from adapters.http.catalog import HttpProductCatalog, product_service_client
 from adapters.http.demo_page import DemoSignIn
 from adapters.kafka.broker import KafkaBroker
-from adapters.kafka.relay import OutboxRelay
-from adapters.kafka.worker import ConsumerWorker
 from adapters.logs import log_context, log_json_lines
+from adapters.messaging.relay import OutboxRelay
+from adapters.messaging.worker import ConsumerWorker
 from adapters.metrics import ConsumerCollector, OrderStatusCollector, OutboxCollector, registry_of
 from adapters.sqlite.database import Database
 from adapters.sqlite.idempotency import SqliteIdempotencyStore

@@ -11,9 +11,9 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from adapters.kafka.broker import KafkaBroker
-from adapters.kafka.relay import OutboxRelay
-from adapters.kafka.worker import ConsumerWorker
 from adapters.logs import log_json_lines
+from adapters.messaging.relay import OutboxRelay
+from adapters.messaging.worker import ConsumerWorker
 from adapters.metrics import ConsumerCollector, OutboxCollector, ProductStockCollector, registry_of
 from adapters.sqlite.database import Database
 from adapters.sqlite.outbox import SqliteOutbox

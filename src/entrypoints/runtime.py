@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -19,8 +20,9 @@ from typing import Protocol
 
 from starlette.applications import Starlette
 
+from adapters.distribution import installed_version
 from adapters.http.probes import Check
-from adapters.kafka.relay import OutboxRelay
+from adapters.messaging.relay import OutboxRelay
 from adapters.sqlite.database import Database
 
 log = logging.getLogger(__name__)
@@ -72,14 +74,16 @@ def background(
     periodic: Sequence[tuple[float, Callable[[], Awaitable[None]]]] = (),
     closers: Sequence[Callable[[], Awaitable[None] | None]] = (),
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """A lifespan: start `workers` and `periodic` jobs (every N seconds), and on shutdown stop them, in
-    reverse, then run `closers` (close clients and databases once nothing uses them)."""
+    """A lifespan: start `workers` and `periodic` jobs (every N seconds), log that the service started and
+    which version of `ordering` it runs, and on shutdown stop them, in reverse, then run `closers` (close
+    clients and databases once nothing uses them)."""
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         for worker in workers:
             worker.start()
         tasks = [asyncio.create_task(_every(seconds, job)) for seconds, job in periodic]
+        log.info("service started", extra={"version": installed_version()})
         try:
             yield
         finally:
@@ -131,39 +135,50 @@ def database_check(database: Database) -> Check:
     async def check() -> str | None:
         try:
             return await asyncio.to_thread(ping)
-        except Exception as error:
+        except sqlite3.Error as error:  # anything else is a bug, reported by the probe as a reason too
             return f"{type(error).__name__}: {error}"
 
     return check
 
 
 def kafka_check(bootstrap_servers: str) -> Check:
+    from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
     admins: list[AdminClient] = []  # made at the first probe, not when the app is built
 
     def metadata() -> str | None:
         if not admins:
-            admins.append(AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 3}))
-        brokers = admins[0].list_topics(timeout=1.5).brokers
+            # librdkafka's own lines (a failed connect, every few tens of ms while Kafka is down) go through
+            # `log` into the service's JSON log, as the producer's and the consumer's do, not raw to stderr.
+            # The AdminClient takes the logger as an argument, where they take it in their config.
+            admins.append(AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 3}, logger=log))
+        try:
+            brokers = admins[0].list_topics(timeout=1.5).brokers
+        finally:
+            # An AdminClient only queues them for a logger, until polled (confluent-kafka-python #1734):
+            # hand over what queued since the last probe, or it would pile up unseen.
+            admins[0].poll(0)
         return None if brokers else "no broker answered"
 
     async def check() -> str | None:
         try:
             return await asyncio.to_thread(metadata)
-        except Exception as error:
+        except KafkaException as error:  # a bad setting, or no answer in time
             return f"unreachable at {bootstrap_servers} ({type(error).__name__})"
 
     return check
 
 
 def outbox_check(relay: OutboxRelay, backlog: Callable[[], int]) -> Check:
-    """Down while the relay cannot publish: the service still takes requests, and the backlog says how much
-    waits for Kafka."""
+    """Down until the relay's producer is ready (so a load balancer sends no order that would wait for it), and
+    while the relay cannot publish: the service still takes requests, and the backlog says how much waits."""
 
     async def check() -> str | None:
         if relay.last_error is None:
-            return None
+            if relay.producing:
+                return None
+            return "the outbox relay's producer is starting (it waits for Kafka's transaction coordinator)"
         waiting = await asyncio.to_thread(backlog)
         return f"{waiting} events wait to be published: {relay.last_error}"
 

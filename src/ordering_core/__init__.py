@@ -2,8 +2,8 @@
 
 Values and rules (`values`, `products`, `orders`, `availability`, `stock`), who may do what (`customers`) and
 how much one customer may hold unpaid (`holds`), the messages between services (`events`, `messages`), the
-ports the outside world implements (`ports`), the one error tree (`errors`), and the use cases (`services`). Imports only the standard library and attrs; time (`now`) and ids
-(`new_id`) always come in as arguments.
+ports the outside world implements (`ports`), the one error tree (`errors`), and the use cases (`services`).
+Imports only the standard library and attrs; time (`now`) and ids (`new_id`) always come in as arguments.
 """
 
 from ordering_core.availability import Availability, Shortage, UnavailableLine, availability_of

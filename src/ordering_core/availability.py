@@ -78,7 +78,6 @@ def availability_of(lines: Iterable[Line], products: Mapping[str, Product]) -> A
         shortage = shortage_of(line, None if product is None else product.stock)
         if shortage is not None:
             answers.append(shortage)
-        else:
-            assert product is not None  # an unknown product is always a shortage
+        elif product is not None:  # always, when there is no shortage: an unknown product is one
             answers.append(OrderLine(line.product_id, line.quantity, product.price))
     return Availability(tuple(answers))

@@ -19,10 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover - for annotations only; availability imports this module
-    from ordering_core.availability import UnavailableLine
+from typing import Protocol
 
 # A rejected value is echoed back in the message; cap it so a hostile 1 MB string stays out of the logs.
 _MAX_SHOWN = 80
@@ -54,10 +51,25 @@ class UnknownProduct(OrderingError):
         super().__init__(f"no product has id {product_id!r}")
 
 
+class UnservedLine(Protocol):
+    """What `OrderUnavailable` tells of a line (`ordering_core.availability.UnavailableLine` has it). A
+    protocol, not an import: availability's values are checked by rules that raise the errors above, and the
+    error tree imports nothing of the domain."""
+
+    @property
+    def product_id(self) -> str: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def available(self) -> int: ...
+
+
 class OrderUnavailable(OrderingError):
     """The order cannot be placed; `failures` holds every line that cannot be served, not just the first."""
 
-    def __init__(self, failures: Sequence[UnavailableLine]) -> None:
+    def __init__(self, failures: Sequence[UnservedLine]) -> None:
         self.failures = tuple(failures)
         reasons = "; ".join(
             f"{line.product_id!r} {line.reason} (asked {line.quantity}, available {line.available})"

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from attrs import frozen
 
+from ordering_core.errors import InvalidValue
 from ordering_core.events import OrderStatusChanged
 from ordering_core.orders import CancelReason, OrderStatus
 
@@ -22,7 +23,8 @@ def customer_text(order_id: str, status: OrderStatus, reason: CancelReason | Non
         return f"Your order {order_id} is unpaid: please pay to complete it."
     if status is OrderStatus.PAID:
         return f"Your order {order_id} has been paid. Thank you!"
-    assert reason is not None  # a cancelled status always carries its reason (OrderStatusChanged checks it)
+    if reason is None:  # OrderStatusChanged refuses a cancelled status without one; a direct call may not
+        raise InvalidValue("reason", "is required for a cancelled order", reason)
     text = f"Your order {order_id} was cancelled ({_REASON_WORDS[reason]})."
     if reason is CancelReason.OUT_OF_STOCK:
         # Only out-of-stock can cancel a paid order, and then the money goes back.

@@ -114,8 +114,8 @@ class Order:
             # This payment already happened; the order may since have been cancelled out of stock.
             return Transition(self, changed=False)
         if self.status is OrderStatus.PAID:
-            assert self.payment_id is not None  # guaranteed by __attrs_post_init__
-            raise AlreadyPaid(self.order_id, self.payment_id, payment_id)
+            # A paid order always has its payment id (__attrs_post_init__); "" only satisfies the type.
+            raise AlreadyPaid(self.order_id, self.payment_id or "", payment_id)
         if self.status is OrderStatus.CANCELLED:
             raise InvalidTransition(self.order_id, self.status, "pay")
         return Transition(attrs.evolve(self, status=OrderStatus.PAID, payment_id=payment_id), changed=True)

@@ -181,6 +181,7 @@ def _has_at_most_cents(value: Decimal) -> bool:
     # Judged on the digits, not with quantize(): quantize depends on the context precision and raises for
     # large values. "1.500" has three places written but is 1.50, so trailing zeros are allowed.
     _sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # finite values only reach here
+    if not isinstance(exponent, int):  # "n", "N" or "F": NaN and Infinity have no cents to judge
+        return False
     surplus = -PRICE_DECIMAL_PLACES - exponent
     return surplus <= 0 or all(digit == 0 for digit in digits[-surplus:])

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.kafka.codec import decode, encode
+from adapters.wire.codec import decode, encode
 from ordering_core import Envelope, Line, Order, OrderCreated, Product, StockReservationRequested
 from ordering_core.availability import Shortage, availability_of
 from ordering_core.stock import EntryState, release, reserve

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 from attrs import frozen
 
-from adapters.kafka.topics import Topic
 from adapters.memory.broker import InMemoryBroker
-from adapters.messaging import Broker, Consumer, Record
+from adapters.messaging.broker import Broker, Consumer, Record
+from adapters.messaging.topics import Topic
 
 # Long enough for a group to join and a transaction to travel on a busy 2-core machine; a correct Kafka
 # run needs well under a second per wait, so a failure costs this much and a pass does not.

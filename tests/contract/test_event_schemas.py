@@ -33,11 +33,11 @@ from jsonschema import Draft7Validator, Draft202012Validator, FormatChecker, Val
 from referencing import Registry
 from referencing.jsonschema import DRAFT7, DRAFT202012
 
-from adapters.kafka.codec import UndecodableEvent, decode, encode, readable_versions
-from adapters.kafka.topics import ALL_TOPICS, DEAD_LETTER_TOPICS, TOPICS, dead_letter_topic
-from adapters.kafka.worker import ConsumerWorker
 from adapters.memory.broker import InMemoryBroker
-from adapters.messaging import Record
+from adapters.messaging.broker import Record
+from adapters.messaging.topics import ALL_TOPICS, DEAD_LETTER_TOPICS, TOPICS, dead_letter_topic
+from adapters.messaging.worker import ConsumerWorker
+from adapters.wire.codec import UndecodableEvent, decode, encode, readable_versions
 from entrypoints.in_process import InProcessSystem
 from ordering_core import (
     EVENT_CLASSES,
@@ -75,8 +75,8 @@ CONSUMED = sorted(topic.name.removesuffix(".dlq") for topic in DEAD_LETTER_TOPIC
 def node_at(pointer: str) -> Any:
     """The part of the document at a JSON pointer ("/components/schemas/Id")."""
     node: Any = SPEC
-    for part in pointer.removeprefix("/").split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
+    for escaped in pointer.removeprefix("/").split("/"):
+        part = escaped.replace("~1", "/").replace("~0", "~")
         node = node[int(part)] if isinstance(node, list) else node[part]
     return node
 

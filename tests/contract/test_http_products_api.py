@@ -108,7 +108,8 @@ class TestPutProduct:
         assert answer.json()["errors"] == [
             {
                 "field": "price",
-                "message": 'must be a decimal string with at most 2 decimal places, such as "12.50"',
+                "message": 'must be a decimal string such as "12.50" (digits, at most two decimal places, no sign or '
+                "exponent)",
             }
         ]
 

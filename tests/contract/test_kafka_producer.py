@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from adapters.messaging import Message, TransactionAborted
+from adapters.messaging.broker import Message, TransactionAborted
 
 pytestmark = pytest.mark.kafka
 

@@ -21,10 +21,10 @@ from typing import Any, Self
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
-from adapters.kafka.codec import decode
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.sqlite.database import Database
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
+from adapters.wire.codec import decode
 from entrypoints.in_process import Counter
 from ordering_core import (
     Envelope,

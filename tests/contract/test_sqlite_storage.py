@@ -19,16 +19,16 @@ import sqlite_utils
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.kafka.codec import decode
-from adapters.kafka.relay import OutboxRelay
-from adapters.kafka.topics import TOPICS
 from adapters.memory.broker import InMemoryBroker
+from adapters.messaging.relay import OutboxRelay
+from adapters.messaging.topics import TOPICS
 from adapters.sqlite.database import Database, Schema, UnusableDatabase
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
 from adapters.sqlite.outbox import SqliteOutbox, dump_headers, load_headers
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
 from adapters.sqlite.views import SqliteMessageViews, SqliteOrderViews, SqliteProductViews
+from adapters.wire.codec import decode
 from ordering_core import (
     CustomerMessage,
     EntryState,

@@ -16,19 +16,19 @@ from typing import Any, Protocol, TypeVar
 
 import pytest
 
-from adapters.kafka.codec import decode, encode
-from adapters.kafka.relay import Outbox
 from adapters.memory.messages import InMemoryMessageUnitOfWork
 from adapters.memory.orders import InMemoryOrderUnitOfWork
 from adapters.memory.outbox import InMemoryOutbox
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryMessageViews, InMemoryOrderViews, InMemoryProductViews
+from adapters.messaging.relay import Outbox
 from adapters.sqlite.database import Database
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
 from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
 from adapters.sqlite.views import SqliteMessageViews, SqliteOrderViews, SqliteProductViews
+from adapters.wire.codec import decode, encode
 from ordering_core import (
     CancelReason,
     CustomerMessage,

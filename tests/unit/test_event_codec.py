@@ -1,4 +1,4 @@
-"""adapters.kafka.codec: every event survives the trip through Kafka's bytes, and a bad record says why."""
+"""adapters.wire.codec: every event survives the trip through Kafka's bytes, and a bad record says why."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 
 from adapters import tracecontext
-from adapters.kafka.codec import (
+from adapters.wire.codec import (
     MESSAGE_ID_HEADER,
     TRACEPARENT_HEADER,
     TYPE_HEADER,

@@ -13,12 +13,12 @@ from decimal import Decimal
 import pytest
 
 from adapters import tracecontext
-from adapters.kafka.codec import encode
-from adapters.kafka.topics import ALL_TOPICS
-from adapters.kafka.worker import ConsumerWorker
 from adapters.logs import BackgroundLines, JsonLines, log_context, log_json_lines
 from adapters.memory.broker import InMemoryBroker
-from adapters.messaging import Record
+from adapters.messaging.broker import Record
+from adapters.messaging.topics import ALL_TOPICS
+from adapters.messaging.worker import ConsumerWorker
+from adapters.wire.codec import encode
 from ordering_core import CancelReason, Envelope, OrderStatus, OrderStatusChanged, UnknownOrder
 
 from .examples import CUSTOMER, NOW
@@ -213,7 +213,7 @@ class TestLoggingAService:
 
         log_json_lines("order-service", "warning", stream)
         logging.getLogger("uvicorn.error").warning("shutting down")
-        logging.getLogger("adapters.kafka.relay").info("not at this level")
+        logging.getLogger("adapters.messaging.relay").info("not at this level")
         logging.getLogger().handlers[0].flush()
 
         (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
@@ -243,7 +243,7 @@ class TestLoggingAService:
 
 
 class TestAConsumedRecordsLine:
-    @pytest.mark.parametrize("lines", ["adapters.kafka.worker"], indirect=True)
+    @pytest.mark.parametrize("lines", ["adapters.messaging.worker"], indirect=True)
     def test_names_its_event_order_message_flow_and_where_it_was_read(self, lines):
         broker = InMemoryBroker()
         broker.create_topics(ALL_TOPICS)
@@ -270,7 +270,7 @@ class TestAConsumedRecordsLine:
             "correlation_id": "c-1",
         }
 
-    @pytest.mark.parametrize("lines", ["adapters.kafka.worker"], indirect=True)
+    @pytest.mark.parametrize("lines", ["adapters.messaging.worker"], indirect=True)
     def test_without_a_traceparent_carries_the_trace_id_its_flow_would_have(self, lines):
         broker = InMemoryBroker()
         broker.create_topics(ALL_TOPICS)
@@ -284,7 +284,7 @@ class TestAConsumedRecordsLine:
         (line,) = lines()
         assert line["trace_id"] == tracecontext.trace_id_for("c-1") and "parent_id" not in line
 
-    @pytest.mark.parametrize("lines", ["adapters.kafka.worker"], indirect=True)
+    @pytest.mark.parametrize("lines", ["adapters.messaging.worker"], indirect=True)
     def test_a_dead_lettered_record_s_warning_names_where_it_was_read(self, lines):
         broker = InMemoryBroker()
         broker.create_topics(ALL_TOPICS)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ordering_core import UNIDENTIFIED_CUSTOMER, CancelReason, CustomerMessage, OrderStatus, customer_text
+from ordering_core import (
+    UNIDENTIFIED_CUSTOMER,
+    CancelReason,
+    CustomerMessage,
+    InvalidValue,
+    OrderStatus,
+    customer_text,
+)
 
 from .examples import CUSTOMER, NOW, status_changed
 
@@ -18,6 +25,10 @@ class TestCustomerText:
 
     def test_a_paid_order_thanks_the_customer(self) -> None:
         assert customer_text("o-1", OrderStatus.PAID, None) == "Your order o-1 has been paid. Thank you!"
+
+    def test_a_cancelled_order_without_its_reason_is_refused_not_guessed(self) -> None:
+        with pytest.raises(InvalidValue, match="reason is required for a cancelled order"):
+            customer_text("o-1", OrderStatus.CANCELLED, None)
 
     @pytest.mark.parametrize(
         ("reason", "words"),

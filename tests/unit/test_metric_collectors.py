@@ -16,14 +16,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.http.metrics import DURATION, REQUESTS, HttpMetrics
-from adapters.kafka.codec import encode
-from adapters.kafka.relay import OutboxRelay
-from adapters.kafka.topics import ALL_TOPICS, RESTORE_CANCELED_ITEM, UPDATE_STOCK
-from adapters.kafka.worker import ConsumerWorker
 from adapters.memory.broker import InMemoryBroker
 from adapters.memory.outbox import InMemoryOutbox
 from adapters.memory.transactions import InMemoryEventPublisher
-from adapters.messaging import Record
+from adapters.messaging.broker import Record
+from adapters.messaging.relay import OutboxRelay
+from adapters.messaging.topics import ALL_TOPICS, RESTORE_CANCELED_ITEM, UPDATE_STOCK
+from adapters.messaging.worker import ConsumerWorker
 from adapters.metrics import (
     NAMES,
     ConsumerCollector,
@@ -37,6 +36,7 @@ from adapters.sqlite.metrics import SqliteOrderCounts
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
 from adapters.sqlite.views import SqliteProductViews
+from adapters.wire.codec import encode
 from ordering_core import Envelope, OrderStatus, OrderStatusChanged
 
 from .examples import CUSTOMER, NOW, order, product

@@ -6,14 +6,14 @@ import time
 
 import pytest
 
-from adapters.kafka.codec import decode, encode
-from adapters.kafka.relay import OutboxRelay
-from adapters.kafka.topics import ALL_TOPICS
-from adapters.kafka.worker import REASON_HEADER, ConsumerWorker
 from adapters.memory.broker import InMemoryBroker
 from adapters.memory.outbox import InMemoryOutbox
 from adapters.memory.transactions import InMemoryEventPublisher
-from adapters.messaging import CommitFailed, MessagingError, Record
+from adapters.messaging.broker import CommitFailed, MessagingError, Record
+from adapters.messaging.relay import OutboxRelay
+from adapters.messaging.topics import ALL_TOPICS
+from adapters.messaging.worker import REASON_HEADER, ConsumerWorker
+from adapters.wire.codec import decode, encode
 from ordering_core import Envelope, OrderStatus, OrderStatusChanged, UnknownOrder
 
 from .examples import CUSTOMER, NOW
@@ -102,6 +102,33 @@ class TestOutboxRelay:
         relay.stop()
 
         assert len(broker.records("order-status")) == 1
+
+    def test_a_started_relay_makes_its_producer_before_any_row_waits_for_it(self, broker):
+        made: list[str] = []
+
+        def make_producer():
+            made.append("producer")
+            return broker.producer("relay")
+
+        relay = OutboxRelay(InMemoryOutbox(InMemoryEventPublisher()), make_producer, name="relay")
+        before_start = relay.producing
+        relay.start()
+        wait_until(lambda: relay.producing)
+        relay.stop()
+
+        assert (before_start, made) == (False, ["producer"])
+
+    def test_a_relay_whose_producer_cannot_be_made_is_not_producing_and_says_why(self, broker):
+        def make_producer():
+            raise MessagingError("broker unreachable")
+
+        relay = OutboxRelay(InMemoryOutbox(InMemoryEventPublisher()), make_producer, name="relay")
+        relay.start()
+        wait_until(lambda: relay.last_error is not None)
+        relay.stop()
+
+        assert relay.producing is False
+        assert relay.last_error == "MessagingError: broker unreachable"
 
 
 class TestConsumerWorker:
@@ -272,7 +299,7 @@ class TestConsumerWorkerCommits:
 
 class TestConsumerWorkerAgainstTheUnforeseen:
     def test_a_record_the_codec_fails_on_unexpectedly_is_set_aside_not_fatal(self, broker, monkeypatch):
-        import adapters.kafka.worker as worker_module
+        import adapters.messaging.worker as worker_module
 
         def broken_decode(topic, value, key=None):
             raise LookupError("a codec bug")

@@ -2,16 +2,16 @@
 
 Our own cattrs converter (never the global one): unknown keys are refused (`forbid_extra_keys`), an integer
 must be a JSON integer (not `true`, `2.0` or `"2"`), a string a JSON string, a price a decimal string, an
-array a JSON array. Fields whose values have a domain rule are typed with the `NewType`s below; their hooks
-apply the domain's own `require_*` checks, so the edge and the core never disagree on what is valid, and
-cattrs' detailed validation reports all of them at once. `field_errors` turns cattrs' exception groups into
-`FieldError`s named by path: `items[0].quantity`.
+array a JSON array: the forms of `adapters.strict`, which the wire's converter applies too. Fields whose
+values have a domain rule are typed with the `NewType`s below; their hooks apply the domain's own `require_*`
+checks, so the edge and the core never disagree on what is valid, and cattrs' detailed validation reports all
+of them at once. `field_errors` turns cattrs' exception groups into `FieldError`s named by path:
+`items[0].quantity`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
@@ -22,6 +22,7 @@ from cattrs import Converter
 from cattrs.cols import list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
+from adapters import strict
 from adapters.http.problems import MALFORMED_JSON, ApiError, FieldError, InvalidRequest
 from ordering_core.errors import InvalidValue
 from ordering_core.values import (
@@ -43,22 +44,12 @@ InitialStock = NewType("InitialStock", int)
 Name = NewType("Name", str)
 Price = NewType("Price", Decimal)
 
-# At most two decimal places, written out: "12.50", "12.5", "12". Fifteen integer digits is more money than
-# any price; the cap keeps a hostile "1" * 10_000 from reaching Decimal arithmetic.
-_PRICE = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
-
-
-class JsonShapeError(ValueError):
-    """A value of the wrong JSON type; the message is what the client reads."""
+# A value of the wrong JSON type or form; the message is what the client reads.
+JsonShapeError = strict.WrongForm
 
 
 def _price(value: Any, _: type) -> Decimal:
-    if isinstance(value, str) and value.startswith("-") and _PRICE.fullmatch(value[1:]) is not None:
-        # Well written, only negative: say the rule it breaks (require_price's words), not how to write one.
-        raise JsonShapeError("must not be negative")
-    if not isinstance(value, str) or _PRICE.fullmatch(value) is None:
-        raise JsonShapeError('must be a decimal string with at most 2 decimal places, such as "12.50"')
-    return require_price("price", Decimal(value))
+    return require_price("price", strict.money(value, strict.PRICE))
 
 
 def _initial_stock(value: Any, _: type) -> int:
@@ -68,19 +59,15 @@ def _initial_stock(value: Any, _: type) -> int:
     raise JsonShapeError(f"must be an integer from 0 to {MAX_QUANTITY}")
 
 
-def _strict(kind: type, words: str) -> Callable[[Any, type], Any]:
-    def structure(value: Any, _: type) -> Any:
-        if type(value) is not kind:  # `type is`, because bool is an int subclass
-            raise JsonShapeError(f"must be {words}")
-        return value
+def _strict(check: Callable[[Any], T]) -> Callable[[Any, type], T]:
+    def structure(value: Any, _: type) -> T:
+        return check(value)
 
     return structure
 
 
 def _enum_member(value: Any, cls: type[StrEnum]) -> StrEnum:
-    if isinstance(value, str) and value in cls._value2member_map_:
-        return cls(value)
-    raise JsonShapeError(f"must be one of {', '.join(repr(member.value) for member in cls)}")
+    return strict.member(value, cls)
 
 
 def _domain_rule(check: Callable[[str, Any], T]) -> Callable[[Any, type], T]:
@@ -93,9 +80,9 @@ def _domain_rule(check: Callable[[str, Any], T]) -> Callable[[Any, type], T]:
 
 def _make_converter() -> Converter:
     converter = Converter(forbid_extra_keys=True, detailed_validation=True)
-    converter.register_structure_hook(int, _strict(int, "an integer"))
-    converter.register_structure_hook(str, _strict(str, "a string"))
-    converter.register_structure_hook(bool, _strict(bool, "true or false"))
+    converter.register_structure_hook(int, _strict(strict.integer))
+    converter.register_structure_hook(str, _strict(strict.string))
+    converter.register_structure_hook(bool, _strict(strict.boolean))
     # After `str`: the domain's enums are StrEnums, and would otherwise take the `str` hook.
     converter.register_structure_hook(StrEnum, _enum_member)
     converter.register_structure_hook(Id, _domain_rule(require_id))
@@ -125,9 +112,14 @@ def _make_converter() -> Converter:
 
         return structure
 
-    converter.register_structure_hook_factory(lambda cls: get_origin(cls) is list, json_array)
+    converter.register_structure_hook_factory(_is_list, json_array)
     converter.register_structure_hook_factory(attrs.has, json_object)
     return converter
+
+
+def _is_list(type_: object) -> bool:
+    # `object`, not Any: typeshed's first overload of get_origin (for a ParamSpec's args) would take an Any.
+    return get_origin(type_) is list
 
 
 _converter = _make_converter()

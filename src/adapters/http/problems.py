@@ -44,6 +44,8 @@ RETRY_AFTER_S = 2
 # The largest request body read: 100 order items take about 6 KiB, so this leaves room and still stops a
 # client from making the service buffer megabytes.
 MAX_BODY_BYTES = 64 * 1024
+# How many wrong fields an invalid request's detail names with their rules; its `errors` lists every one.
+_FIELDS_SAID = 5
 
 
 @frozen
@@ -120,10 +122,13 @@ class InvalidRequest(ApiError):
 
     def __init__(self, errors: Sequence[FieldError]) -> None:
         self.errors = tuple(errors)
-        fields = ", ".join(dict.fromkeys(error.field for error in self.errors))
+        # The detail is a sentence a person can read alone, as the domain's InvalidValue says it ("limit must
+        # be an integer from 1 to 100"), not just the names; a body with thousands of wrong keys is cut short.
+        said = [f"{e.field} {e.message}" for e in self.errors]
+        more = len(said) - _FIELDS_SAID
         super().__init__(
             INVALID_REQUEST,
-            f"invalid: {fields}",
+            "; ".join(said[:_FIELDS_SAID]) + (f"; and {more} more (see errors)" if more > 0 else ""),
             errors=[{"field": e.field, "message": e.message} for e in self.errors],
         )
 
@@ -210,12 +215,14 @@ def for_domain_error(error: OrderingError) -> ProblemResponse:
 
 
 async def on_domain_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, OrderingError)
+    if not isinstance(error, OrderingError):  # registered for OrderingError alone (service.build_app)
+        raise error
     return _refused(request, error, for_domain_error(error))
 
 
 async def on_api_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, ApiError)
+    if not isinstance(error, ApiError):  # registered for ApiError alone
+        raise error
     return _refused(request, error, problem(error.kind, error.detail, headers=error.headers, **error.extensions))
 
 
@@ -230,7 +237,8 @@ def _refused(request: Request, error: Exception, response: Response) -> Response
 
 
 async def on_http_exception(_request: Request, error: Exception) -> Response:
-    assert isinstance(error, HTTPException)
+    if not isinstance(error, HTTPException):  # registered for HTTPException alone
+        raise error
     # The router raises these two by itself; any other status would be ours, and we raise none.
     known = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}
     status = error.status_code

@@ -1,1 +1,1 @@
-"""Kafka adapters (confluent-kafka) and the list of topics."""
+"""The Kafka adapter of the messaging port (adapters.messaging.broker), over confluent-kafka."""

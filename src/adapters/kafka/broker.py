@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from adapters.kafka.consumer import KafkaConsumer, consumer_config
 from adapters.kafka.producer import KafkaProducer, producer_config
-from adapters.messaging import GroupNotEmpty, MessagingError, TopicSpec, UnknownTopic
+from adapters.messaging.broker import GroupNotEmpty, MessagingError, TopicSpec, UnknownTopic
 
 # What the group coordinator answers, per partition, an offset change for a group that has members:
 # UNKNOWN_MEMBER_ID (seen on Kafka 4.4 with classic and KIP-848 groups alike). The other two are what an
@@ -102,7 +102,8 @@ class KafkaBroker:
         deadline = time.monotonic() + self._timeout_s
         while True:
             try:
-                self._offsets(topics, OffsetSpec.latest())
+                # confluent-kafka 2.16 leaves OffsetSpec's class methods unannotated.
+                self._offsets(topics, OffsetSpec.latest())  # type: ignore[no-untyped-call]
                 return
             except MessagingError:
                 if time.monotonic() > deadline:
@@ -110,7 +111,7 @@ class KafkaBroker:
                 time.sleep(0.05)
 
     def _earliest_offsets(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
-        return self._offsets(topics, OffsetSpec.earliest())
+        return self._offsets(topics, OffsetSpec.earliest())  # type: ignore[no-untyped-call] # as latest()
 
     def _offsets(self, topics: Sequence[str], spec: OffsetSpec) -> dict[tuple[str, int], int]:
         admin = self._admin()

@@ -1,7 +1,7 @@
 """The consumer on confluent-kafka: read_committed, no auto-commit, synchronous commits when told.
 
 Which group protocol. Measured on this project's 2-core machine against a Kafka 4.4 broker with
-tools/localkafka.py's settings (group.initial.rebalance.delay.ms=0), confluent-kafka 2.16.1, one topic of
+tools/localkafka's settings (group.initial.rebalance.delay.ms=0), confluent-kafka 2.16.1, one topic of
 3 partitions, 5 runs (first two rows) or 8 runs each, median (max):
 
     setting                                 join + 1st record  2nd member joins  a member leaves  close()
@@ -42,7 +42,7 @@ from confluent_kafka import Consumer as ConfluentConsumer
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka import Message as ConfluentMessage
 
-from adapters.messaging import CommitFailed, MessagingError, Record, UnknownTopic
+from adapters.messaging.broker import CommitFailed, MessagingError, Record, UnknownTopic
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +184,10 @@ def _records_behind(partition: dict[str, Any], uncommitted: list[int]) -> int | 
     or its end not known yet)."""
     if partition.get("consumer_lag", -1) < 0:
         return None
-    end, committed = partition["ls_offset"], partition["committed_offset"]
-    position = max(committed, partition.get("app_offset", -1))  # -1001 until a record or marker was read
+    end: int = partition["ls_offset"]
+    committed: int = partition["committed_offset"]
+    read: int = partition.get("app_offset", -1)
+    position = max(committed, read)  # -1001 until a record or marker was read
     handed_out = bisect_left(uncommitted, position) - bisect_left(uncommitted, committed)
     return max(0, end - position) + handed_out
 
@@ -193,7 +195,8 @@ def _records_behind(partition: dict[str, Any], uncommitted: list[int]) -> int | 
 def _to_record(message: ConfluentMessage) -> Record:
     topic, partition, offset = message.topic(), message.partition(), message.offset()
     # A message without an error always has all three; the type stubs cannot say so.
-    assert topic is not None and partition is not None and offset is not None
+    if topic is None or partition is None or offset is None:
+        raise MessagingError(f"the client gave a message without its place: {topic}/{partition}@{offset}")
     headers = message.headers() or []
     pairs = headers.items() if isinstance(headers, dict) else headers
     return Record(

@@ -26,7 +26,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as ConfluentProducer
 
-from adapters.messaging import (
+from adapters.messaging.broker import (
     Message,
     MessagingError,
     ProducerFenced,

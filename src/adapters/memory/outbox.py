@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from attrs import frozen
 
-from adapters.kafka.codec import encode
 from adapters.memory.transactions import InMemoryEventPublisher
+from adapters.wire.codec import encode
 
 
 @frozen

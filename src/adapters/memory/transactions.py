@@ -39,7 +39,8 @@ class InMemoryUnitOfWork:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         committed, self._committed = self._committed, None
-        assert committed is not None
+        if committed is None:  # __enter__ sets it; only a misuse (exit without enter) gets here
+            raise RuntimeError("the unit of work's block was left without being entered")
         for name, part in committed.items():
             setattr(self, name, part)
 

@@ -1,8 +1,8 @@
 """The outbox: events written as Kafka records in the use case's transaction, read and marked by the relay.
 
-`SqliteEventPublisher` is a unit of work's `events`: it encodes each event with `adapters.kafka.codec` and
+`SqliteEventPublisher` is a unit of work's `events`: it encodes each event with `adapters.wire.codec` and
 inserts it as a row, so an order and its events commit together or not at all. `SqliteOutbox` is what the
-relay (`adapters.kafka.relay.OutboxRelay`) reads: the rows not yet sent, oldest first, and `mark_sent` once
+relay (`adapters.messaging.relay.OutboxRelay`) reads: the rows not yet sent, oldest first, and `mark_sent` once
 Kafka has them. Rows are never reused: AUTOINCREMENT ids only grow, so "oldest first" is "smallest id first".
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 
 from attrs import frozen
 
-from adapters.kafka.codec import encode
 from adapters.sqlite.database import Database
 from adapters.sqlite.transactions import Connect
+from adapters.wire.codec import encode
 from ordering_core.events import Event
 
 OUTBOX_TABLES = (

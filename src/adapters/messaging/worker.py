@@ -32,10 +32,10 @@ import time
 from collections.abc import Callable, Sequence
 
 from adapters import tracecontext
-from adapters.kafka.codec import UndecodableEvent, decode
-from adapters.kafka.topics import dead_letter_topic
 from adapters.logs import log_context
-from adapters.messaging import Broker, CommitFailed, Consumer, MessagingError, Producer, Record
+from adapters.messaging.broker import Broker, CommitFailed, Consumer, MessagingError, Producer, Record
+from adapters.messaging.topics import dead_letter_topic
+from adapters.wire.codec import UndecodableEvent, decode
 from ordering_core import Event, OrderingError
 
 log = logging.getLogger(__name__)

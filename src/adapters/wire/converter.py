@@ -5,7 +5,7 @@ Each kind of wire value has one hook that takes only the contract's exact form (
 string, an integer a JSON integer, a time RFC 3339 with an offset, an array a JSON array, an object every one
 of its fields and no other. `problems` turns what the converter raised into "what @ where" reasons, each field
 named by its path in the JSON value (`must be an integer from 1 to 10000, got 0 @ data.lines[0].quantity`).
-`adapters.kafka.codec` is the one user: it builds events from these values and says which topic and version.
+`adapters.wire.codec` is the one user: it builds events from these values and says which topic and version.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from cattrs.errors import AttributeValidationNote, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter
 
+from adapters import strict
 from ordering_core import InvalidValue
 
-# The contract's forms (asyncapi.yaml, components/schemas), matched whole before a value reaches Decimal or
-# datetime, which are far more lenient: Decimal takes " +1_0E-1\n" and Arabic-Indic digits, fromisoformat
-# takes "2026-11-25 13:00+05". `[0-9]` rather than `\d`, which matches every Unicode digit; `\Z` rather
-# than `$`, which also matches before a final newline.
-MONEY = re.compile(r"\A[0-9]+(?:\.[0-9]{1,2}0*)?\Z")
+# The contract's forms (asyncapi.yaml, components/schemas), matched whole before a value reaches datetime,
+# which is far more lenient: fromisoformat takes "2026-11-25 13:00+05". Money, integers, strings and enums
+# have the forms of `adapters.strict`, which the HTTP bodies' converter applies too.
+MONEY = strict.MONEY
 TIMESTAMP = re.compile(
     # RFC 3339 (section 5.6), upper-case T and Z as the contract's pattern has them, seconds required; the
     # offset's hours and minutes are bounded here because fromisoformat reads "+05:75" as 6 h 15 min.
@@ -74,35 +74,40 @@ def _timestamp_text(value: datetime) -> str:
 
 
 def _money(value: Any, _: type) -> Decimal:
-    if not isinstance(value, str):
-        raise TypeError(f'must be a decimal string such as "12.50", got {type(value).__name__}')
-    if MONEY.match(value) is None:
-        raise ValueError(
-            f'must be a decimal string such as "12.50" (digits, at most two decimal places, no sign or '
-            f"exponent), got {shown(value)}"
-        )
-    return Decimal(value)
+    try:
+        return strict.money(value)
+    except strict.WrongForm as error:
+        raise _showing(error, value) from None
 
 
 def _strict_int(value: Any, _: type) -> int:
     # cattrs would turn "3" or 3.9 into 3; a quantity must arrive as a JSON integer (and True is not 1).
-    if type(value) is not int:
-        raise TypeError(f"must be an integer, got {type(value).__name__}")
-    return value
+    try:
+        return strict.integer(value)
+    except strict.WrongForm as error:
+        raise TypeError(f"{error}, got {type(value).__name__}") from None
 
 
 def _strict_str(value: Any, _: type) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"must be a string, got {type(value).__name__}")
-    return value
+    try:
+        return strict.string(value)
+    except strict.WrongForm as error:
+        raise TypeError(f"{error}, got {type(value).__name__}") from None
 
 
 def _enum_member(value: Any, cls: type[StrEnum]) -> StrEnum:
     try:
-        return cls(value)
-    except ValueError:
-        allowed = ", ".join(repr(member.value) for member in cls)
-        raise ValueError(f"must be one of {allowed}, got {shown(value)}") from None
+        return strict.member(value, cls)
+    except strict.WrongForm as error:
+        raise ValueError(f"{error}, got {shown(value)}") from None
+
+
+def _showing(error: strict.WrongForm, value: Any) -> ValueError | TypeError:
+    """The rule, and what was got: a miswritten amount's text (cut: a reason travels in a dead-letter header),
+    else only its JSON type."""
+    if isinstance(value, str):
+        return ValueError(f"{error}, got {shown(value)}")
+    return TypeError(f"{error}, got {type(value).__name__}")
 
 
 def _timestamp(value: Any, _: type) -> datetime:

@@ -9,9 +9,10 @@ A record's key is the order id (so an order's events stay on one partition, in o
 The envelope's fields are at the top; every other field of the event, `customer_id` included, is in `data`.
 
 Each value (money, quantities, times, ids, arrays, objects) is read and written by the strict converter in
-`adapters.kafka.wire`; this module builds events from them and checks what spans the value (its type against
-the topic, its schema version, its key). `asyncapi.yaml` is the contract for that form and `tests/contract/test_event_schemas.py` holds this module to
-it both ways: every valid event is written in the contract's form, and nothing outside it is read.
+`adapters.wire.converter`; this module builds events from them and checks what spans the value (its type
+against the topic, its schema version, its key). `asyncapi.yaml` is the contract for that form and
+`tests/contract/test_event_schemas.py` holds this module to it both ways: every valid event is written in the
+contract's form, and nothing outside it is read.
 
 Money travels as a decimal string ("12.50"), never a JSON number, so no float ever touches a price. Decoding
 is strict: an unknown or missing key (every key is required, even one whose value may be null), a wrong type,
@@ -39,7 +40,7 @@ from attrs import frozen
 from cattrs import ClassValidationError
 
 from adapters import tracecontext
-from adapters.kafka.wire import make_wire_converter, problems, shown
+from adapters.wire.converter import make_wire_converter, problems, shown
 from ordering_core import (
     EVENT_TYPES,
     UNIDENTIFIED_CUSTOMER,
@@ -186,7 +187,8 @@ def decode(topic: str, value: bytes | None, key: bytes | None = None) -> Event:
         data = _upgraded(data)
     envelope = {name: document[name] for name in _ENVELOPE_FIELDS if name in document}
     try:
-        event = _converter.structure({**data, "envelope": envelope}, cls)
+        # `cls` is one of the event classes (a union), which mypy cannot solve the converter's type for.
+        event: Event = _converter.structure({**data, "envelope": envelope}, cls)
     except (ClassValidationError, InvalidValue, ArithmeticError) as error:
         # Detailed validation wraps what a class's own __init__ raises (a domain rule, an overflow in the
         # total's arithmetic) in a ClassValidationError; the bare exceptions are named too, so that a cattrs

@@ -71,7 +71,7 @@ class Record:
 
 
 class TopicSpec(Protocol):
-    """A topic to create; `adapters.kafka.topics.Topic` is one."""
+    """A topic to create; `adapters.messaging.topics.Topic` is one."""
 
     @property
     def name(self) -> str:
