@@ -11,7 +11,7 @@ import time
 import pytest
 
 from adapters.memory.partitioner import partition_for_key
-from adapters.messaging import (
+from adapters.messaging.broker import (
     CommitFailed,
     GroupNotEmpty,
     Message,
@@ -48,6 +48,45 @@ def numbered(topic, prefix, count, *, key=None):
     return [
         Message(topic, key=key or f"order-{n}".encode(), value=f"{prefix}-{n}".encode()) for n in range(count)
     ]
+
+
+def on_every_partition(topic, partitions, per_partition):
+    """`per_partition` messages for each partition of `topic`, keyed so that each lands where it is meant to."""
+    keys = (f"order-{n}".encode() for n in range(1_000))
+    key_of = {}
+    while len(key_of) < partitions:
+        key = next(keys)
+        key_of.setdefault(partition_for_key(key, partitions), key)
+    return [
+        Message(topic, key=key_of[p], value=f"p{p}-{n}".encode())
+        for n in range(per_partition)
+        for p in range(partitions)
+    ]
+
+
+def in_log_order(records):
+    return sorted(records, key=lambda r: (r.topic, r.partition, r.offset))
+
+
+def receive_together(messaging, members, count):
+    """The next `count` records the `members` of a group are given between them, one list per member. They
+    poll in turn, as each Kafka member gives up and gets partitions only inside `poll`. Fails, saying what
+    came, if the records do not all come in time."""
+    received = [[] for _ in members]
+    deadline = time.monotonic() + messaging.patience_s
+    while sum(map(len, received)) < count:
+        polled = [member.poll(timeout_s=0.1) for member in members]
+        for mine, record in zip(received, polled, strict=True):
+            if record is not None:
+                mine.append(record)
+        if all(record is None for record in polled) and time.monotonic() >= deadline:
+            shown = (", ".join(f"{r.partition}@{r.offset}={r.value!r}" for r in mine) for mine in received)
+            pytest.fail(
+                f"waited {messaging.patience_s:.0f} s for {count} record(s); the members received "
+                + "; ".join(each or "nothing" for each in shown),
+                pytrace=False,
+            )
+    return received
 
 
 class TestPartitioning:
@@ -103,9 +142,8 @@ class TestRecordContents:
     def test_sending_to_a_topic_that_does_not_exist_is_refused(self, messaging, unique):
         producer = messaging.broker.producer(unique("producer"))
 
-        with pytest.raises(UnknownTopic):
-            with producer.transaction() as batch:
-                batch.send(unique("no-such-topic"), key=b"k", value=b"v")
+        with pytest.raises(UnknownTopic), producer.transaction() as batch:
+            batch.send(unique("no-such-topic"), key=b"k", value=b"v")
 
 
 class TestTransactions:
@@ -128,11 +166,10 @@ class TestTransactions:
         producer = messaging.broker.producer(unique("producer"))
         producer.send_all([Message(topic, key=b"order-1", value=b"before")])
 
-        with pytest.raises(Boom):
-            with producer.transaction() as batch:
-                batch.send(topic, key=b"order-1", value=b"aborted-1")
-                batch.send(topic, key=b"order-1", value=b"aborted-2")
-                raise Boom()
+        with pytest.raises(Boom), producer.transaction() as batch:
+            batch.send(topic, key=b"order-1", value=b"aborted-1")
+            batch.send(topic, key=b"order-1", value=b"aborted-2")
+            raise Boom()
         # Same key, same partition: had the aborted records been visible, they would come before this.
         producer.send_all([Message(topic, key=b"order-1", value=b"marker")])
         received = messaging.receive_until(
@@ -156,9 +193,8 @@ class TestTransactions:
         zombie = messaging.broker.producer(name)
 
         successor = messaging.broker.producer(name)
-        with pytest.raises(ProducerFenced):
-            with zombie.transaction() as batch:
-                batch.send(topic, key=b"order-1", value=b"from the zombie")
+        with pytest.raises(ProducerFenced), zombie.transaction() as batch:
+            batch.send(topic, key=b"order-1", value=b"from the zombie")
         successor.send_all([Message(topic, key=b"order-1", value=b"marker")])
         received = messaging.receive_until(
             messaging.broker.consumer(unique("group"), [topic]), lambda r: r.value == b"marker"
@@ -241,6 +277,45 @@ class TestConsumerGroups:
         received = messaging.receive(messaging.broker.consumer(unique("shipping"), [topic]), 3)
 
         assert values(received) == [b"event-0", b"event-1", b"event-2"]
+
+
+class TestRebalancing:
+    """When a group's membership changes, every member gives up every partition and they are dealt out again
+    (Kafka's eager assignors); whoever gets a partition starts at the group's committed offset, or at the
+    beginning if there is none. So what was read but not committed before the change comes again, even to a
+    member that had it and keeps its partition."""
+
+    def test_when_a_member_joins_the_records_not_committed_come_again(self, messaging, unique):
+        topic = messaging.new_topic(unique("orders"), partitions=2)
+        group = unique("group")
+        messaging.broker.producer(unique("producer")).send_all(on_every_partition(topic, 2, per_partition=3))
+        first = messaging.broker.consumer(group, [topic])
+        read = messaging.receive(first, 6)
+        done = next(r for r in read if r.partition == 0)
+        first.commit(done)  # partition 0 resumes after it; partition 1, with no commit, at the beginning
+
+        second = messaging.broker.consumer(group, [topic])
+        again_to_first, to_second = receive_together(messaging, [first, second], 5)
+
+        assert in_log_order(again_to_first + to_second) == in_log_order(r for r in read if r != done)
+        assert again_to_first and to_second  # one partition each: `first` was given its own records again
+
+    def test_when_a_member_leaves_the_one_that_stays_is_given_the_records_not_committed_again(
+        self, messaging, unique
+    ):
+        topic = messaging.new_topic(unique("orders"), partitions=2)
+        group = unique("group")
+        messaging.broker.producer(unique("producer")).send_all(on_every_partition(topic, 2, per_partition=3))
+        staying = messaging.broker.consumer(group, [topic])
+        read = messaging.receive(staying, 6)
+        leaving = messaging.broker.consumer(group, [topic])
+        to_staying, to_leaving = receive_together(messaging, [staying, leaving], 6)
+        assert to_staying and to_leaving  # each owns a partition now; nothing has been committed
+
+        leaving.close()
+        received = messaging.receive(staying, 6)
+
+        assert in_log_order(received) == in_log_order(read)
 
 
 class TestReplay:
@@ -337,9 +412,8 @@ class TestClosing:
 
         producer.close()
 
-        with pytest.raises(MessagingError):
-            with producer.transaction():
-                pass
+        with pytest.raises(MessagingError), producer.transaction():
+            pass
 
     def test_a_closed_consumer_polls_no_more(self, messaging, unique):
         consumer = messaging.broker.consumer(unique("group"), [messaging.new_topic(unique("orders"))])
