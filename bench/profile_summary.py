@@ -4,9 +4,10 @@
 
 Each line of the file is `frame;frame;...;leaf count`, a frame `function (file:line)`; `--function` was used
 when recording, so a frame names a function, not a line, and `--threads`, so each stack starts with its
-thread (`thread (id): MainThread` is the event loop, where requests are served). Self time is the leaf's; inclusive time counts a
-function once per stack however deep it recurses. Idle threads are not sampled (no `--idle`), so the shares
-are of the time the process was running Python or native code, which is what CPU profiling wants.
+thread (`thread (id): MainThread` is the event loop, where requests are served). Self time is the leaf's;
+inclusive time counts a function once per stack however deep it recurses. Idle threads are not sampled (no
+`--idle`), so the shares are of the time the process was running Python or native code, which is what CPU
+profiling wants.
 """
 
 from __future__ import annotations

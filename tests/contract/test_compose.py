@@ -1,6 +1,6 @@
 """compose.yaml and the Dockerfile, held to what the code reads: no Docker engine runs here, so this is how
 they are kept right. Each service's port, settings, health check, data volume and token key are checked against
-entrypoints.settings and the apps; the topic step against adapters.kafka.topics."""
+entrypoints.settings and the apps; the topic step against adapters.messaging.topics."""
 
 from __future__ import annotations
 
@@ -97,7 +97,9 @@ def test_the_order_service_asks_the_product_service_by_its_compose_name_and_wait
 def test_the_topic_step_is_localkafka_against_the_compose_broker_once_it_is_healthy():
     topics = SERVICES["topics"]
 
-    assert topics["entrypoint"] == ["python", "tools/localkafka.py", "start"]
+    assert topics["entrypoint"] == ["python", "-m", "localkafka", "start"]
+    # `-m localkafka` finds the package (and it the adapters' topic list) only on the image's PYTHONPATH.
+    assert "PYTHONPATH=/app/src:/app/tools" in (REPO / "Dockerfile").read_text()
     assert topics["environment"] == {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
     assert topics["depends_on"] == {"kafka": {"condition": "service_healthy"}}
 

@@ -1,4 +1,4 @@
-"""tools/localkafka.py: starts a real broker, starts it again from what is there, and fails clearly."""
+"""tools/localkafka/: starts a real broker, starts it again from what is there, and fails clearly."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 import localkafka
-from adapters.kafka.topics import Topic
+from adapters.messaging.topics import Topic
 
 pytestmark = pytest.mark.kafka
 
-SCRIPT = Path(localkafka.__file__)
+REPO = Path(__file__).resolve().parents[2]
+# What the Makefile exports: `-m localkafka` finds the package in tools/, and the package the adapters in src/.
+PYTHONPATH = os.pathsep.join([str(REPO / "src"), str(REPO / "tools")])
 
 
 def broker_in(home: Path) -> localkafka.LocalKafka:
@@ -37,9 +39,15 @@ def brokers_running_with(config_file: Path) -> list[int]:
     return found
 
 
-def run_script(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_command_line(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m localkafka ARGS`, as `make kafka` runs it."""
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=120
+        [sys.executable, "-m", "localkafka", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": PYTHONPATH, **env},
+        timeout=120,
     )
 
 
@@ -79,8 +87,8 @@ class TestClearErrors:
             squatter.listen()
             port = squatter.getsockname()[1]
 
-            result = run_script("start", env={"KAFKA_HOME": str(tmp_path), "KAFKA_PORT": str(port),
-                                              "KAFKA_CONTROLLER_PORT": str(localkafka.free_port())})
+            result = run_command_line("start", env={"KAFKA_HOME": str(tmp_path), "KAFKA_PORT": str(port),
+                                                    "KAFKA_CONTROLLER_PORT": str(localkafka.free_port())})
 
         assert result.returncode == 1
         assert result.stderr.count("\n") == 1
@@ -91,16 +99,16 @@ class TestClearErrors:
     def test_a_broker_not_up_in_time_is_stopped_rather_than_left_half_started(self, tmp_path):
         broker = broker_in(tmp_path)
 
-        with pytest.raises(localkafka.BrokerSetupError, match="did not accept connections.*KAFKA_START_TIMEOUT_S"):
+        with pytest.raises(localkafka.BrokerSetupError, match=r"did not accept connections.*KAFKA_START_TIMEOUT_S"):
             broker.start(timeout_s=0.01)
 
         assert brokers_running_with(broker.config_file) == []
         assert not broker.pid_file.exists()
 
     def test_missing_java_says_what_to_install(self, tmp_path):
-        result = run_script("start", env={"KAFKA_HOME": str(tmp_path), "PATH": str(tmp_path),
-                                          "KAFKA_PORT": str(localkafka.free_port()),
-                                          "KAFKA_CONTROLLER_PORT": str(localkafka.free_port())})
+        result = run_command_line("start", env={"KAFKA_HOME": str(tmp_path), "PATH": str(tmp_path),
+                                                "KAFKA_PORT": str(localkafka.free_port()),
+                                                "KAFKA_CONTROLLER_PORT": str(localkafka.free_port())})
 
         assert result.returncode == 1
         assert result.stderr.startswith("kafka: error: `java` not found on PATH: install a JDK 17+")

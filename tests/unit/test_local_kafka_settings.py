@@ -1,4 +1,4 @@
-"""What tools/localkafka.py writes for a broker, checked without starting one."""
+"""What tools/localkafka/ writes for a broker, checked without starting one."""
 
 from __future__ import annotations
 

@@ -1,0 +1,104 @@
+"""The load, from a separate process with the same connections for every run, and the runs the bench makes.
+
+Closed loop by `wrk` when installed, else bench/loadgen.py; the open-loop run (a fixed arrival rate, which wrk
+does not have) always by loadgen.py, which is also run against the echo so that its own ceiling is shown
+next to the rates it is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from errors import BenchError
+from measurement import measure
+from profiling import finish_profilers, start_profilers
+
+HERE = Path(__file__).resolve().parent
+MIN_PROPAGATED = 1_200  # orders the open-loop run places at least, for its propagation percentiles
+MAX_OPEN_LOOP_S = 60.0
+
+
+class Load:
+    """One run of the load tool, as its own process; the CPU it used comes from wait4's rusage."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def run(self, command: list[str], env: dict[str, str], timeout_s: float) -> dict[str, Any]:
+        self.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            out, err = self.process.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+            raise BenchError(f"the load tool did not finish within {timeout_s:.0f} s: {' '.join(command)}") from None
+        # communicate() reaped it: its CPU is now in this process's children's times (see measure).
+        for line in out.decode(errors="replace").splitlines():
+            if line.startswith("BENCHJSON "):
+                return json.loads(line[len("BENCHJSON "):])
+        raise BenchError(f"the load tool printed no result (status {self.process.returncode}): "
+                         f"{(err or out).decode(errors='replace')[-400:]}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def wrk_command(port: int, path: str, connections: int, duration: float) -> list[str]:
+    return ["wrk", "-t1", f"-c{connections}", f"-d{int(duration)}s", "--timeout", "5s",
+            "-s", str(HERE / "wrk_post.lua"), f"http://127.0.0.1:{port}{path}"]
+
+
+def loadgen_command(port: int, path: str, mode: str, connections: int, duration: float, rate: float = 0) -> list[str]:
+    return [sys.executable, "-W", "ignore", str(HERE / "loadgen.py"), "--port", str(port), "--path", path,
+            "--mode", mode, "--connections", str(connections), "--duration", str(duration), "--rate", str(rate)]
+
+
+def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: dict[str, int],
+               services: dict[str, subprocess.Popen[bytes]], *, tool: str, connections: int, duration: float,
+               warmup: float, profile: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Warm up, then the measured runs: the echo closed loop (by `tool`, and by loadgen.py too when `tool` is
+    wrk), the orders closed loop (sampled by py-spy with `profile`), the orders open loop at half the
+    closed-loop rate of accepted orders. Returns the echo run (what the others are compared with) and all."""
+    c, d = connections, duration
+    runs: list[dict[str, Any]] = []
+
+    def closed(port: int, path: str, mode: str, name: str, by: str, short: str) -> dict[str, Any]:
+        if by == "wrk":
+            command = wrk_command(port, path, c, d)
+            tool_env = {**env, "BENCH_MODE": mode, "BENCH_PATH": path}
+        else:
+            command, tool_env = loadgen_command(port, path, mode, c, d), env
+        return measure(name, short, load, command, tool_env, watched, d)
+
+    # Warm-up, not reported: first connections, imports, SQLite pages, Kafka producers, and above all the
+    # broker's JIT: a fresh JVM spends seconds of CPU compiling, which would be counted against the orders.
+    print(f"bench: warming up ({warmup:.0f} s of orders)...", flush=True)
+    load.run(loadgen_command(ports["echo"], "/echo", "echo", c, 1.0), env, 60)
+    load.run(loadgen_command(ports["order"], "/orders/order", "orders", c, warmup), env, warmup + 60)
+    echo_run = closed(ports["echo"], "/echo", "echo", f"echo, closed loop ({tool})", tool, f"echo/{tool}")
+    runs.append(echo_run)
+    if tool == "wrk":
+        runs.append(closed(ports["echo"], "/echo", "echo", "echo, closed loop (loadgen)", "loadgen",
+                           "echo/loadgen"))
+    profilers = start_profilers(services, d) if profile else {}
+    order_run = closed(ports["order"], "/orders/order", "orders", f"orders, closed loop ({tool})", tool,
+                       f"orders/{tool}")
+    finish_profilers(profilers)
+    runs.append(order_run)
+    ok_rate = order_run["statuses"].get("201", 0) / (order_run["duration_us"] / 1e6)
+    open_rate = max(1.0, round(ok_rate / 2))
+    # Long enough for the propagation figures to cover at least MIN_PROPAGATED orders.
+    open_d = min(MAX_OPEN_LOOP_S, max(d, math.ceil(MIN_PROPAGATED / open_rate)))
+    runs.append(measure(f"orders, open loop at {open_rate:.0f}/s (loadgen)", "orders open", load,
+                        loadgen_command(ports["order"], "/orders/order", "orders", c, open_d, open_rate),
+                        env, watched, open_d))
+    runs[-1]["target_rate"] = open_rate
+    return echo_run, runs

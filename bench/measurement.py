@@ -1,0 +1,123 @@
+"""What a run costs and how fast it went: the load's own figures plus every watched process's CPU over the
+run, peak RSS, the broker's pid, and the micro-benchmarks of the core's hot functions."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from errors import BenchError
+
+if TYPE_CHECKING:
+    import localkafka
+    from load import Load
+
+REPO = Path(__file__).resolve().parent.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14 and 15 of stat)
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def broker_pid(bootstrap: str, started: localkafka.LocalKafka | None) -> int | None:
+    """Our broker's pid; for an external one on 127.0.0.1, the local kafka.Kafka JVM listening there, if any."""
+    if started is not None:
+        return started.running_pid()
+    host, _, port = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
+    if host not in ("127.0.0.1", "localhost"):
+        return None
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            for line in Path(table).read_text().splitlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == int(port):
+                    inodes.add(cols[9])
+        except OSError:
+            continue
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if b"kafka.Kafka" not in (entry / "cmdline").read_bytes():
+                continue
+            for fd in (entry / "fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def utc_text() -> str:
+    """Now, as SQLite's strftime('%Y-%m-%dT%H:%M:%fZ') writes it: texts compare in time order."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def children_cpu() -> float:
+    usage = os.times()
+    return usage.children_user + usage.children_system
+
+
+def measure(name: str, short: str, load: Load, command: list[str], env: dict[str, str], watched: dict[str, int],
+            duration: float) -> dict[str, Any]:
+    """Run the load; the result plus every watched process's CPU over the run (seconds and share of one core)."""
+    before = {key: cpu_seconds(pid) for key, pid in watched.items()}
+    tool_before = children_cpu()
+    window_start = utc_text()
+    started = time.monotonic()
+    result = load.run(command, env, timeout_s=duration + 60)
+    wall = time.monotonic() - started
+    result["window_utc"] = [window_start, utc_text()]
+    tool_cpu = children_cpu() - tool_before
+    cpu = {}
+    for key, pid in watched.items():
+        after = cpu_seconds(pid)
+        if before[key] is not None and after is not None:
+            cpu[key] = round((after - before[key]) / wall, 3)
+    cpu["load tool"] = round(tool_cpu / wall, 3)
+    result["name"] = name
+    result["short"] = short
+    result["wall_s"] = round(wall, 2)
+    result["rate"] = round(result["requests"] / (result["duration_us"] / 1e6), 1) if result["duration_us"] else 0
+    result["cpu_share_of_one_core"] = cpu
+    print(f"bench: {name}: {result['rate']:,.0f} req/s, p99 {result['latency_us']['p99'] / 1000:.1f} ms, "
+          f"statuses {result['statuses']}, errors {result.get('errors')}", flush=True)
+    return result
+
+
+def micro_benchmarks(workdir: Path, env: dict[str, str]) -> dict[str, Any]:
+    """tests/benchmarks timed by pytest-benchmark; each median also as a multiple of the baseline's."""
+    out = workdir / "micro.json"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(REPO / "tests" / "benchmarks"),
+               "--benchmark-enable", f"--benchmark-json={out}", "--benchmark-disable-gc", "--no-cov"]
+    done = subprocess.run(command, check=False, env=env, cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=300)
+    if done.returncode != 0:
+        raise BenchError(f"the micro-benchmarks failed:\n{done.stdout.decode(errors='replace')[-2000:]}")
+    benchmarks = json.loads(out.read_text())["benchmarks"]
+    medians = {b["fullname"].split("::", 1)[1]: b["stats"]["median"] * 1e9 for b in benchmarks}
+    baseline = next(ns for name, ns in medians.items() if "baseline" in name)
+    return {name: {"median_ns": round(ns), "x_baseline": round(ns / baseline, 2)} for name, ns in medians.items()}

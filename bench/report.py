@@ -1,0 +1,107 @@
+"""What the bench found: one report (written as JSON to bench/results/<date>-<host>.json; a later run the
+same day replaces it) and the tables printed at the end, each figure next to the echo's."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import socket
+from pathlib import Path
+from typing import Any
+
+import propagation
+from catalogue import INITIAL_STOCK, PRODUCTS
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def report_of(runs: list[dict[str, Any]], check: dict[str, Any], peak: dict[str, float | None],
+              micro: dict[str, Any], *, connections: int, duration: float, tool: str, kafka: str,
+              kafka_started_by_bench: bool) -> dict[str, Any]:
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "settings": {"connections": connections, "duration_s": duration, "products": len(PRODUCTS),
+                     "initial_stock": INITIAL_STOCK, "closed_loop_tool": tool, "kafka": kafka,
+                     "kafka_started_by_bench": kafka_started_by_bench},
+        "runs": runs,
+        "stock_check": check,
+        "peak_rss_mib": {k: round(v, 1) for k, v in peak.items() if v is not None},
+        "micro_benchmarks": micro,
+    }
+
+
+def write(report: dict[str, Any]) -> None:
+    # The local date, as the file names of earlier results have it.
+    today = datetime.datetime.now().astimezone().date()
+    out = HERE / "results" / f"{today.isoformat()}-{socket.gethostname()}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"bench: written {out.relative_to(REPO)}", flush=True)
+
+
+def print_table(report: dict[str, Any], echo_run: dict[str, Any]) -> None:
+    base = echo_run["rate"] or 1.0
+    base_p99 = echo_run["latency_us"]["p99"] or 1.0
+    rows = [("run", "req/s", "x echo", "p50 ms", "p90 ms", "p99 ms", "max ms", "p99 x echo", "statuses / errors")]
+    for r in report["runs"]:
+        lat = r["latency_us"]
+        errors = {k: v for k, v in (r.get("errors") or {}).items() if v}
+        if r.get("not_sent"):
+            errors["not_sent"] = r["not_sent"]
+        rows.append((r["name"], f"{r['rate']:,.0f}", f"{r['rate'] / base:.3f}", f"{lat['p50'] / 1000:.2f}",
+                     f"{lat['p90'] / 1000:.2f}", f"{lat['p99'] / 1000:.2f}", f"{lat['max'] / 1000:.1f}",
+                     f"{lat['p99'] / base_p99:.1f}",
+                     " ".join(f"{k}:{v}" for k, v in r["statuses"].items()) + (f" {errors}" if errors else "")))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    print()
+    for n, row in enumerate(rows):
+        print("  ".join(cell.ljust(widths[i]) if i in (0, 8) else cell.rjust(widths[i]) for i, cell in enumerate(row)))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+    print("\nCPU share of one core during each run (of 2 cores = 2.0), and peak RSS (VmHWM) over the whole bench:")
+    keys = [*report["peak_rss_mib"], "load tool"]
+    header = ["process", "peak MiB"] + [r["short"] for r in report["runs"]]
+    table = [header]
+    for key in keys:
+        rss = report["peak_rss_mib"].get(key)
+        table.append([key, f"{rss:.0f}" if rss else "-"]
+                     + [f"{r['cpu_share_of_one_core'].get(key, 0):.2f}" for r in report["runs"]])
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for n, row in enumerate(table):
+        print("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+    orders_run = next(r for r in report["runs"] if r["short"].startswith("orders/"))
+    for r in report["runs"]:
+        if r["short"].startswith("echo/"):
+            print(f"load tool headroom: {r['short'].split('/')[1]} drove the echo at {r['rate']:,.0f} req/s, "
+                  f"{r['rate'] / max(orders_run['rate'], 1):,.0f}x the closed-loop order rate "
+                  f"(load tool CPU during the order run: {orders_run['cpu_share_of_one_core']['load tool']:.2f} core)")
+    print("\npropagation, from the order's commit to the stock taken and to the customer's message (services' "
+          "own timestamps):")
+    for r in report["runs"]:
+        if "propagation" in r:
+            print(f"  during {r['name']}:")
+            print("\n".join("  " + line for line in propagation.describe(r["propagation"]).splitlines()))
+    c = report["stock_check"]
+    print(f"\nstock conservation: {'EXACT' if c['exact'] else 'NOT EXACT ' + str(c['gaps_by_product'])} over "
+          f"{c['orders']:,} orders {c['orders_by_status']}, {c['units_held']:,} units held; oversold units: "
+          f"{c['oversold_units']}; idle after {c['idle_after_s']} s (unsent outbox rows: {c['unsent_outbox_rows']})")
+    print_micro(report["micro_benchmarks"])
+    s = report["settings"]
+    print(f"settings: {s['connections']} connections, {s['duration_s']:.0f} s per run, "
+          f"closed loop by {s['closed_loop_tool']}, "
+          f"Kafka {s['kafka']}{' (throwaway)' if s['kafka_started_by_bench'] else ''}, "
+          f"{report['machine']['cpus']} CPUs\n")
+
+
+def print_micro(micro: dict[str, Any]) -> None:
+    print("\nmicro-benchmarks (tests/benchmarks; median of pytest-benchmark's rounds, GC off):")
+    width = max(len(name) for name in micro)
+    for name, figures in micro.items():
+        print(f"  {name.ljust(width)}  {figures['median_ns'] / 1000:8.2f} us  {figures['x_baseline']:6.2f} x baseline")

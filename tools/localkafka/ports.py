@@ -1,0 +1,34 @@
+"""Ports on 127.0.0.1: whether the broker could listen on one, a free one, and whether it answers there."""
+
+from __future__ import annotations
+
+import socket
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether the broker could listen on `port`: no socket listens there.
+
+    SO_REUSEADDR, as the JVM sets it: connections of a broker that just stopped linger in TIME_WAIT on its
+    port and do not stop a new one from listening, while a program listening there still does."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the OS's choice); the broker binds it a moment later."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def accepts_connections(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
