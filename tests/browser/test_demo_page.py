@@ -12,6 +12,7 @@ payment provider; `TestSigningIn` also starts signed out and pastes tokens.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -158,7 +159,7 @@ class TestTheDemoPage:
         assert order_id
         row = demo.order(order_id)
         expect(row.locator(".status")).to_have_text("unpaid", timeout=WAIT_MS)
-        expect(row.locator("td.items")).to_have_text("2 × <b>Fountain</b> pen & ink")
+        expect(row.locator("td.items")).to_have_text("2 \N{MULTIPLICATION SIGN} <b>Fountain</b> pen & ink")
         expect(demo.stock("B1")).to_have_text(str(before - 2), timeout=WAIT_MS)  # via Kafka, then a refresh
         row.get_by_role("button", name="Pay").click()
 
@@ -188,7 +189,9 @@ class TestTheDemoPage:
 
         result = demo.place_order({"B1": 1, "B2": 9})  # within what one customer may hold unpaid (50 units)
 
-        expect(result).to_contain_text("Some items cannot be served", timeout=WAIT_MS)
+        # The problem's detail alone: its title ("Some items cannot be served") would say the same twice.
+        said = result.locator("p")
+        expect(said).to_have_text("1 item cannot be served; nothing was ordered", timeout=WAIT_MS)
         expect(result.locator("li")).to_have_text([f"Desk lamp: 9 asked, only {in_stock} in stock"])
         assert demo.page.locator("#orders tbody tr").count() == orders_before
 
@@ -198,6 +201,31 @@ class TestTheDemoPage:
         result = demo.place_order({})
 
         expect(result).to_have_text("Choose a quantity for at least one product.")
+
+    @pytest.mark.parametrize(
+        ("problem", "shown"),
+        [
+            ({"title": "Unknown product"}, "Unknown product"),
+            ({"title": "Unknown product", "detail": " "}, "Unknown product"),
+            ({"title": "Unknown product", "detail": "unknown product"}, "Unknown product"),
+            ({"title": "Unknown product", "detail": "no product has id 'B1'"}, "no product has id 'B1'"),
+        ],
+        ids=["no detail", "a blank detail", "a detail that repeats the title", "a detail of its own"],
+    )
+    def test_a_refusal_is_said_once_by_its_detail_else_by_its_title(
+        self, demo: DemoPage, problem: dict[str, str], shown: str
+    ) -> None:
+        # As src/entrypoints/cli/api.py's Problem.sentence says a refusal on the command line.
+        document = json.dumps({"type": "/problems/unknown-product", "status": 404, **problem})
+        demo.page.route(
+            "**/orders/order",
+            lambda route: route.fulfill(status=404, content_type="application/problem+json", body=document),
+        )
+        demo.stock_now("B1")
+
+        result = demo.place_order({"B1": 1})
+
+        expect(result).to_have_text(shown, timeout=WAIT_MS)
 
 
 class TestSigningIn:
@@ -281,7 +309,9 @@ class TestWhenAServiceIsDown:
         shown = demo.stock_now("B2")
 
         system.stop("product")
-        expect(demo.banner).to_contain_text("The Product Service could not be asked", timeout=WAIT_MS)
+        # The Order Service's 503 says why in its detail, which the banner shows (not its title as well).
+        expect(demo.banner).to_contain_text("the product catalog could not be asked: ", timeout=WAIT_MS)
+        expect(demo.banner).not_to_contain_text("The Product Service could not be asked")
         expect(demo.stock("B2")).to_have_text(str(shown))  # what was read last stays on the page
         system.start("product")
 

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,8 @@ from http_services import Services, UnreachableCatalog, pen_and_ink, placed_orde
 import identities
 import localkafka
 from adapters.identity.local import LocalKeyFile
-from entrypoints.cli import main
+from entrypoints.cli import arguments, main
 from entrypoints.cli.api import Service
-from entrypoints.cli.arguments import Item, item
 from entrypoints.cli.commands import Pacing
 from entrypoints.cli.tokens import (
     NEEDS_A_TOKEN,
@@ -38,8 +38,10 @@ from entrypoints.cli.tokens import (
     PAYMENT_NEEDS_ROLE,
     TOKEN_NOT_ACCEPTED,
 )
+from entrypoints.cli.values import Item, item
 from entrypoints.identity import token_verifier
 from entrypoints.settings import Settings
+from ordering_core import HoldLimit
 from ordering_core.customers import Caller, Role
 
 AT = datetime(2026, 3, 1, 12, 30, 5)
@@ -174,7 +176,7 @@ class TestOrder:
         assert ran.code == 1
         assert ran.out == ""
         assert ran.err == (
-            "ordering: error: Some items cannot be served: 2 items cannot be served; nothing was ordered\n"
+            "ordering: error: 2 items cannot be served; nothing was ordered\n"
             "  PRODUCT  WANTED  IN STOCK  WHY\n"
             "  ink           5         3  not enough in stock\n"
             "  nib           1         0  no such product\n"
@@ -189,7 +191,7 @@ class TestOrder:
         assert ran.json["items"] == [
             {"product_id": "ink", "quantity": 5, "reason": "insufficient_stock", "in_stock": 3}
         ]
-        assert ran.err.startswith("ordering: error: Some items cannot be served")
+        assert ran.err.startswith("ordering: error: 1 item cannot be served; nothing was ordered\n")
 
     def test_the_same_idempotency_key_gives_back_the_same_order_not_a_second_one(self, ordering, shop):
         first = ordering("--json", "order", "pen:1", "--idempotency-key", "demo-key-1")
@@ -201,13 +203,12 @@ class TestOrder:
         assert "no new order" in again.out
         assert list(shop.orders.orders.orders) == [first.json["order_id"]]
 
-    def test_shows_each_field_the_service_finds_wrong(self, ordering):
+    def test_names_each_field_the_service_finds_wrong_with_its_rule(self, ordering):
         ran = ordering("order", "pen:1", "--idempotency-key", "has space")
 
         assert ran.code == 1
         assert ran.err.splitlines() == [
-            "ordering: error: The request has invalid fields: invalid: Idempotency-Key",
-            "  Idempotency-Key: must be 1 to 128 printable ASCII characters, no spaces",
+            "ordering: error: Idempotency-Key must be 1 to 128 printable ASCII characters, no spaces",
         ]
 
 
@@ -270,7 +271,7 @@ class TestPayAndCancel:
         ran = ordering("--token", PAYMENTS, "pay", order_id, "--payment-id", "pay-2")
 
         assert ran.code == 1
-        assert ran.err.startswith("ordering: error: The order was paid with another payment: ")
+        assert ran.err == f"ordering: error: order {order_id!r} is paid: cannot pay with 'pay-2', paid with 'pay-1'\n"
 
     def test_cancel_cancels_at_the_customers_request(self, ordering, shop):
         order_id = placed_order_id(shop, ("pen", 1))
@@ -293,7 +294,7 @@ class TestPayAndCancel:
         ran = ordering("--token", PAYMENTS, "pay", order_id)
 
         assert ran.code == 1
-        assert ran.err.startswith("ordering: error: The order's status does not allow this: ")
+        assert ran.err == f"ordering: error: order {order_id!r} is cancelled: cannot pay\n"
 
     @pytest.mark.parametrize(
         ("token", "command"), [(PAYMENTS, "pay"), (CUSTOMER_A, "cancel"), (CUSTOMER_A, "show")]
@@ -303,7 +304,7 @@ class TestPayAndCancel:
 
         assert ran.code == 1
         assert ran.out == ""
-        assert ran.err == "ordering: error: Unknown order: no order has id 'no-such-order'\n"
+        assert ran.err == "ordering: error: no order has id 'no-such-order'\n"
 
 
 class TestShow:
@@ -418,7 +419,7 @@ class TestWhoTheCallerIs:
         ran = ordering("--token", CUSTOMER_B, "show", order_id)
 
         assert ran.code == 1
-        assert ran.err == f"ordering: error: Unknown order: no order has id {order_id!r}\n"
+        assert ran.err == f"ordering: error: no order has id {order_id!r}\n"
 
     def test_the_token_option_wins_over_ordering_token(self, ordering, shop, monkeypatch):
         order_id = placed_order_id(shop, ("ink", 1))  # customer A's
@@ -481,10 +482,7 @@ class TestRefusalHints:
 
         assert code == 1
         assert capsys.readouterr().err.splitlines() == [
-            (
-                "ordering: error: A bearer token is required: "
-                "this operation needs a bearer token (Authorization: Bearer <token>)"
-            ),
+            "ordering: error: this operation needs a bearer token (Authorization: Bearer <token>)",
             f"  {NEEDS_A_TOKEN}",
         ]
 
@@ -494,8 +492,13 @@ class TestRefusalHints:
         ran = ordering("--token", expired, "tail")
 
         assert ran.code == 1
-        assert ran.err.splitlines()[0].startswith("ordering: error: The bearer token is not valid: ")
-        assert ran.err.splitlines()[1:] == [f"  {TOKEN_NOT_ACCEPTED}"]
+        assert ran.err.splitlines() == [
+            (
+                "ordering: error: the bearer token is not valid: it may have expired, or not be one these services "
+                "accept"
+            ),
+            f"  {TOKEN_NOT_ACCEPTED}",
+        ]
 
     def test_a_customer_recording_a_payment_hears_it_needs_the_role_payments(self, ordering, shop):
         order_id = placed_order_id(shop, ("pen", 1))  # customer A's own order
@@ -503,7 +506,9 @@ class TestRefusalHints:
         ran = ordering("pay", order_id)
 
         assert ran.code == 1
-        assert ran.err.splitlines()[0].startswith("ordering: error: Not allowed for this caller: ")
+        assert ran.err.splitlines()[0].startswith(
+            f"ordering: error: you may not record a payment of order {order_id!r}"
+        )
         assert ran.err.splitlines()[1:] == [f"  {PAYMENT_NEEDS_ROLE}"]
         assert "ordering token --payments" in PAYMENT_NEEDS_ROLE
         assert shop.order.get(f"/orders/{order_id}").json()["status"] == "unpaid"
@@ -521,6 +526,116 @@ class TestRefusalHints:
 
         assert NEEDS_A_TOKEN not in ran.err
         assert NEEDS_ADMIN not in ran.err
+
+
+def _an_order_of_customer_a_s_then(shop: Services, act: Callable[[str], object]) -> str:
+    order_id = placed_order_id(shop, ("pen", 1))
+    act(order_id)
+    return order_id
+
+
+def _paying_a_cancelled_order(shop: Services) -> list[str]:
+    cancelled = _an_order_of_customer_a_s_then(
+        shop, lambda order_id: shop.order.post("/orders/cancel", json={"order_id": order_id})
+    )
+    return ["--token", PAYMENTS, "pay", cancelled]
+
+
+def _paying_again_with_another_payment(shop: Services) -> list[str]:
+    paid = _an_order_of_customer_a_s_then(
+        shop,
+        lambda order_id: shop.payments.post("/orders/paid", json={"order_id": order_id, "payment_id": "pay-1"}),
+    )
+    return ["--token", PAYMENTS, "pay", paid, "--payment-id", "pay-2"]
+
+
+def _reusing_an_idempotency_key(shop: Services) -> list[str]:
+    pen = {"items": [{"product_id": "pen", "quantity": 1}]}
+    shop.order.post("/orders/order", json=pen, headers={"Idempotency-Key": "k-1"})
+    return ["order", "pen:2", "--idempotency-key", "k-1"]
+
+
+# One way to meet each refusal `ordering` can meet, by its problem type: the arguments, once what they need
+# is arranged in the shop.
+REFUSALS: dict[str, Callable[[Services], list[str]]] = {
+    "unknown-order": lambda _shop: ["show", "no-such-order"],
+    "items-unavailable": lambda _shop: ["order", "ink:5", "nib:1"],
+    "invalid-request": lambda _shop: ["order", "pen:1", "--idempotency-key", "has space"],
+    "invalid-transition": _paying_a_cancelled_order,
+    "already-paid": _paying_again_with_another_payment,
+    "idempotency-key-reused": _reusing_an_idempotency_key,
+    "unauthenticated": lambda _shop: ["--token", "", "tail"],
+    "invalid-token": lambda _shop: ["--token", identities.token(identities.CUSTOMER_A, ttl_s=-3600), "tail"],
+    "forbidden": lambda shop: ["pay", placed_order_id(shop, ("pen", 1))],
+}
+
+
+class TestRefusalsAreSaidOnce:
+    """A refusal's line is the problem's detail, the sentence about this request, without the title that
+    only names its kind: "Unknown order: no order has id 'o-1'" said one thing twice."""
+
+    @pytest.mark.parametrize("meet", REFUSALS.values(), ids=REFUSALS)
+    def test_the_error_line_is_the_problem_s_detail_and_not_its_title_too(self, ordering, shop, meet):
+        ran = ordering(*meet(shop), "--json")
+
+        problem = ran.json
+        assert ran.code == 1
+        assert ran.err.splitlines()[0] == f"ordering: error: {problem['detail']}"
+        assert ran.err.casefold().count(problem["title"].casefold()) <= 1
+
+    def test_a_customer_whose_unpaid_orders_hold_too_much_hears_it_once(self, capsys):
+        shop = pen_and_ink(hold_limit=HoldLimit(1, 50, timedelta(minutes=30)))
+        placed_order_id(shop, ("pen", 1))  # customer A's one unpaid order
+
+        code = main(["order", "pen:1", "--token", CUSTOMER_A], connect=Connections(shop))
+
+        assert code == 1
+        assert capsys.readouterr().err == (
+            "ordering: error: your unpaid orders already hold 1 order of at most 1 and 1 unit of at most 50: "
+            "pay or cancel one, or wait for it to expire\n"
+        )
+
+    def test_a_detail_that_only_repeats_the_title_is_said_as_the_title(self, capsys):
+        def no_such_route(_request: httpx.Request) -> httpx.Response:
+            problem = {
+                "type": "/problems/not-found",
+                "title": "No such resource",
+                "status": 404,
+                "detail": "no such resource",
+            }
+            return httpx.Response(404, json=problem)
+
+        code = main(["products"], connect=answering(no_such_route))
+
+        assert (code, capsys.readouterr().err) == (1, "ordering: error: No such resource\n")
+
+    def test_a_problem_without_a_detail_is_said_as_its_title(self, capsys):
+        def titled_only(_request: httpx.Request) -> httpx.Response:
+            return httpx.Response(409, json={"type": "/problems/x", "title": "Not now", "status": 409})
+
+        code = main(["products"], connect=answering(titled_only))
+
+        assert (code, capsys.readouterr().err) == (1, "ordering: error: Not now\n")
+
+    def test_each_wrong_field_the_detail_does_not_say_with_its_rule_is_listed_under_it(self, capsys):
+        def two_wrong_fields(_request: httpx.Request) -> httpx.Response:
+            problem = {
+                "type": "/problems/invalid-request",
+                "title": "The request has invalid fields",
+                "status": 422,
+                "detail": "2 fields are wrong",
+                "errors": [{"field": "limit", "message": "is too big"}, {"field": "sort", "message": "is unknown"}],
+            }
+            return httpx.Response(422, json=problem)
+
+        code = main(["tail"], connect=answering(two_wrong_fields))
+
+        assert code == 1
+        assert capsys.readouterr().err.splitlines() == [
+            "ordering: error: 2 fields are wrong",
+            "  limit: is too big",
+            "  sort: is unknown",
+        ]
 
 
 @pytest.fixture
@@ -779,8 +894,7 @@ class TestUnavailableServices:
 
         assert code == 3
         assert capsys.readouterr().err == (
-            "ordering: error: the Order Service at http://127.0.0.1:8001 failed "
-            "(500 The service failed: it has been logged)\n"
+            "ordering: error: the Order Service at http://127.0.0.1:8001 answered 500: it has been logged\n"
         )
 
     def test_an_order_the_product_service_cannot_be_asked_about_is_exit_3(self, capsys):
@@ -789,7 +903,10 @@ class TestUnavailableServices:
         code = main(["--token", CUSTOMER_A, "order", "pen:1"], connect=Connections(shop))
 
         assert code == 3
-        assert "The Product Service could not be asked" in capsys.readouterr().err
+        assert capsys.readouterr().err == (
+            "ordering: error: the Order Service at http://127.0.0.1:8001 answered 503: "
+            "the product catalog could not be asked: connection refused\n"
+        )
 
     def test_a_service_too_slow_to_answer_is_exit_3(self, capsys):
         def too_slow(request: httpx.Request) -> httpx.Response:
@@ -812,7 +929,114 @@ class TestUnavailableServices:
         )
 
 
+# Every command with what it takes besides, for the specifications that hold for all of them.
+EVERY_COMMAND = {
+    "products": ["products"],
+    "order": ["order", "pen:1", "--idempotency-key", "k-1"],
+    "pay": ["pay", "o-1", "--payment-id", "pay-1"],
+    "cancel": ["cancel", "o-1"],
+    "show": ["show", "o-1"],
+    "tail": ["tail", "--limit", "3", "--follow"],
+    "token": ["token", "--customer", "alice", "--ttl", "60"],
+}
+GLOBAL_OPTIONS = [
+    "--json",
+    "--token",
+    "t0ken",
+    "--order-url",
+    "http://orders.test:1",
+    "--product-url",
+    "http://products.test:2",
+    "--message-url",
+    "http://messages.test:3",
+]
+
+
+class TestGlobalOptions:
+    """`--json`, `--token` and where the services are go before the command or after it, the same."""
+
+    @pytest.mark.parametrize("command", EVERY_COMMAND.values(), ids=EVERY_COMMAND)
+    def test_every_global_option_means_the_same_after_the_command_as_before_it(self, command):
+        before = arguments.parser().parse_args([*GLOBAL_OPTIONS, *command])
+
+        after = arguments.parser().parse_args([*command, *GLOBAL_OPTIONS])
+
+        assert after == before
+        assert (after.json, after.token, after.order_url, after.product_url, after.message_url) == (
+            True,
+            "t0ken",
+            "http://orders.test:1",
+            "http://products.test:2",
+            "http://messages.test:3",
+        )
+
+    @pytest.mark.parametrize("command", EVERY_COMMAND.values(), ids=EVERY_COMMAND)
+    def test_left_out_on_both_sides_they_keep_their_defaults(self, command):
+        parsed = arguments.parser().parse_args(command)
+
+        assert (parsed.json, parsed.token, parsed.order_url, parsed.product_url, parsed.message_url) == (
+            False,
+            None,
+            None,
+            None,
+            None,
+        )
+
+    def test_the_json_flag_means_the_same_after_the_command(self, ordering, shop):
+        after = ordering("products", "--json")
+        before = ordering("--json", "products")
+
+        assert (after.code, after.out) == (before.code, before.out)
+        assert after.json == shop.product.get("/products").json()
+
+    def test_a_token_after_the_command_is_the_one_sent(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+
+        ran = ordering("pay", order_id, "--token", PAYMENTS)
+
+        assert (ran.code, ran.out) == (0, f"Order {order_id}: paid\n")
+
+    def test_given_on_both_sides_the_one_after_the_command_wins(self, ordering, shop):
+        order_id = placed_order_id(shop, ("pen", 1))
+
+        ran = ordering("--token", CUSTOMER_A, "pay", order_id, "--token", PAYMENTS)
+
+        assert (ran.code, ran.out) == (0, f"Order {order_id}: paid\n")
+
+    def test_a_service_s_url_after_the_command_is_where_the_request_goes(self, capsys):
+        asked: list[str] = []
+
+        def record(request: httpx.Request) -> httpx.Response:
+            asked.append(str(request.url))
+            return httpx.Response(200, json={"orders": [], "next": None})
+
+        main(["tail", "--order-url", "http://orders.test:9/"], connect=answering(record))
+
+        assert asked == ["http://orders.test:9/orders?sort=newest&limit=10"]
+
+    def test_a_bad_value_after_the_command_is_a_usage_error_of_that_command(self, ordering, connections):
+        ran = ordering("tail", "--order-url", "localhost:8001")
+
+        assert ran.code == 2
+        assert ran.err.startswith("usage: ordering tail")
+        assert "argument --order-url: 'localhost:8001' is not an http:// or https:// URL" in ran.err
+        assert connections.asked == []
+
+    @pytest.mark.parametrize("command", EVERY_COMMAND)
+    def test_each_command_s_help_lists_them(self, ordering, command):
+        ran = ordering(command, "--help")
+
+        listed = ran.out.split("global options (before or after the command):\n", 1)[1]
+        for option in ("--json", "--token", "--order-url", "--product-url", "--message-url"):
+            assert f"  {option}" in listed
+
+
 class TestUsageAndHelp:
+    def test_version_is_the_installed_distribution_s(self, ordering):
+        ran = ordering("--version")
+
+        assert (ran.code, ran.out) == (0, f"ordering {version('ordering')}\n")
+
     def test_help_explains_the_exit_codes_with_an_example(self, ordering):
         ran = ordering("--help")
 

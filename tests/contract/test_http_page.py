@@ -1,6 +1,8 @@
 """The Order Service's demo page over HTTP: the page and its files, `GET /catalog` (the products it shows),
 and `POST /demo/sign-in` (its one-click sign-in, only where switched on and only over loopback).
 
+The page's scripts are ES modules; the checks of what they do read all of them, as the browser runs them.
+
 Every response is also checked against openapi.yaml by the client itself (`http_contract.ContractClient`).
 The page's behaviour in a browser is tests/browser's.
 """
@@ -21,12 +23,13 @@ from test_http_catalog import answering, closing, product_service
 
 import identities
 from adapters.http.catalog import HttpProductCatalog
-from adapters.http.demo_page import PAGE_DIR, DemoSignIn
+from adapters.http.demo_page import ASSETS, PAGE_DIR, DemoSignIn
 from entrypoints.in_process import Counter
 from ordering_core import CatalogUnavailable, Product
 from ordering_core.customers import Caller, Role
 
 NOBODY: dict[str, str] = {}
+JAVASCRIPT = "text/javascript; charset=utf-8"
 
 
 class LinksAndScripts(HTMLParser):
@@ -56,6 +59,29 @@ def parsed(html: str) -> LinksAndScripts:
     return parser
 
 
+def scripts() -> str:
+    """Every script of the page, as one text."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in sorted(PAGE_DIR.glob("*.js")))
+
+
+def imports(script: str) -> list[str]:
+    """What an ES module imports: the specifiers of its `import … from "…"` and `import "…"`."""
+    return re.findall(r'^import\s+(?:[^"]*?\s+from\s+)?"([^"]+)";', script, flags=re.MULTILINE)
+
+
+def modules_from(entry: str) -> set[str]:
+    """The page's modules the browser loads, starting from `entry`: their names in PAGE_DIR."""
+    found: set[str] = set()
+    waiting = [entry]
+    while waiting:
+        name = waiting.pop()
+        if name not in found:
+            found.add(name)
+            script = (PAGE_DIR / name).read_text(encoding="utf-8")
+            waiting += [specifier.removeprefix("./") for specifier in imports(script)]
+    return found
+
+
 class TestThePage:
     def test_is_served_at_the_root_as_html_with_its_script_and_style_sheet(self) -> None:
         system = pen_and_ink()
@@ -67,6 +93,29 @@ class TestThePage:
         assert {"/page/app.js", "/page/style.css"} <= set(parsed(page.text).urls)
         assert system.order.get("/page/app.js").headers["content-type"] == "text/javascript; charset=utf-8"
         assert system.order.get("/page/style.css").headers["content-type"] == "text/css; charset=utf-8"
+
+    def test_its_script_is_a_module_and_every_module_it_imports_is_served_as_javascript(self) -> None:
+        system = pen_and_ink()
+
+        page = system.order.get("/").text
+        served = {name: system.order.get(f"/page/{name}") for name in modules_from("app.js")}
+
+        assert '<script type="module" src="/page/app.js"></script>' in page
+        assert {name: answer.status_code for name, answer in served.items()} == dict.fromkeys(served, 200)
+        # A browser runs a module only if it is served as JavaScript.
+        assert {answer.headers["content-type"] for answer in served.values()} == {JAVASCRIPT}
+
+    def test_its_modules_import_only_from_the_page_s_own_folder(self) -> None:
+        specifiers = imports(scripts())
+
+        assert specifiers
+        assert [s for s in specifiers if not re.fullmatch(r"\./[a-z-]+\.js", s)] == []
+
+    def test_serves_every_file_of_the_page_s_folder_and_no_other(self) -> None:
+        files = {path.name for path in PAGE_DIR.iterdir() if path.is_file()}
+
+        assert {name for name, _ in ASSETS.values()} == files
+        assert modules_from("app.js") == {name for name in files if name.endswith(".js")}
 
     def test_loads_nothing_from_another_origin_and_has_no_inline_code(self) -> None:
         page = pen_and_ink().order.get("/")
@@ -90,14 +139,14 @@ class TestThePage:
         assert policy["script-src"] == policy["style-src"] == policy["connect-src"] == "'self'"
         assert page.headers["x-content-type-options"] == "nosniff"
 
-    def test_its_script_puts_data_into_the_page_as_text_never_as_html(self) -> None:
-        script = (PAGE_DIR / "app.js").read_text(encoding="utf-8")
+    def test_its_scripts_put_data_into_the_page_as_text_never_as_html(self) -> None:
+        script = scripts()
 
         assert "textContent" in script
         assert re.findall(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(", script) == []
 
     def test_asks_only_the_order_service_s_own_api(self) -> None:
-        script = (PAGE_DIR / "app.js").read_text(encoding="utf-8")
+        script = scripts()
 
         assert "://" not in script
         assert set(re.findall(r'"(/[a-z/-]+)', script)) == {
@@ -110,7 +159,7 @@ class TestThePage:
         assert "`/orders?sort=newest&limit=${RECENT_ORDERS}`" in script
 
     def test_keeps_the_token_for_the_tab_only_and_sends_it_as_a_bearer(self) -> None:
-        script = (PAGE_DIR / "app.js").read_text(encoding="utf-8")
+        script = scripts()
 
         assert "sessionStorage" in script
         assert "localStorage" not in script and "document.cookie" not in script

@@ -112,11 +112,17 @@ class TestTheCommandLine:
         assert refused.returncode == 1
         assert refused.stdout == ""
         assert refused.stderr.splitlines() == [
-            "ordering: error: Some items cannot be served: 2 items cannot be served; nothing was ordered",
+            "ordering: error: 2 items cannot be served; nothing was ordered",
             "  PRODUCT  WANTED  IN STOCK  WHY",
             "  C2            5         2  not enough in stock",
             "  NOPE          1         0  no such product",
         ]
+
+    def test_the_global_options_may_follow_the_command(self, system):
+        listed = run("products", "--json", f"--product-url={system.url('product')}", "--token", "", env=system.env)
+
+        assert listed.returncode == 0, listed.stderr
+        assert {p["product_id"] for p in json.loads(listed.stdout)} >= {"C1", "C2"}
 
     def test_tail_shows_the_newest_order_first(self, system, customer):
         order_id = ordering_json(system, customer, "order", "C1:1")["order_id"]
@@ -137,7 +143,7 @@ class TestTheCommandLine:
         assert theirs.stdout == "No orders yet.\n"
         assert (shown.returncode, shown.stderr) == (
             1,
-            f"ordering: error: Unknown order: no order has id {order_id!r}\n",
+            f"ordering: error: no order has id {order_id!r}\n",
         )
 
     def test_without_a_token_an_order_is_refused_with_how_to_get_one(self, system):

@@ -5,10 +5,11 @@ name), so the page reads the products through it: `GET /catalog` is the Product 
 Service reads it, 503 when it cannot be read. Everything else the page does is the public API
 (`POST /orders/order`, `GET /orders?sort=newest`, pay, cancel).
 
-The page is three static files in `page/` (vanilla JS, no build step), served with a strict
-Content-Security-Policy: no inline script or style, nothing from another origin. The script puts data into
-the DOM as text only, never as HTML: product names are whatever a client PUT. The page and the products are
-public; the orders are the signed-in customer's (the page keeps a pasted token for the tab).
+The page is static files in `page/`: the HTML, a style sheet, and vanilla JS as ES modules (no build step:
+`app.js` imports the others by relative URL), served with a strict Content-Security-Policy: no inline script
+or style, nothing from another origin. The scripts put data into the DOM as text only, never as HTML:
+product names are whatever a client PUT. The page and the products are public; the orders are the signed-in
+customer's (the page keeps a pasted token for the tab).
 
 `DemoSignIn` is the page's one-click sign-in, for trying the system on one machine: `POST /demo/sign-in`
 answers a new demo customer's token and a payments token, so the page's Pay button can act as the payment
@@ -48,11 +49,20 @@ _HEADERS = {
     # A demo is edited and reloaded: always ask again (an unchanged file answers by its ETag).
     "Cache-Control": "no-cache",
 }
-# path -> (file in PAGE_DIR, media type)
+# path -> (file in PAGE_DIR, media type): every file the page loads, and nothing else. A module's type must be
+# JavaScript, or the browser refuses to run it (and nosniff forbids guessing).
 ASSETS = {
     "/": ("index.html", "text/html"),
-    "/page/app.js": ("app.js", "text/javascript"),
     "/page/style.css": ("style.css", "text/css"),
+    "/page/app.js": ("app.js", "text/javascript"),  # the entry module: index.html loads it
+    "/page/api.js": ("api.js", "text/javascript"),
+    "/page/session.js": ("session.js", "text/javascript"),
+    "/page/sign-in.js": ("sign-in.js", "text/javascript"),
+    "/page/refresh.js": ("refresh.js", "text/javascript"),
+    "/page/products.js": ("products.js", "text/javascript"),
+    "/page/orders.js": ("orders.js", "text/javascript"),
+    "/page/commands.js": ("commands.js", "text/javascript"),
+    "/page/dom.js": ("dom.js", "text/javascript"),
 }
 
 
@@ -90,7 +100,7 @@ class DemoSignIn:
 
 
 def page_endpoints(listing: ProductListing, demo_sign_in: DemoSignIn | None = None) -> list[Endpoint]:
-    """`GET /` (the page), its script and style sheet, `GET /catalog` (the products it shows), and with
+    """`GET /` (the page), its scripts and style sheet, `GET /catalog` (the products it shows), and with
     `demo_sign_in`, `POST /demo/sign-in`: all public."""
 
     async def catalog(_request: Request) -> Response:

@@ -78,6 +78,14 @@ class Problem:
     document: Mapping[str, Any]
 
     @property
+    def sentence(self) -> str:
+        """What went wrong, said once: the detail, which is about this request ("no order has id 'o-1'"),
+        else the title, which only names the kind of problem ("Unknown order"). Never both: a detail restates
+        its title in other words, and "Unknown order: no order has id 'o-1'" says one thing twice."""
+        detail = self.detail.strip()
+        return detail if detail and detail.casefold() != self.title.strip().casefold() else self.title
+
+    @property
     def field_errors(self) -> list[tuple[str, str]]:
         return [(str(e.get("field", "")), str(e.get("message", ""))) for e in self.document.get("errors", [])]
 
@@ -90,7 +98,7 @@ class Refused(Exception):
     """The service understood the request and said no (4xx)."""
 
     def __init__(self, problem: Problem) -> None:
-        super().__init__(f"{problem.title}: {problem.detail}")
+        super().__init__(problem.sentence)
         self.problem = problem
 
 
@@ -132,10 +140,9 @@ class ServiceClient:
         body = _json(response)
         if response.is_server_error:
             problem = _problem(response.status_code, body)
-            said = "" if problem is None else f" {problem.title}: {problem.detail}"
-            raise Unavailable(
-                f"{where} failed ({response.status_code}{said})", None if problem is None else body
-            )
+            if problem is None:
+                raise Unavailable(f"{where} failed ({response.status_code})")
+            raise Unavailable(f"{where} answered {response.status_code}: {problem.sentence}", body)
         if body is _NOT_JSON:
             raise Unavailable(
                 f"{where} answered {response.status_code} with something that is not JSON; {_WRONG_URL}"
@@ -164,7 +171,8 @@ def _json(response: httpx.Response) -> Any:
 def _problem(status: int, body: Any) -> Problem | None:
     if not (isinstance(body, dict) and isinstance(body.get("title"), str)):
         return None
-    return Problem(status, body["title"], str(body.get("detail", "")), body)
+    detail = body.get("detail")
+    return Problem(status, body["title"], detail if isinstance(detail, str) else "", body)
 
 
 def _reason(error: httpx.TransportError) -> str:

@@ -1,8 +1,10 @@
 """What `ordering` accepts: the commands, their options, the help a person reads, and the exit codes.
 
-argparse owns usage errors (exit 2, its own message); everything it cannot check, the services do.
-Locally we check only what a typo gets wrong (`P1:2`, a URL, a page size), so a person hears about it
-before any request is sent.
+argparse owns usage errors (exit 2, its own message); what each value must be is in values.py, and
+everything argparse cannot check, the services do.
+
+The global options (`--json`, `--token`, where the services are) mean the same before the command and
+after it: `ordering products --json` is `ordering --json products`.
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ import argparse
 import textwrap
 from enum import IntEnum
 
-from attrs import frozen
-
+from adapters.distribution import installed_version
 from entrypoints.cli.tokens import ADMIN_SUBJECT, DEFAULT_TTL_S, MAX_TTL_S, PAYMENTS_SUBJECT
-from ordering_core.customers import UNIDENTIFIED_CUSTOMER
-from ordering_core.errors import InvalidValue
-from ordering_core.values import MAX_CUSTOMER_ID_LENGTH, require_customer_id
+from entrypoints.cli.values import (
+    MAX_LIMIT,
+    bearer_token,
+    customer_id,
+    item,
+    page_size,
+    seconds,
+    time_to_live,
+    url,
+)
 
-MAX_QUANTITY = 10_000  # openapi.yaml's Quantity; the service says the same, this only answers sooner
-MAX_LIMIT = 100  # openapi.yaml's page size for GET /orders
 DEFAULT_LIMIT = 10
 DEFAULT_INTERVAL_S = 1.0
 
@@ -34,80 +40,6 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130  # Ctrl-C during a one-shot command (128 + SIGINT, as shells report it)
 
 
-@frozen
-class Item:
-    """One `PRODUCT:QUANTITY` argument of `ordering order`."""
-
-    product_id: str
-    quantity: int
-
-
-def item(argument: str) -> Item:
-    # rpartition: an id may itself contain ':' (openapi.yaml's Id allows it); the quantity comes last.
-    product_id, colon, quantity = argument.rpartition(":")
-    # A signed quantity is a quantity out of range (P1:-1 as P1:0), not a typo in the form.
-    digits = quantity.removeprefix("-")
-    if not (colon and product_id and digits.isascii() and digits.isdigit()):
-        raise argparse.ArgumentTypeError(f"{argument!r} is not PRODUCT:QUANTITY (e.g. P1:2)")
-    if not 1 <= int(quantity) <= MAX_QUANTITY:
-        raise argparse.ArgumentTypeError(f"{argument!r}: the quantity must be from 1 to {MAX_QUANTITY}")
-    return Item(product_id, int(quantity))
-
-
-def page_size(argument: str) -> int:
-    if not (argument.isascii() and argument.isdigit() and 1 <= int(argument) <= MAX_LIMIT):
-        raise argparse.ArgumentTypeError(f"{argument!r} is not a number from 1 to {MAX_LIMIT}")
-    return int(argument)
-
-
-def seconds(argument: str) -> float:
-    try:
-        value = float(argument)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(
-            f"{argument!r} is not a number of seconds (more than 0, at most 3600)"
-        )
-    return value
-
-
-def time_to_live(argument: str) -> int:
-    if not (argument.isascii() and argument.isdigit() and 1 <= int(argument) <= MAX_TTL_S):
-        raise argparse.ArgumentTypeError(
-            f"{argument!r} is not a number of seconds from 1 to {MAX_TTL_S} (30 days)"
-        )
-    return int(argument)
-
-
-def customer_id(argument: str) -> str:
-    try:
-        require_customer_id("--customer", argument)
-    except InvalidValue:
-        raise argparse.ArgumentTypeError(
-            f"{argument!r} is not a customer id (1 to {MAX_CUSTOMER_ID_LENGTH} printable ASCII characters, "
-            "no spaces)"
-        ) from None
-    if argument == UNIDENTIFIED_CUSTOMER:
-        raise argparse.ArgumentTypeError(f"{argument!r} is reserved for the orders placed before customers")
-    return argument
-
-
-def bearer_token(argument: str) -> str:
-    """One token: `--token "$(ordering token --admin)"` without `| tail -1` would send the human lines too."""
-    if any(character.isspace() for character in argument.strip()):
-        raise argparse.ArgumentTypeError(
-            "it is not one token: it has spaces or line breaks (take only the last line of `ordering token`)"
-        )
-    return argument.strip()
-
-
-def url(argument: str) -> str:
-    if not argument.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError(f"{argument!r} is not an http:// or https:// URL")
-    return argument.rstrip("/")
-
-
 _DESCRIPTION = """\
 Place, pay and cancel orders and watch what happens, from the command line: a client of the Order,
 Product and Message Services' HTTP APIs (openapi.yaml). Start the system first with `make run`.
@@ -118,10 +50,13 @@ examples:
   export ORDERING_TOKEN=$(ordering token --customer alice | tail -1)
   ordering products
   ordering order P1:2 P3:1
-  ordering --token "$(ordering token --payments | tail -1)" pay order-1
+  ordering pay order-1 --token "$(ordering token --payments | tail -1)"
   ordering show order-1
   ordering tail --follow
-  ordering --json products | jq -r '.[].product_id'
+  ordering products --json | jq -r '.[].product_id'
+
+global options: --json, --token, --order-url, --product-url and --message-url go before the command or
+  after it, with the same meaning: `ordering products --json` is `ordering --json products`.
 
 who you are: every request carries a bearer token (Authorization: Bearer), from --token or $ORDERING_TOKEN.
   Anyone may list the products. A customer's token orders, cancels, shows and tails their own orders;
@@ -155,18 +90,8 @@ def parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    top.add_argument(
-        "--json", action="store_true", help="print the API's JSON instead of tables (for scripts)"
-    )
-    top.add_argument(
-        "--token",
-        type=bearer_token,
-        metavar="TOKEN",
-        help="the bearer token to send (default: $ORDERING_TOKEN; an empty one sends none)",
-    )
-    top.add_argument("--order-url", type=url, metavar="URL", help="the Order Service")
-    top.add_argument("--product-url", type=url, metavar="URL", help="the Product Service")
-    top.add_argument("--message-url", type=url, metavar="URL", help="the Message Service")
+    _global_options(top, after_the_command=False)
+    top.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     commands = top.add_subparsers(title="commands", dest="command", metavar="COMMAND", required=True)
     _products(commands)
     _order(commands)
@@ -178,6 +103,29 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _global_options(parser: argparse.ArgumentParser, *, after_the_command: bool) -> None:
+    """The options every command takes, on the top parser and again on each command's, so that a person
+    may put them before the command or after it, as they would with git or docker."""
+    # After the command no defaults: argparse copies every attribute a command's parser sets onto the result,
+    # so a default there (False, None) would undo the same option given before the command.
+    off: object = argparse.SUPPRESS if after_the_command else False
+    unset: object = argparse.SUPPRESS if after_the_command else None
+    options = parser.add_argument_group("global options (before or after the command)")
+    options.add_argument(
+        "--json", action="store_true", default=off, help="print the API's JSON instead of tables (for scripts)"
+    )
+    options.add_argument(
+        "--token",
+        type=bearer_token,
+        default=unset,
+        metavar="TOKEN",
+        help="the bearer token to send (default: $ORDERING_TOKEN; an empty one sends none)",
+    )
+    options.add_argument("--order-url", type=url, default=unset, metavar="URL", help="the Order Service")
+    options.add_argument("--product-url", type=url, default=unset, metavar="URL", help="the Product Service")
+    options.add_argument("--message-url", type=url, default=unset, metavar="URL", help="the Message Service")
+
+
 def _command(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
@@ -186,14 +134,16 @@ def _command(
     details: str = "",
 ) -> argparse.ArgumentParser:
     """A command whose `summary` is listed in `ordering --help`, and which explains itself with `details`
-    too in `ordering <name> --help`."""
-    return commands.add_parser(
+    too in `ordering <name> --help`; it takes the global options too."""
+    command = commands.add_parser(
         name,
         help=summary,
         description=textwrap.fill(f"{summary} {details}".strip(), 79),
         epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _global_options(command, after_the_command=True)
+    return command
 
 
 def _products(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

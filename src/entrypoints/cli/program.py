@@ -17,7 +17,7 @@ from contextlib import ExitStack
 
 import httpx
 
-from entrypoints.cli import api, arguments, commands, tables, tokens
+from entrypoints.cli import api, arguments, commands, tables, tokens, values
 from entrypoints.cli.api import Connect, Locations, Refused, Service, Services, Unavailable
 from entrypoints.cli.arguments import ExitCode
 from entrypoints.cli.commands import Output, Pacing
@@ -88,7 +88,7 @@ def _token(given: str | None) -> str | None:
     if given is not None:
         return given or None
     try:
-        return arguments.bearer_token(os.environ.get("ORDERING_TOKEN", "")) or None
+        return values.bearer_token(os.environ.get("ORDERING_TOKEN", "")) or None
     except argparse.ArgumentTypeError as error:
         raise ValueError(f"ORDERING_TOKEN: {error}") from None
 

@@ -77,8 +77,13 @@ def change(seen_at: datetime, now: Json, before: Json | None) -> str:
 
 
 def refusal(problem: Problem) -> list[str]:
-    """What follows the one-line error: each wrong field, or each item that cannot be served."""
-    lines = [f"{field}: {message}" for field, message in problem.field_errors]
+    """What follows the one-line error: each wrong field it does not already name with its rule, or each
+    item that cannot be served."""
+    lines = [
+        f"{field}: {message}"
+        for field, message in problem.field_errors
+        if f"{field} {message}" not in problem.sentence
+    ]
     if problem.unavailable_items:
         rows = [
             (i["product_id"], i["quantity"], i["in_stock"], _SHORTAGES.get(i["reason"], i["reason"]))

@@ -31,13 +31,12 @@ PAYMENTS_SUBJECT = "payment-provider"
 DEFAULT_TTL_S = 3600
 MAX_TTL_S = 30 * 24 * 3600  # long enough for a demo that runs for weeks; a token cannot be revoked
 
-NEEDS_A_TOKEN = "this needs a token: set ORDERING_TOKEN (ordering token --customer you) or pass --token"
-TOKEN_NOT_ACCEPTED = (
-    "the token was not accepted: it may have expired, or be signed with another key than the services' "
-    "(a new one: ordering token --customer you)"
-)
-PAYMENT_NEEDS_ROLE = "recording a payment needs the role payments: ordering token --payments"
-NEEDS_ADMIN = "this needs the role admin: ordering token --admin"
+# The line under a 401 or 403: what would do. The refusal above it has said what is missing, so these do
+# not say it again.
+NEEDS_A_TOKEN = "set ORDERING_TOKEN (ordering token --customer you) or pass --token"
+TOKEN_NOT_ACCEPTED = "a new one, signed with the services' key: ordering token --customer you"
+PAYMENT_NEEDS_ROLE = "a token that may: ordering token --payments"
+NEEDS_ADMIN = "a token that may: ordering token --admin"
 
 
 class TokenUnavailable(Exception):
