@@ -1,5 +1,7 @@
 # One image for the three services (compose.yaml picks the app with `command`) and for the one-shot topic step.
-# Validated by tests/contract/test_compose.py; no Docker engine runs on the project's own machines.
+# Validated by tests/contract/test_compose.py; no Docker engine runs on the project's own machines, so
+# tests/packaging/test_wheel.py builds this layout (the COPY lines below) and installs it as the RUN line does.
+# The services need the `services` extra; the plain `pip install .` is the domain library alone.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -13,7 +15,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY tools ./tools
-RUN pip install . \
+RUN pip install '.[services]' \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin ordering \
     && mkdir -p /data /keys && chown ordering /data /keys
 

@@ -11,14 +11,16 @@ export PYTHONPATH := $(CURDIR)/src:$(CURDIR)/tools
 # Re-install only when the dependency list changes.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install test soak run kafka kafka-stop kafka-status clean
+.PHONY: help install lint test soak run kafka kafka-stop kafka-status clean
 
 # Branch coverage of the domain core, printed by every `make test`; below the floor fails the run.
 COVERAGE := --cov=ordering_core --cov-branch --cov-report=term --cov-fail-under=95
 
 help:
 	@echo "make run         start Kafka (or use KAFKA_BOOTSTRAP_SERVERS) and the services"
-	@echo "make test        install into .venv if needed, start a throwaway broker, run every test"
+	@echo "make test        install into .venv if needed, lint, start a throwaway broker, run every test"
+	@echo "make lint        ruff and mypy over the code (pyproject.toml says which rules, and why)"
+	@echo "make install     install the project into .venv (editable, with the services, test and lint extras)"
 	@echo "make soak        the property tests with 20x the examples (minutes)"
 	@echo "make kafka       start only the local broker (var/kafka) and create the topics"
 	@echo "make kafka-stop  stop the local broker"
@@ -29,16 +31,22 @@ help:
 $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "install: dependencies into $(VENV) (first run, or pyproject.toml changed)..."
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[services,test,lint]'
 	@touch $@
 
 install: $(INSTALLED)
 
+# ruff (the rule families and why: pyproject.toml, [tool.ruff.lint]), then mypy (strict on ordering_core and
+# the adapters, the default mode elsewhere: [tool.mypy]). `make test` runs this first: a finding fails the run.
+lint: $(INSTALLED)
+	$(PY) -m ruff check src tests tools bench
+	$(PY) -m mypy
+
 PYTEST_ARGS ?=
 # The jars are fetched here, not inside pytest, so a first run shows its progress instead of a silent pause.
 # Debian's chromium, for the demo page's browser test, is installed here too when it is missing.
-test: $(INSTALLED)
-	@$(PY) tools/localkafka.py fetch
+test: $(INSTALLED) lint
+	@$(PY) -m localkafka fetch
 	@$(PY) tools/chromium.py
 	$(PY) -m pytest $(COVERAGE) $(PYTEST_ARGS)
 
@@ -47,20 +55,20 @@ soak: $(INSTALLED)
 	HYPOTHESIS_PROFILE=soak $(PY) -m pytest tests/unit tests/properties tests/contract -m "not kafka" $(PYTEST_ARGS)
 
 kafka: $(INSTALLED)
-	@$(PY) tools/localkafka.py start
+	@$(PY) -m localkafka start
 
 kafka-stop: $(INSTALLED)
-	@$(PY) tools/localkafka.py stop
+	@$(PY) -m localkafka stop
 
 kafka-status: $(INSTALLED)
-	@$(PY) tools/localkafka.py status
+	@$(PY) -m localkafka status
 
 # Kafka (or KAFKA_BOOTSTRAP_SERVERS), the three services and sample products, logs streamed; Ctrl-C stops all.
 run: $(INSTALLED)
 	@$(PY) tools/run.py
 
 clean: kafka-stop
-	rm -rf var .pytest_cache .hypothesis .coverage
+	rm -rf var .pytest_cache .hypothesis .coverage .mypy_cache .ruff_cache
 
 # Throughput and latency of POST /orders/order next to a Starlette echo baseline, propagation to stock and
 # messages, stock conservation after the load, micro-benchmarks of the core; one unattended command (~90 s

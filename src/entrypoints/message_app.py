@@ -7,7 +7,6 @@ A signed-in customer reads their own orders' messages; an admin any order's.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
@@ -18,7 +17,7 @@ from adapters.http.access import Verifier, signed_in
 from adapters.http.bodies import required_query_id
 from adapters.http.probes import Check
 from adapters.http.representations import message_json
-from adapters.http.service import OPENAPI_PATH, Lifespan, build_app
+from adapters.http.service import Lifespan, build_app
 from ordering_core.customers import Caller
 from ordering_core.ports import MessageViews
 from ordering_core.services.messages import messages_for
@@ -31,7 +30,6 @@ def create_app(
     new_id: Callable[[], str],
     readiness: Mapping[str, Check],
     lifespan: Lifespan | None = None,
-    openapi_path: Path = OPENAPI_PATH,
     registry: CollectorRegistry | None = None,
 ) -> Starlette:
     """The Message Service; `verifier` checks bearer tokens; `new_id` makes correlation ids for requests that
@@ -49,6 +47,5 @@ def create_app(
         new_id=new_id,
         readiness=readiness,
         lifespan=lifespan,
-        openapi_path=openapi_path,
         registry=registry,
     )

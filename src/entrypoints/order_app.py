@@ -16,7 +16,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry
@@ -40,7 +39,7 @@ from adapters.http.json import structure
 from adapters.http.probes import Check
 from adapters.http.problems import FieldError, InvalidRequest
 from adapters.http.representations import order_json, status_json
-from adapters.http.service import OPENAPI_PATH, Lifespan, build_app, json_bytes, read_json
+from adapters.http.service import Lifespan, build_app, json_bytes, read_json
 from ordering_core.customers import Caller
 from ordering_core.holds import HoldLimit
 from ordering_core.orders import CancelReason
@@ -74,7 +73,6 @@ def create_app(
     demo_sign_in: DemoSignIn | None = None,
     lifespan: Lifespan | None = None,
     on_commit: Callable[[], None] | None = None,
-    openapi_path: Path = OPENAPI_PATH,
     registry: CollectorRegistry | None = None,
 ) -> Starlette:
     """The Order Service.
@@ -101,7 +99,6 @@ def create_app(
         new_id=new_id,
         readiness=readiness,
         lifespan=lifespan,
-        openapi_path=openapi_path,
         registry=registry,
     )
 

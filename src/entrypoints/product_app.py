@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
@@ -24,7 +23,7 @@ from adapters.http.bodies import ItemsBody, ProductBody, RestockBody
 from adapters.http.json import structure
 from adapters.http.probes import Check
 from adapters.http.representations import availability_json, product_json
-from adapters.http.service import OPENAPI_PATH, Lifespan, build_app, read_json
+from adapters.http.service import Lifespan, build_app, read_json
 from ordering_core.customers import Caller
 from ordering_core.errors import UnknownProduct
 from ordering_core.ports import Offload, ProductUnitOfWork, ProductViews
@@ -41,14 +40,14 @@ def create_app(
     readiness: Mapping[str, Check],
     lifespan: Lifespan | None = None,
     on_commit: Callable[[], None] | None = None,
-    openapi_path: Path = OPENAPI_PATH,
     registry: CollectorRegistry | None = None,
 ) -> Starlette:
     """The Product Service.
 
-    `uow` makes a fresh unit of work per request, run by `offload` when it writes; `verifier` checks the admins' bearer tokens; `new_id`
-    makes correlation ids for requests without one; `on_commit` is called after a request committed a change (a product created, edited or restocked);
-    `registry` is what GET /metrics reports, the HTTP metrics added (a new one when not given).
+    `uow` makes a fresh unit of work per request, run by `offload` when it writes; `verifier` checks the
+    admins' bearer tokens; `new_id` makes correlation ids for requests without one; `on_commit` is called after
+    a request committed a change (a product created, edited or restocked); `registry` is what GET /metrics
+    reports, the HTTP metrics added (a new one when not given).
     """
     api = _ProductApi(uow, offload, views, on_commit or _nothing)
     endpoints = [
@@ -65,7 +64,6 @@ def create_app(
         new_id=new_id,
         readiness=readiness,
         lifespan=lifespan,
-        openapi_path=openapi_path,
         registry=registry,
     )
 

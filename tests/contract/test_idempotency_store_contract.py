@@ -15,10 +15,10 @@ import pytest
 
 from adapters.http.idempotency import once
 from adapters.memory.idempotency import InMemoryIdempotencyStore
-from ordering_core.ports import IdempotencyStore, Remembered, Reply, run_here
 from adapters.sqlite.database import Database
 from adapters.sqlite.idempotency import SqliteIdempotencyStore
 from adapters.sqlite.orders import ORDER_SCHEMA
+from ordering_core.ports import IdempotencyStore, Remembered, Reply, run_here
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)

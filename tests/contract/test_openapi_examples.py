@@ -159,6 +159,14 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("GET", "/catalog", "503"): lambda w: services(catalog=UnreachableCatalog()).order.get("/catalog"),
     ("GET", "/", "200"): lambda w: w.order.get("/"),
     ("GET", "/page/app.js", "200"): lambda w: w.order.get("/page/app.js"),
+    ("GET", "/page/api.js", "200"): lambda w: w.order.get("/page/api.js"),
+    ("GET", "/page/session.js", "200"): lambda w: w.order.get("/page/session.js"),
+    ("GET", "/page/sign-in.js", "200"): lambda w: w.order.get("/page/sign-in.js"),
+    ("GET", "/page/refresh.js", "200"): lambda w: w.order.get("/page/refresh.js"),
+    ("GET", "/page/products.js", "200"): lambda w: w.order.get("/page/products.js"),
+    ("GET", "/page/orders.js", "200"): lambda w: w.order.get("/page/orders.js"),
+    ("GET", "/page/commands.js", "200"): lambda w: w.order.get("/page/commands.js"),
+    ("GET", "/page/dom.js", "200"): lambda w: w.order.get("/page/dom.js"),
     ("GET", "/page/style.css", "200"): lambda w: w.order.get("/page/style.css"),
     ("GET", "/messages", "200"): lambda w: w.system.message.get(
         "/messages", params={"order_id": w.cancelled}

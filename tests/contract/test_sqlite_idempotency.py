@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from ordering_core.ports import Remembered, Reply
 from adapters.sqlite.database import Database
 from adapters.sqlite.idempotency import SqliteIdempotencyStore
 from adapters.sqlite.orders import ORDER_SCHEMA
 from adapters.sqlite.products import PRODUCT_SCHEMA
+from ordering_core.ports import Remembered, Reply
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)

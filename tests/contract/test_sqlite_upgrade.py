@@ -22,8 +22,6 @@ from pathlib import Path
 import pytest
 
 from adapters.http.idempotency import fingerprint
-from ordering_core.ports import Remembered, Reply
-from adapters.kafka.codec import decode
 from adapters.sqlite.database import Database, Schema
 from adapters.sqlite.idempotency import SqliteIdempotencyStore
 from adapters.sqlite.messages import MESSAGE_SCHEMA
@@ -31,6 +29,7 @@ from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
 from adapters.sqlite.outbox import SqliteOutbox, load_headers
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
 from adapters.sqlite.views import SqliteMessageViews, SqliteOrderViews, SqliteProductViews
+from adapters.wire.codec import decode
 from ordering_core import (
     UNIDENTIFIED_CUSTOMER,
     CancelReason,
@@ -43,6 +42,7 @@ from ordering_core import (
     OrderStatus,
     Product,
 )
+from ordering_core.ports import Remembered, Reply
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "release-0.1"
 SCHEMAS = {"order": ORDER_SCHEMA, "product": PRODUCT_SCHEMA, "message": MESSAGE_SCHEMA}
@@ -246,7 +246,7 @@ class TestAnOrderFileOfRelease01:
         assert [row.id for row in pending] == list(range(4, 15))
 
     def test_the_rows_it_had_not_sent_are_read_as_the_unidentified_customers_events(self, orders):
-        # They are schema version 1 events, written before events had customers (adapters.kafka.codec).
+        # They are schema version 1 events, written before events had customers (adapters.wire.codec).
         events = [decode(row.topic, row.value, row.key) for row in SqliteOutbox(orders).pending(100)]
 
         owners = {getattr(event, "customer_id", None) for event in events}
@@ -290,7 +290,7 @@ class TestAnOrderFileOfRelease01:
             connection.execute("UPDATE orders SET lines = '[]' WHERE order_id = 'v1-5'")
         before = layout(old_orders_file)
 
-        with pytest.raises(sqlite3.IntegrityError, match="NOT NULL constraint failed: orders_v2.units"):
+        with pytest.raises(sqlite3.IntegrityError, match=r"NOT NULL constraint failed: orders_v2\.units"):
             Database(old_orders_file, ORDER_SCHEMA)
 
         assert (version_of(old_orders_file), layout(old_orders_file)) == (1, before)

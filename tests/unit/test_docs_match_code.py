@@ -3,7 +3,7 @@
 Two lists are read from the code itself, not typed here: the environment variables (every
 `os.environ.get("X")`, `os.environ["X"]` and `os.getenv("X")` in src/, tools/, bench/ and the test
 fixtures, every setting in entrypoints.settings.SETTINGS, every `X ?=` knob of the Makefile) and the Kafka
-topics (adapters.kafka.topics.ALL_TOPICS). The docs are README.md and docs/*.md; the specs asyncapi.yaml and
+topics (adapters.messaging.topics.ALL_TOPICS). The docs are README.md and docs/*.md; the specs asyncapi.yaml and
 compose.yaml.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from adapters.kafka.codec import MESSAGE_ID_HEADER, TRACEPARENT_HEADER, TYPE_HEADER
-from adapters.kafka.topics import ALL_TOPICS, TOPICS
-from adapters.kafka.worker import OFFSET_HEADER, PARTITION_HEADER, REASON_HEADER, TOPIC_HEADER
+from adapters.messaging.topics import ALL_TOPICS, TOPICS
+from adapters.messaging.worker import OFFSET_HEADER, PARTITION_HEADER, REASON_HEADER, TOPIC_HEADER
+from adapters.wire.codec import MESSAGE_ID_HEADER, TRACEPARENT_HEADER, TYPE_HEADER
 from entrypoints import message_service, order_service, product_service
 from entrypoints.settings import SETTINGS
 

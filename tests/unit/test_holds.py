@@ -86,12 +86,13 @@ class TestCheckHold:
 
         try:
             check_hold(CUSTOMER, holdings, asked, LIMIT, NOW)
-            passed = True
         except HoldLimitReached as refused:
-            passed = False
-            assert timedelta(0) <= refused.retry_after <= TIMEOUT
+            retry_after: timedelta | None = refused.retry_after
+        else:
+            retry_after = None
 
-        assert passed == within
+        assert (retry_after is None) == within
+        assert retry_after is None or timedelta(0) <= retry_after <= TIMEOUT
 
 
 class TestHoldLimit:

@@ -132,7 +132,7 @@ class TestRefusedKeyFiles:
     def test_refuses_a_file_others_may_read_or_write(self, tmp_path: Path, mode: int) -> None:
         path = write_private(tmp_path / "local-keys.json", {"keys": [oct_key("k1")]}, mode)
 
-        with pytest.raises(LocalKeyError, match="others may read it .* chmod 600 it") as refused:
+        with pytest.raises(LocalKeyError, match=r"others may read it .* chmod 600 it") as refused:
             LocalKeyFile(path).ensure()
 
         assert refused.value.path == path

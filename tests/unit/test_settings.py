@@ -53,7 +53,11 @@ class TestIdentitySettings:
 
         assert not settings.external_identity_provider
         assert settings.auth_local_key_file == Path(tmp_path).resolve() / "local-keys.json"
-        assert (settings.auth_issuer, settings.auth_audience, settings.auth_leeway_s) == ("ordering-local", "ordering", 30)
+        assert (settings.auth_issuer, settings.auth_audience, settings.auth_leeway_s) == (
+            "ordering-local",
+            "ordering",
+            30,
+        )
         assert (settings.order_max_unpaid_orders, settings.order_max_unpaid_units) == (3, 50)
         assert settings.demo_sign_in is False
 

@@ -156,7 +156,7 @@ def test_any_sequence_of_reserves_and_releases_conserves_stock_and_never_goes_be
         if outcome.changed:
             applied[kind, order_id] = applied.get((kind, order_id), 0) + 1
 
-        held = {product_id: 0 for product_id in initial}
+        held = dict.fromkeys(initial, 0)
         for line in (line for entry in ledger.values() for line in entry.held):
             held[line.product_id] += line.quantity
         assert all(level >= 0 for level in stock.values())

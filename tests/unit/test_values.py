@@ -104,7 +104,7 @@ class TestPrice:
 
     @pytest.mark.parametrize("value", [12, "12.50", None], ids=repr)
     def test_refuses_anything_but_a_decimal(self, value: object) -> None:
-        with pytest.raises(InvalidValue, match="price must be a decimal.Decimal"):
+        with pytest.raises(InvalidValue, match=r"price must be a decimal\.Decimal"):
             require_price("price", value)
 
     @pytest.mark.parametrize("text", ["NaN", "sNaN", "Infinity", "-Infinity"])
@@ -197,7 +197,7 @@ class TestMergeLines:
         assert [line.product_id for line in merged] == ["p-2", "p-1"]
 
     def test_refuses_a_request_without_lines(self) -> None:
-        with pytest.raises(InvalidValue, match="^lines must hold from 1 to 100 lines, got 0$"):
+        with pytest.raises(InvalidValue, match=r"^lines must hold from 1 to 100 lines, got 0$"):
             merge_lines([])
 
     def test_accepts_100_lines(self) -> None:

@@ -4,5 +4,5 @@
 strict cattrs converter; `bodies` are the shapes of those bodies; `representations` turns domain values into
 response JSON; `catalog` is the `ProductCatalog` port over HTTP; `idempotency` remembers Idempotency-Keys;
 `service` assembles an app from routes (correlation ids, probes, error handling). The contract is
-`openapi.yaml` at the repository root.
+`openapi.yaml` at the repository root; the services serve the copy of it in this package (`probes`).
 """

@@ -103,7 +103,7 @@ def query_limit(params: Mapping[str, str]) -> int:
     raw = params.get("limit")
     if raw is None:
         return DEFAULT_PAGE
-    # isdigit() alone would take "²" or "١"; the digits must be ASCII.
+    # isdigit() alone would take a superscript two or an Arabic-Indic one; the digits must be ASCII.
     if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE):
         raise InvalidRequest([FieldError("limit", f"must be an integer from 1 to {MAX_PAGE}")])
     return int(raw)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -28,9 +27,6 @@ from adapters.http.metrics import HttpMetrics, RequestMetrics, metrics_route
 from adapters.http.probes import Check, probe_routes
 from adapters.http.problems import BODY_TOO_LARGE, EXCEPTION_HANDLERS, MAX_BODY_BYTES, ApiError
 
-# src/adapters/http/service.py -> the repository root, where the one spec of the three services lives.
-OPENAPI_PATH = Path(__file__).parents[3] / "openapi.yaml"
-
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
@@ -41,11 +37,10 @@ def build_app(
     new_id: Callable[[], str],
     readiness: Mapping[str, Check],
     lifespan: Lifespan | None,
-    openapi_path: Path,
     registry: CollectorRegistry | None = None,
 ) -> Starlette:
     registry = CollectorRegistry() if registry is None else registry
-    operations = [*probe_routes(readiness, openapi_path=openapi_path), metrics_route(registry)]
+    operations = [*probe_routes(readiness), metrics_route(registry)]
     app = Starlette(
         routes=[*routes(endpoints, verifier), *operations],
         middleware=[
