@@ -251,17 +251,59 @@ class TestProductServiceWhileTheStockConsumerWrites:
 
 
 class TestWriter:
-    def test_a_block_runs_on_the_writer_thread_and_sees_the_callers_context(self, order_db: Database) -> None:
+    def test_a_block_runs_at_once_on_the_callers_thread_when_no_other_thread_writes(
+        self, order_db: Database
+    ) -> None:
+        async def scenario() -> str:
+            writer = Writer(order_db)
+            ran_on = await writer(lambda: threading.current_thread().name)
+            await asyncio.to_thread(writer.close)
+            return ran_on
+
+        assert asyncio.run(scenario()) == "MainThread"
+
+    def test_a_block_is_handed_to_the_writer_thread_while_another_thread_writes_and_sees_the_callers_context(
+        self, order_db: Database
+    ) -> None:
         request = contextvars.ContextVar("request", default="none")
 
         async def scenario() -> tuple[str, str]:
             writer = Writer(order_db)
+            write = LongWrite(order_db)
+            await write.begin()
             request.set("r-1")
             seen = await writer(lambda: (threading.current_thread().name, request.get()))
+            write.end()
             await asyncio.to_thread(writer.close)
             return seen
 
         assert asyncio.run(scenario()) == ("order-writer_0", "r-1")
+
+    def test_after_a_block_ran_at_once_another_thread_may_write_even_if_the_block_failed(
+        self, order_db: Database
+    ) -> None:
+        def commits_twice_then_fails() -> None:
+            for n in range(2):
+                with order_db.transaction() as connection:
+                    connection.execute("INSERT INTO inbox (message_id) VALUES (?)", (f"m-{n}",))
+            raise LookupError("after two commits")
+
+        def another_thread_writes() -> None:
+            with order_db.transaction() as connection:
+                connection.execute("INSERT INTO inbox (message_id) VALUES ('m-other')")
+            order_db.close()
+
+        async def scenario() -> None:
+            writer = Writer(order_db)
+            with pytest.raises(LookupError):
+                await writer(commits_twice_then_fails)
+            await asyncio.to_thread(another_thread_writes)
+            await asyncio.to_thread(writer.close)
+
+        asyncio.run(scenario())
+        rows = order_db.connection().execute("SELECT message_id FROM inbox ORDER BY message_id").fetchall()
+
+        assert rows == [("m-0",), ("m-1",), ("m-other",)]
 
     def test_an_exception_of_the_block_reaches_the_caller(self, order_db: Database) -> None:
         def fails() -> None:
@@ -282,11 +324,19 @@ class TestWriter:
 
         async def scenario() -> None:
             writer = Writer(order_db)
+            write = LongWrite(order_db)
+            await write.begin()
             handed = [asyncio.ensure_future(writer(lambda n=n: done.append(n))) for n in range(3)]
             await asyncio.sleep(0)  # one turn of the loop: each call hands its block over at its first step
+            write.end()
             await asyncio.to_thread(writer.close)
             await asyncio.gather(*handed)
-            await writer(lambda: None)
+            write = LongWrite(order_db)
+            await write.begin()
+            try:
+                await writer(lambda: None)
+            finally:
+                write.end()
 
         with pytest.raises(RuntimeError, match="after shutdown"):
             asyncio.run(scenario())

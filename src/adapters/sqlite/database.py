@@ -153,7 +153,26 @@ class Database:
             if connection.in_transaction:
                 connection.execute(statement)
         finally:
-            if not connection.in_transaction:
+            if not connection.in_transaction and not getattr(self._writing, "pinned", False):
+                self._release_writer()
+
+    @contextmanager
+    def writing_now(self) -> Iterator[bool]:
+        """Hold this process's write lock for the whole block, if it is free this instant: yields True, and
+        the block's transactions never wait for another thread of the process. Yields False, holding nothing,
+        when another thread writes: the caller must not wait for it (`adapters.sqlite.writer` then hands its
+        block to its thread). Never blocks."""
+        if getattr(self._writing, "held", False) or not self._writer.acquire(blocking=False):
+            yield False
+            return
+        self._writing.held = True
+        self._writing.pinned = True
+        try:
+            yield True
+        finally:
+            self._writing.pinned = False
+            connection = self._local.__dict__.get("connection")
+            if connection is None or not connection.in_transaction:  # else its end() releases the lock
                 self._release_writer()
 
     def _release_writer(self) -> None:
