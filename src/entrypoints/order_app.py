@@ -5,9 +5,10 @@ is the use cases' rule (`ordering_core.customers`): their own orders, any for an
 payment provider. `create_app` takes every dependency; nothing here connects or reads the environment.
 
 The event loop never waits for the database: every unit of work and every Idempotency-Key step is handed to
-`offload` (the SQLite database's writer thread in production) and awaited, so a long write on another thread
-(the expiry sweep, the relay, a consumer) holds back only the writes queued behind it, never a read, a probe
-or a request still asking the Product Service (`ProductCatalog.check`, awaited too).
+`offload` and awaited (in production: run at once if nothing else writes, else on the database's writer
+thread), so a long write on another thread (the expiry sweep, the relay, a consumer) holds back only the
+writes queued behind it, never a read, a probe or a request still asking the Product Service
+(`ProductCatalog.check`, awaited too).
 """
 
 from __future__ import annotations

@@ -115,8 +115,9 @@ class Offload(Protocol):
     Opening a unit of work may wait: SQLite lets one writer in at a time, and a consumer's, the relay's or
     the expiry sweep's transaction on another thread holds the others back for as long as it runs. Waiting on
     the event loop would freeze every request of the service meanwhile, so the block is handed over: the
-    SQLite adapters run it on their database's writer thread (`adapters.sqlite.writer`). Nothing in memory
-    waits, so in-memory wiring runs the block at once (`run_here`).
+    SQLite adapters run it at once when no other thread is writing, else on their database's writer thread
+    (`adapters.sqlite.writer`). Nothing in memory waits, so in-memory wiring runs the block at once
+    (`run_here`).
     """
 
     async def __call__(self, block: Callable[[], R], /) -> R:
