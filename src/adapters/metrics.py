@@ -34,14 +34,22 @@ EVENTS_PUBLISHED = "ordering_events_published_total"
 RECORDS_APPLIED = "ordering_records_applied_total"
 DEAD_LETTERED = "ordering_dead_lettered_total"
 CONSUMER_LAG = "ordering_consumer_lag"
+RELAY_FENCED = "ordering_outbox_relay_fenced"
+CONSUMER_FENCED = "ordering_consumer_fenced"
+CONSUMER_RETRIES = "ordering_consumer_retries"
+CONSUMER_STUCK = "ordering_consumer_stuck_seconds"
 NAMES = (
     ORDERS,
     PRODUCT_STOCK,
     OUTBOX_BACKLOG,
     EVENTS_PUBLISHED,
+    RELAY_FENCED,
     RECORDS_APPLIED,
     DEAD_LETTERED,
     CONSUMER_LAG,
+    CONSUMER_FENCED,
+    CONSUMER_RETRIES,
+    CONSUMER_STUCK,
 )
 
 
@@ -50,6 +58,16 @@ class Relay(Protocol):
 
     @property
     def published(self) -> int: ...
+    @property
+    def fenced(self) -> bool: ...
+
+
+class Stuck(Protocol):
+    """`adapters.messaging.worker.Stuck`: the record a worker keeps failing to apply."""
+
+    @property
+    def tries(self) -> int: ...
+    def seconds(self) -> float: ...
 
 
 class Worker(Protocol):
@@ -64,6 +82,9 @@ class Worker(Protocol):
     @property
     def dead_lettered_by_topic(self) -> Mapping[str, int]: ...
     def lag(self) -> Mapping[tuple[str, int], int]: ...
+    @property
+    def fenced(self) -> bool: ...
+    def stuck(self) -> Stuck | None: ...
 
 
 class OrderStatusCollector:
@@ -106,8 +127,9 @@ class ProductStockCollector:
 
 
 class OutboxCollector:
-    """`ordering_outbox_backlog` (rows not yet sent, from the outbox) and `ordering_events_published_total`
-    (rows the relay published since the service started)."""
+    """`ordering_outbox_backlog` (rows not yet sent, from the outbox), `ordering_events_published_total`
+    (rows the relay published since the service started) and `ordering_outbox_relay_fenced` (1 once another
+    producer took the relay's name: it publishes no more)."""
 
     def __init__(self, relay: Relay, backlog: Callable[[], int]) -> None:
         self._relay = relay
@@ -120,14 +142,25 @@ class OutboxCollector:
         yield CounterMetricFamily(
             EVENTS_PUBLISHED, "Events the outbox relay published to Kafka.", value=self._relay.published
         )
+        yield GaugeMetricFamily(
+            RELAY_FENCED,
+            "1 once another producer took the outbox relay's transactional id: it publishes no more.",
+            value=int(self._relay.fenced),
+        )
 
     def describe(self) -> Iterable[Metric]:
-        return [GaugeMetricFamily(OUTBOX_BACKLOG, ""), CounterMetricFamily(EVENTS_PUBLISHED, "")]
+        return [
+            GaugeMetricFamily(OUTBOX_BACKLOG, ""),
+            CounterMetricFamily(EVENTS_PUBLISHED, ""),
+            GaugeMetricFamily(RELAY_FENCED, ""),
+        ]
 
 
 class ConsumerCollector:
     """Per consumer group: records applied, records dead-lettered by the topic they were read from (0 for
-    each topic it reads, from the start), and the lag of each partition its member owns and knows."""
+    each topic it reads, from the start), the lag of each partition its member owns and knows, whether its
+    dead-letter producer was fenced, and the failed tries and seconds of the record it keeps failing to
+    apply (0 and 0 when none)."""
 
     def __init__(self, workers: Sequence[Worker]) -> None:
         self._workers = tuple(workers)
@@ -147,20 +180,43 @@ class ConsumerCollector:
             "the committed offset), as its member last knew.",
             labels=["group", "topic", "partition"],
         )
+        fenced = GaugeMetricFamily(
+            CONSUMER_FENCED,
+            "1 once another producer took the consumer's dead-letter producer's name: it consumes no more.",
+            labels=["group"],
+        )
+        retries = GaugeMetricFamily(
+            CONSUMER_RETRIES,
+            "Failed tries of the record the consumer is retrying now (0 when none); every partition of its "
+            "member waits meanwhile.",
+            labels=["group"],
+        )
+        stuck = GaugeMetricFamily(
+            CONSUMER_STUCK,
+            "Seconds since the first failed try of the record the consumer is retrying now (0 when none).",
+            labels=["group"],
+        )
         for worker in self._workers:
             applied.add_metric([worker.group], worker.applied)
+            fenced.add_metric([worker.group], int(worker.fenced))
+            now = worker.stuck()  # one snapshot: the worker's thread replaces it
+            retries.add_metric([worker.group], 0 if now is None else now.tries)
+            stuck.add_metric([worker.group], 0.0 if now is None else now.seconds())
             by_topic = dict(worker.dead_lettered_by_topic)  # a copy: the worker's thread adds to it
             for topic in sorted({*worker.topics, *by_topic}):
                 dead.add_metric([worker.group, topic], by_topic.get(topic, 0))
             for (topic, partition), behind in sorted(worker.lag().items()):
                 lag.add_metric([worker.group, topic, str(partition)], behind)
-        yield from (applied, dead, lag)
+        yield from (applied, dead, lag, fenced, retries, stuck)
 
     def describe(self) -> Iterable[Metric]:
         return [
             CounterMetricFamily(RECORDS_APPLIED, "", labels=["group"]),
             CounterMetricFamily(DEAD_LETTERED, "", labels=["group", "topic"]),
             GaugeMetricFamily(CONSUMER_LAG, "", labels=["group", "topic", "partition"]),
+            GaugeMetricFamily(CONSUMER_FENCED, "", labels=["group"]),
+            GaugeMetricFamily(CONSUMER_RETRIES, "", labels=["group"]),
+            GaugeMetricFamily(CONSUMER_STUCK, "", labels=["group"]),
         ]
 
 

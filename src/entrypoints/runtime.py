@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from adapters.distribution import installed_version
 from adapters.http.probes import Check
 from adapters.messaging.relay import OutboxRelay
+from adapters.messaging.worker import STUCK_AFTER_TRIES, ConsumerWorker
 from adapters.sqlite.database import Database
 
 log = logging.getLogger(__name__)
@@ -175,11 +176,36 @@ def outbox_check(relay: OutboxRelay, backlog: Callable[[], int]) -> Check:
     while the relay cannot publish: the service still takes requests, and the backlog says how much waits."""
 
     async def check() -> str | None:
+        if relay.fenced:
+            waiting = await asyncio.to_thread(backlog)
+            return (
+                f"fenced: another producer took the relay's transactional id; {waiting} events wait until "
+                f"this service restarts ({relay.last_error})"
+            )
         if relay.last_error is None:
             if relay.producing:
                 return None
             return "the outbox relay's producer is starting (it waits for Kafka's transaction coordinator)"
         waiting = await asyncio.to_thread(backlog)
         return f"{waiting} events wait to be published: {relay.last_error}"
+
+    return check
+
+
+def consumer_check(worker: ConsumerWorker) -> Check:
+    """Down once the worker is fenced (it consumes no more), and while it keeps failing to apply one record:
+    from its `STUCK_AFTER_TRIES`th failed try on (earlier ones are the database's passing locks), as every
+    partition of its member waits for that record. docs/operations.md says what to do."""
+
+    async def check() -> str | None:
+        if worker.fenced:
+            return f"fenced: it consumes no more until this service restarts ({worker.last_error})"
+        stuck = worker.stuck()
+        if stuck is None or stuck.tries < STUCK_AFTER_TRIES:
+            return None
+        return (
+            f"stuck on {stuck.where} for {stuck.seconds():.0f} s, {stuck.tries} tries: {stuck.error}; "
+            f"its other partitions wait"
+        )
 
     return check

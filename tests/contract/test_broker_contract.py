@@ -203,6 +203,61 @@ class TestTransactions:
         assert values(received) == [b"marker"]
 
 
+class TestOffsetsInATransaction:
+    """A consumer's progress committed with a producer's records: both happen, or neither."""
+
+    def test_offsets_sent_with_a_committed_transaction_are_the_group_s_commit(self, messaging, unique):
+        source, sink = messaging.new_topic(unique("orders")), messaging.new_topic(unique("orders.dlq"))
+        group = unique("group")
+        messaging.broker.producer(unique("producer")).send_all(numbered(source, "event", 3, key=b"order-1"))
+        member = messaging.broker.consumer(group, [source])
+        read = messaging.receive(member, 3)
+        copier = messaging.broker.producer(unique("copier"))
+
+        with copier.transaction() as batch:
+            batch.send(sink, key=read[1].key, value=read[1].value)
+            batch.commit_offsets(member, read[1])
+        member.close()
+        resumed = messaging.receive(messaging.broker.consumer(group, [source]), 1)
+        copied = messaging.receive(messaging.broker.consumer(unique("reader"), [sink]), 1)
+
+        assert values(resumed) == [b"event-2"]
+        assert values(copied) == [b"event-1"]
+
+    def test_offsets_sent_with_an_aborted_transaction_are_not_committed(self, messaging, unique):
+        source, sink = messaging.new_topic(unique("orders")), messaging.new_topic(unique("orders.dlq"))
+        group = unique("group")
+        messaging.broker.producer(unique("producer")).send_all(numbered(source, "event", 2, key=b"order-1"))
+        member = messaging.broker.consumer(group, [source])
+        read = messaging.receive(member, 2)
+        copier = messaging.broker.producer(unique("copier"))
+
+        with pytest.raises(Boom), copier.transaction() as batch:
+            batch.send(sink, key=read[1].key, value=read[1].value)
+            batch.commit_offsets(member, read[1])
+            raise Boom()
+        member.close()
+        again = messaging.receive(messaging.broker.consumer(group, [source]), 2)
+
+        assert values(again) == [b"event-0", b"event-1"]
+
+    def test_offsets_of_a_partition_the_member_does_not_own_are_refused(self, messaging, unique):
+        mine, theirs = messaging.new_topic(unique("mine")), messaging.new_topic(unique("theirs"))
+        producer = messaging.broker.producer(unique("producer"))
+        producer.send_all([Message(theirs, key=b"k", value=b"theirs")])
+        member = messaging.broker.consumer(unique("group"), [mine])
+        foreign = messaging.receive(messaging.broker.consumer(unique("other"), [theirs]), 1)[0]
+
+        with pytest.raises(CommitFailed, match="not owned"), producer.transaction() as batch:
+            batch.send(mine, key=b"k", value=b"not to be seen")
+            batch.commit_offsets(member, foreign)
+        producer.send_all([Message(mine, key=b"k", value=b"marker")])
+
+        assert values(messaging.receive_until(
+            messaging.broker.consumer(unique("reader"), [mine]), lambda r: r.value == b"marker"
+        )) == [b"marker"]
+
+
 class TestConsumerGroups:
     def test_a_new_member_resumes_right_after_the_last_committed_record(self, messaging, unique):
         topic = messaging.new_topic(unique("orders"))

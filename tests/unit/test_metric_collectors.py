@@ -19,10 +19,10 @@ from adapters.http.metrics import DURATION, REQUESTS, HttpMetrics
 from adapters.memory.broker import InMemoryBroker
 from adapters.memory.outbox import InMemoryOutbox
 from adapters.memory.transactions import InMemoryEventPublisher
-from adapters.messaging.broker import Record
+from adapters.messaging.broker import ProducerFenced, Record
 from adapters.messaging.relay import OutboxRelay
 from adapters.messaging.topics import ALL_TOPICS, RESTORE_CANCELED_ITEM, UPDATE_STOCK
-from adapters.messaging.worker import ConsumerWorker
+from adapters.messaging.worker import ConsumerWorker, Stuck
 from adapters.metrics import (
     NAMES,
     ConsumerCollector,
@@ -146,6 +146,69 @@ class TestOutbox:
         assert sample(before, "ordering_events_published_total") == 0
         assert sample(after, "ordering_outbox_backlog") == 1
         assert sample(after, "ordering_events_published_total") == 2
+
+
+class TestFencing:
+    def test_a_relay_reads_0_until_it_is_fenced_then_1(self, broker):
+        outbox = InMemoryOutbox(InMemoryEventPublisher([status_event(1)]))
+        relay = OutboxRelay(outbox, lambda: broker.producer("relay"), name="relay")
+        registry = registry_of(OutboxCollector(relay, outbox.backlog))
+        relay.relay_once()
+        before = scrape(registry)
+
+        broker.producer("relay")  # another relay took its name
+        outbox._events.publish([status_event(2)])
+        with pytest.raises(ProducerFenced):
+            relay.relay_once()
+        after = scrape(registry)
+
+        assert sample(before, "ordering_outbox_relay_fenced") == 0
+        assert sample(after, "ordering_outbox_relay_fenced") == 1
+
+    def test_a_consumer_reads_1_once_its_dead_letter_producer_is_fenced(self, broker):
+        worker = ConsumerWorker(broker, group="messages", topics=["order-status"], apply=lambda e: None)
+        registry = registry_of(ConsumerCollector([worker]))
+        worker.handle(Record("order-status", 0, 0, b"o-1", b"not json"))
+        before = scrape(registry)
+
+        broker.producer("messages-dead-letters")
+        worker.handle(Record("order-status", 0, 1, b"o-1", b"not json"))
+        after = scrape(registry)
+
+        assert sample(before, "ordering_consumer_fenced", group="messages") == 0
+        assert sample(after, "ordering_consumer_fenced", group="messages") == 1
+
+
+class TestAStuckConsumer:
+    def test_reads_the_tries_and_seconds_of_the_record_it_keeps_failing_then_0_once_applied(self, broker):
+        failing = threading.Event()
+        failing.set()
+
+        def apply(event):
+            if failing.is_set():
+                raise OSError("database is locked")
+
+        worker = ConsumerWorker(broker, group="messages", topics=["order-status"], apply=apply, max_backoff_s=0.01)
+        registry = registry_of(ConsumerCollector([worker]))
+        encoded = encode(status_event(1))
+        record = Record(encoded.topic, 0, 0, encoded.key, encoded.value, encoded.headers)
+        handled = []
+        handler = threading.Thread(target=lambda: handled.append(worker.handle(record)))
+        idle = scrape(registry)
+        handler.start()
+        wait_until(lambda: (stuck := worker.stuck()) is not None and stuck.tries >= 3)
+        while_stuck = scrape(registry)
+        failing.clear()
+        handler.join(5)
+        applied = scrape(registry)
+
+        assert handled == [True]
+        assert (sample(idle, "ordering_consumer_retries", group="messages"),
+                sample(idle, "ordering_consumer_stuck_seconds", group="messages")) == (0, 0)
+        assert sample(while_stuck, "ordering_consumer_retries", group="messages") >= 3
+        assert sample(while_stuck, "ordering_consumer_stuck_seconds", group="messages") > 0
+        assert (sample(applied, "ordering_consumer_retries", group="messages"),
+                sample(applied, "ordering_consumer_stuck_seconds", group="messages")) == (0, 0)
 
 
 class TestConsumers:
@@ -277,6 +340,10 @@ class _WorkerStub:
         self.topics = ("t",)
         self.applied = 1
         self.dead_lettered_by_topic = {"t": 1}
+        self.fenced = False
 
     def lag(self) -> dict[tuple[str, int], int]:
         return {("t", 0): 1}
+
+    def stuck(self) -> Stuck:
+        return Stuck("t@0/0", time.monotonic(), 1, "OSError: x")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -9,11 +10,12 @@ import pytest
 from adapters.memory.broker import InMemoryBroker
 from adapters.memory.outbox import InMemoryOutbox
 from adapters.memory.transactions import InMemoryEventPublisher
-from adapters.messaging.broker import CommitFailed, MessagingError, Record
+from adapters.messaging.broker import CommitFailed, Message, MessagingError, Record
 from adapters.messaging.relay import OutboxRelay
 from adapters.messaging.topics import ALL_TOPICS
-from adapters.messaging.worker import REASON_HEADER, ConsumerWorker
+from adapters.messaging.worker import REASON_HEADER, STUCK_AFTER_TRIES, ConsumerWorker, Stuck
 from adapters.wire.codec import decode, encode
+from entrypoints.runtime import consumer_check, outbox_check
 from ordering_core import Envelope, OrderStatus, OrderStatusChanged, UnknownOrder
 
 from .examples import CUSTOMER, NOW
@@ -312,3 +314,159 @@ class TestConsumerWorkerAgainstTheUnforeseen:
         assert handled
         reason = dict(broker.records("order-status.dlq")[0].headers)[REASON_HEADER]
         assert reason == b"could not be decoded: LookupError: a codec bug"
+
+
+class TestAFencedRelay:
+    def test_two_relays_with_one_name_end_with_one_fenced_for_good_and_the_other_publishing(self, broker, caplog):
+        first_events, second_events = InMemoryEventPublisher([status_event(1)]), InMemoryEventPublisher()
+        made = []
+
+        def producer_for(relay_name):
+            def make():
+                made.append(relay_name)
+                return broker.producer("order-service-outbox")
+
+            return make
+
+        first = OutboxRelay(InMemoryOutbox(first_events), producer_for("first"), name="first", idle_wait_s=0.01)
+        second = OutboxRelay(
+            InMemoryOutbox(second_events), producer_for("second"), name="second", idle_wait_s=0.01
+        )
+        first.start()
+        wait_until(lambda: first.published == 1)
+        second.start()  # its producer fences the first's
+        wait_until(lambda: second.producing)
+        first_events.publish([status_event(2)])
+        first.wake()
+        wait_until(lambda: first.fenced)
+        second_events.publish([status_event(3), status_event(4)])
+        second.wake()
+        wait_until(lambda: second.published == 2)
+        time.sleep(0.1)  # time for a fenced relay to (wrongly) try again
+        first.stop()
+        second.stop()
+
+        assert made == ["first", "second"]  # no new producer after fencing: the second is never fenced back
+        assert (first.fenced, first.producing, second.fenced) == (True, False, False)
+        assert first.last_error.startswith("ProducerFenced")
+        assert [r.message for r in caplog.records if r.levelname == "ERROR"] == [
+            (
+                "outbox relay fenced: another producer with its transactional id took over; it publishes no "
+                "more until the service restarts; 1 rows wait (ProducerFenced: a newer producer named "
+                "'order-service-outbox' exists)"
+            )
+        ]
+
+    def test_a_relay_whose_make_producer_fails_otherwise_is_not_fenced_and_tries_again(self, broker):
+        outbox = InMemoryOutbox(InMemoryEventPublisher([status_event(1)]))
+        tries = []
+
+        def make_producer():
+            tries.append(1)
+            if len(tries) == 1:
+                raise MessagingError("broker unreachable")
+            return broker.producer("relay")
+
+        relay = OutboxRelay(outbox, make_producer, name="relay")
+        with pytest.raises(MessagingError):
+            relay.relay_once()
+
+        assert (relay.relay_once(), relay.fenced) == (1, False)
+
+
+class TestAConsumerWorkerWhoseDeadLetterProducerIsFenced:
+    def test_stops_consuming_leaves_the_group_and_commits_nothing_of_the_refused_record(self, broker, caplog):
+        someone = broker.producer("someone")
+        worker = ConsumerWorker(broker, group="messages", topics=["order-status"], apply=lambda e: None,
+                                commit_interval_s=0, max_backoff_s=0.01)
+        worker.start()
+        someone.send_all([Message("order-status", key=b"o-1", value=b"not json")])
+        wait_until(lambda: broker.lag("messages") == 0)  # set aside and committed: its producer is made
+        broker.producer("messages-dead-letters")  # another worker of the group takes the name
+
+        someone.send_all([Message("order-status", key=b"o-1", value=b"nor this")])
+        wait_until(lambda: worker.fenced)
+        worker._thread.join(5)
+
+        assert not worker._thread.is_alive()  # it consumes no more
+        assert [r.value for r in broker.records("order-status.dlq")] == [b"not json"]
+        assert broker.lag("messages") == 1  # the refused record comes again, to whoever takes over
+        assert worker.lag() == {}  # it left the group
+        assert any("consumer messages fenced" in r.message for r in caplog.records if r.levelname == "ERROR")
+
+
+class TestAStuckConsumerWorker:
+    def test_counts_its_tries_and_logs_an_error_after_stuck_after_tries(self, broker, caplog):
+        tries = []
+
+        def failing(event):
+            tries.append(event)
+            if len(tries) <= STUCK_AFTER_TRIES:
+                raise OSError("disk I/O error")
+
+        seen: list[Stuck | None] = []
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=failing, max_backoff_s=0.001)
+        original_wait = worker._stopping.wait
+
+        def watch(timeout_s):
+            seen.append(worker.stuck())
+            return original_wait(timeout_s)
+
+        worker._stopping.wait = watch  # type: ignore[method-assign]
+
+        handled = worker.handle(record_of(status_event(1)))
+
+        assert handled and len(tries) == STUCK_AFTER_TRIES + 1
+        assert [s.tries for s in seen if s] == list(range(1, STUCK_AFTER_TRIES + 1))
+        assert {s.where for s in seen if s} == {"order-status@0/0"}
+        assert seen[-1].error == "OSError: disk I/O error"
+        assert worker.stuck() is None  # applied at last
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+        assert len(errors) == 1 and errors[0].startswith(
+            f"consumer g stuck: applying order-status@0/0 failed {STUCK_AFTER_TRIES} times in "
+        )
+        assert len(warnings) == STUCK_AFTER_TRIES - 1
+
+
+class TestReadiness:
+    def test_the_outbox_check_says_a_fenced_relay_is_fenced(self, broker):
+        outbox = InMemoryOutbox(InMemoryEventPublisher([status_event(1)]))
+        relay = OutboxRelay(outbox, lambda: broker.producer("relay"), name="relay")
+        relay.relay_once()
+        broker.producer("relay")
+        outbox._events.publish([status_event(2)])
+        with pytest.raises(MessagingError):
+            relay.relay_once()
+
+        reason = asyncio.run(outbox_check(relay, outbox.backlog)())
+
+        assert reason is not None and reason.startswith(
+            "fenced: another producer took the relay's transactional id; 1 events wait until this service "
+            "restarts (ProducerFenced: "
+        )
+
+    def test_the_consumer_check_is_up_until_a_record_fails_stuck_after_tries_times(self, broker):
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=lambda e: None)
+        check = consumer_check(worker)
+        up = asyncio.run(check())
+        worker._stuck = Stuck("order-status@1/7", time.monotonic() - 30, STUCK_AFTER_TRIES - 1, "OSError: x")
+        still_up = asyncio.run(check())
+
+        worker._stuck = Stuck("order-status@1/7", time.monotonic() - 30, STUCK_AFTER_TRIES, "OSError: x")
+        down = asyncio.run(check())
+
+        assert (up, still_up) == (None, None)
+        assert down == (
+            f"stuck on order-status@1/7 for 30 s, {STUCK_AFTER_TRIES} tries: OSError: x; its other partitions wait"
+        )
+
+    def test_the_consumer_check_says_a_fenced_worker_is_fenced(self, broker):
+        worker = ConsumerWorker(broker, group="g", topics=["order-status"], apply=lambda e: None)
+        worker.handle(record_of(status_event(1), value=b"not json"))
+        broker.producer("g-dead-letters")
+
+        worker.handle(record_of(status_event(2), value=b"not json"))
+
+        reason = asyncio.run(consumer_check(worker)())
+        assert reason is not None and reason.startswith("fenced: it consumes no more until this service restarts")

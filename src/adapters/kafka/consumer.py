@@ -28,13 +28,19 @@ short of the end by the marker after it, and `consumer_lag` would never come bac
 is: past the client's position (`app_offset`, which steps over markers as it meets them), every offset, as
 the client cannot tell records from markers it has not read; before it, only the records handed out and
 not yet committed. A member that has read to the end and committed what it was given has a lag of 0.
+
+Kafka's own tools (the admin API, kafka-consumer-groups.sh) count the end minus the committed offset, marker
+included. So a commit of the last record handed out of a partition commits the client's position when it
+is past offset + 1 (markers only in between), and an idle `poll` commits the position of a partition
+whose last record was committed before the client stepped over the marker after it (once per quiet
+partition): a group that is caught up shows a lag of 0 there too (tests/contract/test_kafka_lag.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,6 +85,8 @@ class KafkaConsumer:
         self._lag: dict[tuple[str, int], int] = {}  # replaced whole by each statistics report, never changed
         # Per owned partition: the offsets of the records handed out and not yet committed, ascending.
         self._uncommitted: dict[tuple[str, int], list[int]] = {}
+        self._last_handed_out: dict[tuple[str, int], int] = {}  # per owned partition, for commits
+        self._committed_at: dict[tuple[str, int], int] = {}  # per owned partition: what this member committed
         self._client = ConfluentConsumer({**config, "stats_cb": self._take_statistics})
         # The partitions this member owns, kept by the rebalance callbacks (they run inside `poll`, on the
         # caller's thread). The classic protocol lets any member of the current generation commit any
@@ -94,6 +102,7 @@ class KafkaConsumer:
         self._check_open()
         message = self._client.poll(timeout_s)
         if message is None:
+            self._commit_past_markers()
             return None
         error = message.error()
         if error is not None:
@@ -105,18 +114,14 @@ class KafkaConsumer:
         if uncommitted is None:
             uncommitted = self._uncommitted[where] = []
         uncommitted.append(record.offset)
+        self._last_handed_out[where] = record.offset
         return record
 
     def commit(self, *records: Record) -> None:
         self._check_open()
         if not records:
             return
-        not_owned = [
-            f"{r.topic}[{r.partition}]" for r in records if (r.topic, r.partition) not in self._owned
-        ]
-        if not_owned:
-            raise CommitFailed(f"{', '.join(not_owned)} not owned by this member of group {self.group!r}")
-        offsets = [TopicPartition(r.topic, r.partition, r.offset + 1) for r in records]
+        offsets = self._offsets_to_commit(records)
         where = f"group {self.group!r}, " + ", ".join(f"{r.topic}[{r.partition}]" for r in records)
         try:
             committed = self._client.commit(offsets=offsets, asynchronous=False)
@@ -125,10 +130,76 @@ class KafkaConsumer:
         refused = [f"{p.topic}[{p.partition}]: {p.error}" for p in committed or () if p.error is not None]
         if refused:
             raise CommitFailed(f"group {self.group!r}: " + "; ".join(refused))
-        for record in records:
-            uncommitted = self._uncommitted.get((record.topic, record.partition))
+        self._committed(offsets)
+
+    # -- for the producer's `commit_offsets` (adapters.kafka.producer), on this consumer's thread ------------
+
+    def _offsets_to_commit(self, records: Sequence[Record]) -> list[TopicPartition]:
+        """The offsets committing `records` means; CommitFailed if a partition is not owned.
+
+        Offset + 1, except for the last record handed out of its partition: then the client's position,
+        past the transaction markers after it that the client has stepped over. Only markers (and records
+        of aborted transactions, never handed out) lie between, so nothing is skipped; and a member that
+        committed what it was given shows a lag of 0 to Kafka's own tools too (committed offset = end),
+        not 1 per partition for the marker after its last record."""
+        self._check_open()
+        not_owned = [
+            f"{r.topic}[{r.partition}]" for r in records if (r.topic, r.partition) not in self._owned
+        ]
+        if not_owned:
+            raise CommitFailed(f"{', '.join(not_owned)} not owned by this member of group {self.group!r}")
+        offsets = [TopicPartition(r.topic, r.partition, r.offset + 1) for r in records]
+        last = [at for at, r in enumerate(records) if self._last_handed_out.get((r.topic, r.partition)) == r.offset]
+        if last:
+            try:
+                positions = self._client.position([TopicPartition(o.topic, o.partition) for o in offsets])
+            except KafkaException as exc:  # only a figure: offset + 1 is right too, just short of a marker
+                log.info("consumer of group %r: no position (%s); committing offset + 1", self.group, exc)
+                return offsets
+            for at in last:
+                position = positions[at]
+                if position.error is None and position.offset > offsets[at].offset:
+                    offsets[at] = TopicPartition(position.topic, position.partition, position.offset)
+        return offsets
+
+    def _group_metadata(self) -> object:
+        return self._client.consumer_group_metadata()
+
+    def _committed(self, offsets: Sequence[TopicPartition]) -> None:
+        """`offsets` were committed (by `commit` or in a producer's transaction): the records before them are
+        no longer lag."""
+        for committed in offsets:
+            where = (committed.topic, committed.partition)
+            self._committed_at[where] = committed.offset
+            uncommitted = self._uncommitted.get(where)
             if uncommitted:
-                del uncommitted[: bisect_right(uncommitted, record.offset)]
+                del uncommitted[: bisect_left(uncommitted, committed.offset)]
+
+    def _commit_past_markers(self) -> None:
+        """Idle: where this member committed its last record at offset + 1 and the client has since stepped
+        over the transaction marker after it, commit its position (see `_offsets_to_commit`). Nothing but
+        markers lies between, so this commits no record; once per quiet partition."""
+        due = [
+            TopicPartition(topic, partition)
+            for (topic, partition), at in self._committed_at.items()
+            if (topic, partition) in self._owned
+            and not self._uncommitted.get((topic, partition))
+            and self._last_handed_out.get((topic, partition)) == at - 1
+        ]
+        if not due:
+            return
+        try:
+            positions = self._client.position(due)
+            ahead = [
+                p
+                for p in positions
+                if p.error is None and p.offset > self._committed_at.get((p.topic, p.partition), p.offset)
+            ]
+            if ahead:
+                self._client.commit(offsets=ahead, asynchronous=False)
+                self._committed(ahead)
+        except KafkaException as exc:  # only a figure for Kafka's tools: the next quiet poll tries again
+            log.info("consumer of group %r: committing past the markers failed: %s", self.group, exc)
 
     def _assigned(self, _client: object, partitions: list[TopicPartition]) -> None:
         self._owned.update((p.topic, p.partition) for p in partitions)
@@ -137,6 +208,8 @@ class KafkaConsumer:
         self._owned.difference_update((p.topic, p.partition) for p in partitions)
         for p in partitions:
             self._uncommitted.pop((p.topic, p.partition), None)
+            self._last_handed_out.pop((p.topic, p.partition), None)
+            self._committed_at.pop((p.topic, p.partition), None)
 
     def lag(self) -> dict[tuple[str, int], int]:
         """As of the last statistics report (at most `STATISTICS_INTERVAL_MS` old); any thread."""

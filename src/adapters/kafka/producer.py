@@ -8,6 +8,11 @@ Failure handling, from librdkafka's transactional API and the pitfalls we plan a
   over retried connections. We drop the client instead; the next transaction makes a fresh one whose
   `init_transactions` fences the old one and settles whatever it left open (TransactionOutcomeUnknown);
 - fenced (a newer producer took our `transactional.id`): final; recreating would fence the newer one back.
+  A send that fails because of it (the abort then learns it) is reported as ProducerFenced too.
+
+`commit_offsets` adds a consumer's offsets to the transaction (`send_offsets_to_transaction`, with the
+consumer's group metadata, so a member the group has moved on from is refused, KIP-447); once the
+transaction commits, the consumer counts those records as committed in its lag.
 
 Delivery reports arrive only when the client is polled or flushed: `send` polls without waiting, and
 `commit_transaction` flushes. In a transaction a record that cannot be delivered makes the commit fail with
@@ -23,13 +28,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka import Producer as ConfluentProducer
 
+from adapters.kafka.consumer import KafkaConsumer
 from adapters.messaging.broker import (
     Message,
     MessagingError,
     ProducerFenced,
+    Record,
     TransactionAborted,
     TransactionOutcomeUnknown,
     UnknownTopic,
@@ -82,14 +89,24 @@ class KafkaProducer:
         except KafkaException as exc:
             raise self._give_up(exc, MessagingError) from exc
         self._in_transaction = True
+        batch = _KafkaBatch(self, client)
         try:
-            yield _KafkaBatch(self, client)
+            yield batch
+        except MessagingError as exc:
+            self._abort(client)
+            if self._fenced and not isinstance(exc, ProducerFenced):
+                # A send failed because the producer was fenced (the abort learnt it): say that, as the
+                # caller must not make a new producer (it would fence the one that took over).
+                raise ProducerFenced(f"a newer producer named {self.name!r} exists ({exc})") from exc
+            raise
         except BaseException:
             self._abort(client)
             raise
         finally:
             self._in_transaction = False
         self._commit(client)
+        for consumer, offsets in batch.offsets:
+            consumer._committed(offsets)
 
     def send_all(self, messages: Iterable[Message]) -> None:
         with self.transaction() as batch:
@@ -178,6 +195,25 @@ class _KafkaBatch:
     def __init__(self, producer: KafkaProducer, client: ConfluentProducer) -> None:
         self._producer = producer
         self._client = client
+        self.offsets: list[tuple[KafkaConsumer, list[TopicPartition]]] = []
+
+    def commit_offsets(self, consumer: object, *records: Record) -> None:
+        if not isinstance(consumer, KafkaConsumer):
+            raise TypeError(f"{consumer!r} is not a Kafka consumer")
+        if not records:
+            return
+        offsets = consumer._offsets_to_commit(records)
+        name = self._producer.name
+        try:
+            # A member that lost a partition since is refused by the group coordinator (its generation is
+            # part of the metadata, KIP-447): the commit then fails, abortable, and nothing happens.
+            self._client.send_offsets_to_transaction(
+                offsets, consumer._group_metadata(), self._producer._timeout_s
+            )
+        except KafkaException as exc:
+            raise MessagingError(f"producer {name!r} could not add group {consumer.group!r}'s offsets: "
+                                 f"{exc.args[0]}") from exc
+        self.offsets.append((consumer, offsets))
 
     def send(
         self, topic: str, *, key: bytes | None, value: bytes, headers: Iterable[tuple[str, bytes]] = ()

@@ -4,7 +4,8 @@ What it keeps from Kafka:
 - topics of N partitions; a keyed record goes to `partition_for_key` (the Java client's murmur2 rule, the
   one the Kafka adapter configures), so a key lands on the same partition number here and in Kafka;
 - order per partition, offsets per partition from 0 (consecutive here: no transaction markers);
-- transactions: a batch is appended whole when its block ends, or not at all;
+- transactions: a batch is appended whole when its block ends, or not at all, and so are the consumer
+  offsets it carries (`commit_offsets`);
 - consumer groups: committed offsets; a partition is owned by one member at a time; when a member joins or
   leaves (closes or crashes), every member gives up all its partitions and they are dealt out again, each
   starting at the group's committed offset (the beginning if none), as with Kafka's eager assignors: what
@@ -122,7 +123,11 @@ class InMemoryProducer:
             yield batch  # if the block raises, nothing was appended: the batch is simply dropped
         finally:
             self._in_transaction = False
+        for consumer, records in batch.offsets:
+            consumer._check_commit(records)  # every check before anything happens
         self._broker._append(self, batch.messages)
+        for consumer, records in batch.offsets:
+            consumer._commit_checked(records)
 
     def send_all(self, messages: Iterable[Message]) -> None:
         with self.transaction() as batch:
@@ -137,9 +142,16 @@ class _Batch:
     def __init__(self, broker: InMemoryBroker) -> None:
         self._broker = broker
         self.messages: list[Message] = []
+        self.offsets: list[tuple[InMemoryConsumer, tuple[Record, ...]]] = []
 
     def send(
         self, topic: str, *, key: bytes | None, value: bytes, headers: Iterable[tuple[str, bytes]] = ()
     ) -> None:
         self._broker._log.require(topic)  # refuse an unknown topic now, where the mistake is
         self.messages.append(Message(topic, key=key, value=value, headers=headers))
+
+    def commit_offsets(self, consumer: object, *records: Record) -> None:
+        if not isinstance(consumer, InMemoryConsumer) or consumer._log is not self._broker._log:
+            raise TypeError(f"{consumer!r} is not a consumer of this broker")
+        consumer._check_commit(records)  # refuse now, where the mistake is; checked again at the end
+        self.offsets.append((consumer, records))

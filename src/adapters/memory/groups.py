@@ -53,11 +53,14 @@ class ConsumerGroup:
                 self.committed[TopicPartition(topic, partition)] = 0
 
     def commit(self, records: Sequence[Record]) -> None:
-        for record in records:  # all checked before any is committed
-            if self.log.record_at(TopicPartition(record.topic, record.partition), record.offset) != record:
-                raise ValueError(f"{record!r} is not a record of this broker")
+        self.check(records)  # all checked before any is committed
         for record in records:
             self.committed[TopicPartition(record.topic, record.partition)] = record.offset + 1
+
+    def check(self, records: Sequence[Record]) -> None:
+        for record in records:
+            if self.log.record_at(TopicPartition(record.topic, record.partition), record.offset) != record:
+                raise ValueError(f"{record!r} is not a record of this broker")
 
     def committed_offset(self, where: TopicPartition) -> int:
         return self.committed.get(where, 0)
@@ -93,12 +96,8 @@ class InMemoryConsumer:
         return self._deliver(pending[0]) if pending else None
 
     def commit(self, *records: Record) -> None:
-        owned = self.assignment()
-        for record in records:
-            where = TopicPartition(record.topic, record.partition)
-            if where not in owned:
-                raise CommitFailed(f"{where} is not owned by this member of group {self.group!r}")
-        self._consumer_group.commit(records)
+        self._check_commit(records)
+        self._commit_checked(records)
 
     def lag(self) -> dict[tuple[str, int], int]:
         """Exact, for every owned partition: its records from the group's committed offset on (offsets are
@@ -139,6 +138,19 @@ class InMemoryConsumer:
             raise MessagingError(f"{where} is not owned by this member of group {self.group!r}")
         record = self._log.record_at(where, self._positions[where])
         return self._deliver(record) if record is not None else None
+
+    def _check_commit(self, records: Sequence[Record]) -> None:
+        """Raise as `commit` would (CommitFailed for a partition not owned), committing nothing; the
+        producer's `Batch.commit_offsets` checks so before its transaction appends anything."""
+        owned = self.assignment()
+        for record in records:
+            where = TopicPartition(record.topic, record.partition)
+            if where not in owned:
+                raise CommitFailed(f"{where} is not owned by this member of group {self.group!r}")
+        self._consumer_group.check(records)
+
+    def _commit_checked(self, records: Sequence[Record]) -> None:
+        self._consumer_group.commit(records)
 
     def _assign(self, owned: frozenset[TopicPartition]) -> None:
         # Replaced whole, not changed in place: `lag` may be reading it on another thread.

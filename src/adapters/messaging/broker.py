@@ -14,6 +14,7 @@ Two adapters implement it and one contract suite (tests/contract) proves they ag
     if record is not None:
         handle(record)
         consumer.commit(record)                         # offset + 1, synchronously
+        # or, with records sent: batch.commit_offsets(consumer, record) in a producer's transaction
     consumer.lag()                                      # {(topic, partition): records not yet committed}
 
 Errors, all raised by both adapters:
@@ -90,6 +91,12 @@ class Batch(Protocol):
     ) -> None:
         """Add a record to the transaction; it becomes visible when the transaction commits."""
 
+    def commit_offsets(self, consumer: Consumer, *records: Record) -> None:
+        """Commit each record for `consumer`'s group (offset + 1, as `Consumer.commit`) as part of the
+        transaction: if and only if it commits (Kafka's `send_offsets_to_transaction`). `consumer` must be
+        one this broker made (else TypeError). CommitFailed if a partition is not the member's, now or
+        when the transaction ends; then nothing of the transaction happens."""
+
 
 class Producer(Protocol):
     """Publishes batches atomically. One transaction at a time; use it from one thread."""
@@ -112,9 +119,11 @@ class Consumer(Protocol):
         """The next record of the partitions this member owns, or None if none came within `timeout_s`."""
 
     def commit(self, *records: Record) -> None:
-        """Record that each record and everything before it in its partition is done (commits offset + 1),
-        in one request. CommitFailed if a partition is not this member's: then none of them is committed
-        (Kafka may have taken some; delivering those again is harmless to a consumer with an inbox)."""
+        """Record that each record and everything before it in its partition is done (commits offset + 1;
+        Kafka: past the transaction markers after it, when it is the last record handed out and the client
+        has stepped over them, so the group's offset reaches the partition's end), in one request.
+        CommitFailed if a partition is not this member's: then none of them is committed (Kafka may have
+        taken some; delivering those again is harmless to a consumer with an inbox)."""
 
     def lag(self) -> dict[tuple[str, int], int]:
         """What this member knows of the records not yet committed on each partition it owns: (topic,

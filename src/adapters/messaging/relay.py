@@ -7,6 +7,13 @@ consumers drop the duplicates by message id. One transaction per batch, not per 
 costs a few ms of round trips, so batching is what lets the relay keep up (shared/notes).
 
 It runs on its own thread because everything it calls blocks (SQLite, librdkafka's transaction protocol).
+
+A fenced relay stays fenced. ProducerFenced means another producer with the relay's transactional id (the
+same service started twice, or a zombie's successor) took over; making a new producer would fence that one
+back, and two relays with one id would abort each other for ever. So the relay stops publishing for good:
+`fenced` is set, its thread ends, the service's readiness and `ordering_outbox_relay_fenced` say so, and it
+logs at error level. Its rows stay in the outbox; restarting the process (once only one runs) sends them.
+docs/operations.md says what to do.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from adapters.messaging.broker import MessagingError, Producer
+from adapters.messaging.broker import MessagingError, Producer, ProducerFenced
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,7 @@ class OutboxRelay:
         self.published = 0  # rows published and marked sent since start
         self.last_error: str | None = None  # why the last attempt failed; None once one succeeds
         self.producing = False  # whether its producer is ready to publish (readiness waits for it)
+        self.fenced = False  # another producer took its name: it never publishes again (module docstring)
 
     # -- control -----------------------------------------------------------------------------------------
 
@@ -91,14 +99,20 @@ class OutboxRelay:
 
     def relay_once(self) -> int:
         """Publish one batch of pending rows; returns how many. Raises MessagingError if Kafka refused."""
+        if self.fenced:
+            raise ProducerFenced(f"the outbox relay was fenced: {self.last_error}")
         rows = self._outbox.pending(self._batch_size)
         if not rows:
             return 0
-        if self._producer is None:
-            self._producer = self._make_producer()  # blocks on init_transactions: needs a reachable broker
-        with self._producer.transaction() as batch:
-            for row in rows:
-                batch.send(row.topic, key=row.key, value=row.value, headers=row.headers)
+        try:
+            if self._producer is None:
+                self._producer = self._make_producer()  # blocks on init_transactions: needs a reachable broker
+            with self._producer.transaction() as batch:
+                for row in rows:
+                    batch.send(row.topic, key=row.key, value=row.value, headers=row.headers)
+        except ProducerFenced as error:
+            self._fence(error)
+            raise
         self._outbox.mark_sent([row.id for row in rows])
         self.published += len(rows)
         return len(rows)
@@ -114,6 +128,9 @@ class OutboxRelay:
                     self._producer = self._make_producer()
                 self.producing = True
                 sent = self.relay_once()
+            except ProducerFenced as error:
+                self._fence(error)
+                return  # for good: a new producer would fence the one that took over
             except MessagingError as error:
                 self._fail(error)
                 self._stopping.wait(backoff_s)
@@ -130,12 +147,30 @@ class OutboxRelay:
                 self._wake.wait(self._idle_wait_s)
                 self._wake.clear()
 
+    def _fence(self, error: ProducerFenced) -> None:
+        if self.fenced:
+            return
+        self.fenced = True
+        self.producing = False
+        self.last_error = f"{type(error).__name__}: {error}"
+        log.error(
+            "outbox relay fenced: another producer with its transactional id took over; it publishes no "
+            "more until the service restarts; %d rows wait (%s)",
+            self._safe_backlog(),
+            self.last_error,
+        )
+        self._close_producer()
+
     def _fail(self, error: Exception) -> None:
         self.last_error = f"{type(error).__name__}: {error}"
         self.producing = False
         log.warning("outbox relay: %s; %d rows wait", self.last_error, self._safe_backlog())
+        # After a failed or unknown commit the producer may be unusable (a fatal error): start afresh. Not
+        # after fencing (`_fence`): a new producer would fence the one that took over.
+        self._close_producer()
+
+    def _close_producer(self) -> None:
         if self._producer is not None:
-            # After a failed or unknown commit the producer may be unusable (fenced, fatal): start afresh.
             try:
                 self._producer.close()
             except MessagingError:

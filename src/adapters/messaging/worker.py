@@ -13,7 +13,31 @@ with the reason and where it was read in its headers (`dlq-reason`, `dlq-topic`,
 - a record that is not a valid event of its topic (`UndecodableEvent`);
 - a valid event the domain refuses (an `OrderingError`, e.g. an order this service never had).
 Anything else (the database unavailable, a bug) is not the record's fault: the record is retried, with
-backoff, and not committed until it is applied.
+backoff (0.1 s doubling to `max_backoff_s`), and not committed until it is applied.
+
+A record that keeps failing so is made visible, not bounded. The loop handles one record at a time on one
+thread, so while it retries it polls nothing: every partition this member owns waits, not only the record's
+(making the others go on would need pausing one partition, a retry queue and per-partition commits; not
+done). What shows it: `stuck()` (where, since when, how many tries, the last error), read by the service's
+readiness (`consumer_check`) and by `ordering_consumer_retries` / `ordering_consumer_stuck_seconds`; each
+failed try is a warning, and the `STUCK_AFTER_TRIES`th (then every `STUCK_AFTER_TRIES` more) an error,
+"consumer ... stuck". Kafka's `max.poll.interval.ms` (300 s) is not a bound either: past it the member is
+put out of the group and, once the record is applied, rejoins; the records it applied and had not
+committed come again and the inbox drops them. docs/operations.md says what an operator does.
+
+A dead letter and its offset commit are one transaction (the port's `commit_offsets`, Kafka's
+`send_offsets_to_transaction`): the record is set aside and its partition's progress committed together, so
+a crash in between cannot set it aside twice. Only the first try does so: if that transaction fails, the
+next tries publish the dead letter alone and its offset is committed later with the records applied around
+it (a member the group moved on from is refused its offsets every time, and must not retry for ever); a
+crash in that window sets the record aside twice, two identical dead letters with the same `dlq-topic`,
+`dlq-partition` and `dlq-offset`, which a reader tells apart from two refusals (the inbox does not help: a
+refused record is in no inbox). A record `handle` is given without its member is committed by the caller.
+
+The dead-letter producer is named `<group>-dead-letters`. If it is fenced (a second worker of the group
+took the name) the worker stops for good, as the relay does: the record is not committed, the member leaves
+the group (its partitions go to the worker that took over), `fenced` is set, readiness and
+`ordering_consumer_fenced` say so, and an error line is logged.
 
 Every record is handled in a log context (adapters.logs) naming where it was read and, from its W3C
 `traceparent` header, the trace it belongs to; once decoded, its event's order, message and correlation ids.
@@ -31,9 +55,19 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from attrs import frozen
+
 from adapters import tracecontext
 from adapters.logs import log_context
-from adapters.messaging.broker import Broker, CommitFailed, Consumer, MessagingError, Producer, Record
+from adapters.messaging.broker import (
+    Broker,
+    CommitFailed,
+    Consumer,
+    MessagingError,
+    Producer,
+    ProducerFenced,
+    Record,
+)
 from adapters.messaging.topics import dead_letter_topic
 from adapters.wire.codec import UndecodableEvent, decode
 from ordering_core import Event, OrderingError
@@ -48,6 +82,25 @@ REASON_HEADER = "dlq-reason"
 TOPIC_HEADER = "dlq-topic"
 PARTITION_HEADER = "dlq-partition"
 OFFSET_HEADER = "dlq-offset"
+
+# After this many failed tries of one record the worker logs an error and its readiness check fails. A
+# locked database clears within one busy timeout (5 s, adapters.sqlite.database) and the first ten tries
+# take at least 20 s of backoff (0.1 s doubling to 5 s): longer than any lock we expect to wait out, and far
+# short of Kafka's max.poll.interval.ms (300 s).
+STUCK_AFTER_TRIES = 10
+
+
+@frozen
+class Stuck:
+    """The record a worker keeps failing to apply, for readiness and metrics (read from any thread)."""
+
+    where: str  # topic@partition/offset
+    since: float  # time.monotonic() of its first failed try
+    tries: int  # failed tries so far
+    error: str  # the last one's
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.since
 
 
 class ConsumerWorker:
@@ -76,6 +129,8 @@ class ConsumerWorker:
         self.dead_lettered_by_topic: dict[str, int] = {}  # records set aside, by the topic read from
         self.last_error: str | None = None
         self._consumer: Consumer | None = None  # the group member of the moment, for `lag`
+        self._stuck: Stuck | None = None  # replaced whole, never changed: other threads read it
+        self.fenced = False  # its dead-letter producer was fenced: it consumes no more (module docstring)
 
     @property
     def dead_lettered(self) -> int:
@@ -86,6 +141,10 @@ class ConsumerWorker:
         """The current group member's lag (`Consumer.lag`), {} between members; a copy, for any thread."""
         consumer = self._consumer
         return {} if consumer is None else consumer.lag()
+
+    def stuck(self) -> Stuck | None:
+        """The record it keeps failing to apply, if it is retrying one now; for any thread."""
+        return self._stuck
 
     def start(self) -> None:
         self._thread.start()
@@ -98,7 +157,7 @@ class ConsumerWorker:
     # -- the loop ----------------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() and not self.fenced:
             try:
                 consumer = self._broker.consumer(self.group, self.topics)
             except MessagingError as error:
@@ -108,11 +167,11 @@ class ConsumerWorker:
             done = _DoneOffsets()
             self._consumer = consumer
             try:
-                while not self._stopping.is_set():
+                while not self._stopping.is_set() and not self.fenced:
                     record = consumer.poll(self._poll_timeout_s)
                     if record is None:
                         done.commit(consumer)  # idle: nothing is gained by waiting
-                    elif self.handle(record):
+                    elif self.handle(record, member=consumer):
                         done.add(record)
                         if done.age() >= self._commit_interval_s:
                             done.commit(consumer)
@@ -125,8 +184,10 @@ class ConsumerWorker:
                 consumer.close()
         self._forget_dead_letter_producer()
 
-    def handle(self, record: Record) -> bool:
-        """Apply one record, or dead-letter it; False if stopping interrupted the retries (do not commit)."""
+    def handle(self, record: Record, *, member: Consumer | None = None) -> bool:
+        """Apply one record, or dead-letter it; False if it was not (stopping interrupted the retries, the
+        worker was fenced): then do not commit it. `member` is the consumer that polled it: a dead letter
+        commits the record's offset in its own transaction (module docstring)."""
         trace = tracecontext.parse(_header(record, tracecontext.HEADER))
         with log_context(
             topic=record.topic,
@@ -135,18 +196,18 @@ class ConsumerWorker:
             trace_id=trace.trace_id if trace else None,
             parent_id=trace.parent_id if trace else None,
         ):
-            return self._handle(record, traced=trace is not None)
+            return self._handle(record, member, traced=trace is not None)
 
-    def _handle(self, record: Record, *, traced: bool) -> bool:
+    def _handle(self, record: Record, member: Consumer | None, *, traced: bool) -> bool:
         try:
             event = decode(record.topic, record.value, key=record.key)
         except UndecodableEvent as refused:
-            return self._dead_letter(record, refused.reason)
+            return self._dead_letter(record, member, refused.reason)
         except Exception as error:
             # A record the codec fails on in a way nobody foresaw: set it aside rather than let one record
             # stop the consumer (and, replayed, stop it again after every restart).
             log.exception("decoding %s@%d/%d failed", record.topic, record.partition, record.offset)
-            return self._dead_letter(record, f"could not be decoded: {type(error).__name__}: {error}")
+            return self._dead_letter(record, member, f"could not be decoded: {type(error).__name__}: {error}")
         envelope = event.envelope
         with log_context(
             event=event.TYPE,
@@ -156,30 +217,52 @@ class ConsumerWorker:
             # A record from a producer that sent no traceparent: the trace id its flow would have had.
             trace_id=None if traced else tracecontext.trace_id_for(envelope.correlation_id),
         ):
-            return self._apply_until_done(record, event)
+            return self._apply_until_done(record, member, event)
 
-    def _apply_until_done(self, record: Record, event: Event) -> bool:
+    def _apply_until_done(self, record: Record, member: Consumer | None, event: Event) -> bool:
         backoff_s = 0.1
-        while not self._stopping.is_set():
-            try:
-                self._apply(event)
-            except OrderingError as refused:
-                return self._dead_letter(record, f"{type(refused).__name__}: {refused}")
-            except Exception as error:
-                log.exception(
-                    "applying %s@%d/%d failed; retrying", record.topic, record.partition, record.offset
-                )
-                self._note(error)
-                self._stopping.wait(backoff_s)
-                backoff_s = min(backoff_s * 2, self._max_backoff_s)
-                continue
-            self.applied += 1
-            self.last_error = None
-            log.debug("event handled")
-            return True
-        return False
+        try:
+            while not self._stopping.is_set():
+                try:
+                    self._apply(event)
+                except OrderingError as refused:
+                    return self._dead_letter(record, member, f"{type(refused).__name__}: {refused}")
+                except Exception as error:
+                    stuck = self._failed_try(record, error)
+                    if stuck.tries % STUCK_AFTER_TRIES:
+                        log.warning("applying %s failed (try %d); retrying", stuck.where, stuck.tries, exc_info=True)
+                    else:
+                        log.exception(
+                            "consumer %s stuck: applying %s failed %d times in %.0f s; every partition of this "
+                            "member waits for it (docs/operations.md)",
+                            self.group,
+                            stuck.where,
+                            stuck.tries,
+                            stuck.seconds(),
+                        )
+                    self._stopping.wait(backoff_s)
+                    backoff_s = min(backoff_s * 2, self._max_backoff_s)
+                    continue
+                self.applied += 1
+                self.last_error = None
+                log.debug("event handled")
+                return True
+            return False
+        finally:
+            self._stuck = None
 
-    def _dead_letter(self, record: Record, reason: str) -> bool:
+    def _failed_try(self, record: Record, error: Exception) -> Stuck:
+        self.last_error = f"{type(error).__name__}: {error}"
+        before = self._stuck
+        self._stuck = Stuck(
+            where=f"{record.topic}@{record.partition}/{record.offset}",
+            since=before.since if before is not None else time.monotonic(),
+            tries=before.tries + 1 if before is not None else 1,
+            error=self.last_error,
+        )
+        return self._stuck
+
+    def _dead_letter(self, record: Record, member: Consumer | None, reason: str) -> bool:
         # The record's own headers, less the dlq-* ones of an earlier refusal: this refusal's replace them.
         own = tuple(
             (name, value) for name, value in record.headers if not name.startswith(DEAD_LETTER_HEADER_PREFIX)
@@ -192,7 +275,9 @@ class ConsumerWorker:
             (OFFSET_HEADER, str(record.offset).encode()),
         )
         backoff_s = 0.1
-        while not self._stopping.is_set():
+        # The record's offset is committed in the dead letter's own transaction, on the first try only
+        # (module docstring); without a member, the caller commits it.
+        while not self._stopping.is_set() and not self.fenced:
             try:
                 if self._dead_letters is None:
                     self._dead_letters = self._broker.producer(f"{self.group}-dead-letters")
@@ -200,7 +285,20 @@ class ConsumerWorker:
                     batch.send(
                         dead_letter_topic(record.topic), key=record.key, value=record.value, headers=headers
                     )
+                    if member is not None:
+                        batch.commit_offsets(member, record)
+            except ProducerFenced as error:
+                self._fence(record, error)
+                return False  # not set aside: not committed; the worker that took over reads it again
+            except CommitFailed as error:
+                # The partition moved to another member: it reads the record again and sets it aside.
+                where = f"{record.topic}@{record.partition}/{record.offset}"
+                log.info("not dead-lettering %s here: %s", where, error)
+                return False
             except MessagingError as error:
+                # The next tries commit the offset later, with the records applied around it: a member whose
+                # group moved on is refused each time by the group coordinator, and must not retry for ever.
+                member = None
                 # Not committed until it is safely aside: a record is never lost, only delayed.
                 self._note(error)
                 self._forget_dead_letter_producer()
@@ -213,8 +311,23 @@ class ConsumerWorker:
             return True
         return False
 
+    def _fence(self, record: Record, error: ProducerFenced) -> None:
+        self.fenced = True
+        self.last_error = f"{type(error).__name__}: {error}"
+        log.error(
+            "consumer %s fenced: another dead-letter producer with its name took over; it consumes no more "
+            "until the service restarts (%s@%d/%d was not set aside: %s)",
+            self.group,
+            record.topic,
+            record.partition,
+            record.offset,
+            self.last_error,
+        )
+        self._forget_dead_letter_producer()
+
     def _forget_dead_letter_producer(self) -> None:
-        # After a failed transaction the producer may be unusable (fenced, fatal): the next try makes a new one.
+        # After a failed transaction the producer may be unusable (a fatal error): the next try makes a new
+        # one. Not after fencing (`_fence`): the worker stops, as a new one would fence the one that took over.
         if self._dead_letters is not None:
             try:
                 self._dead_letters.close()
