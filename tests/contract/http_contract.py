@@ -81,7 +81,7 @@ class OpenApi:
         template = self.template_for(request.url.path)
         operation = self.document["paths"].get(template, {}).get(request.method.lower())
         if operation is None:
-            self._check_undeclared(response)
+            self._check_undeclared(response, template)
             return
         where = f"{request.method} {template}"
         status = str(response.status_code)
@@ -103,10 +103,19 @@ class OpenApi:
                 self._validate(response.headers[name], f"{header_pointer}/schema", f"{where} header {name}")
         self._validate(_body(response, media_type), f"{pointer}/content/{_escape(media_type)}/schema", where)
 
-    def _check_undeclared(self, response: httpx.Response) -> None:
+    def _check_undeclared(self, response: httpx.Response, template: str | None) -> None:
         assert response.status_code in (404, 405), f"an undeclared operation answered {response.status_code}"
         assert response.headers["content-type"] == "application/problem+json"
         self._validate(response.json(), "/components/schemas/Problem", "an undeclared operation")
+        if response.status_code == 405:
+            # The path is served, so the spec declares it, and `Allow` names exactly its methods (RFC 9110).
+            assert template is not None, f"405 on {response.request.url.path}, a path the spec lacks"
+            declared = {method.upper() for method in METHODS if method in self.document["paths"][template]}
+            declared |= {"HEAD"} if "GET" in declared else set()
+            allowed = set(response.headers.get("allow", "").split(", ")) - {""}
+            assert allowed == declared, f"405 on {template}: Allow {sorted(allowed)}, declared {sorted(declared)}"
+            schema = "/components/responses/MethodNotAllowed/content/application~1problem+json/schema"
+            self._validate(response.json(), schema, "a 405")
 
     def _validate(self, instance: Any, pointer: str, where: str) -> None:
         validator = Draft202012Validator(
@@ -138,6 +147,8 @@ def _escape(segment: str) -> str:
 def _body(response: httpx.Response, media_type: str) -> Any:
     if media_type.endswith("json"):
         return json.loads(response.content)
+    if media_type == "application/yaml":  # the spec's schema is of the data, as schemathesis reads it too
+        return yaml.safe_load(response.text)
     return response.text
 
 

@@ -208,6 +208,15 @@ class TestReadOrders:
         assert len(page["orders"]) == 20
         assert page["next"] == page["orders"][-1]["order_id"]
 
+    def test_an_empty_cursor_is_no_cursor(self) -> None:
+        system = pen_and_ink()
+        placed = placed_order_id(system, ("pen", 1))
+
+        page = system.order.get("/orders", params={"after": ""})
+
+        assert page.status_code == 200
+        assert [order["order_id"] for order in page.json()["orders"]] == [placed]
+
     @pytest.mark.parametrize(
         ("params", "field"),
         [

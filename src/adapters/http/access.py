@@ -26,9 +26,11 @@ from enum import StrEnum
 from typing import Protocol
 
 from attrs import frozen
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from adapters.http.problems import FORBIDDEN, INVALID_TOKEN, UNAUTHENTICATED, ApiError
 from adapters.identity.verifier import TokenRefused
@@ -75,8 +77,46 @@ def admin_only(path: str, handler: CallerHandler, *, methods: Sequence[str] = ("
 
 
 def routes(endpoints: Sequence[Endpoint], verifier: Verifier) -> list[Route]:
-    """Starlette routes for the endpoints, each behind `guard` unless public."""
-    return [Route(e.path, guard(e, verifier), methods=list(e.methods)) for e in endpoints]
+    """One Starlette route per path, in the order the paths first appear; each method's handler behind
+    `guard` unless public.
+
+    A path's route takes every method and dispatches them itself, because Starlette's own 405 names only
+    the methods of the first route that matched the path (`Allow: GET, HEAD` on a path that also has PUT),
+    and a later route with a parameter would take a static path's other methods (GET /products/availability
+    read as the product "availability"). So any method a path does not have, OPTIONS included, answers 405
+    with `Allow` listing every method it has (RFC 9110 15.5.6).
+    """
+    by_path: dict[str, dict[str, PublicHandler]] = {}
+    for e in endpoints:
+        handlers = by_path.setdefault(e.path, {})
+        for method in e.methods:
+            if method in handlers:
+                raise ValueError(f"{method} {e.path} is declared twice")
+            handlers[method] = guard(e, verifier)
+    return [Route(path, _ByMethod(handlers), methods=None) for path, handlers in by_path.items()]
+
+
+class _ByMethod:
+    """An ASGI app answering each method with its handler, any other with 405 and `Allow`.
+
+    An ASGI app, not a function: Starlette would give a function endpoint the methods GET and HEAD alone.
+    """
+
+    def __init__(self, handlers: dict[str, PublicHandler]) -> None:
+        if "GET" in handlers and "HEAD" not in handlers:
+            handlers = {**handlers, "HEAD": handlers["GET"]}  # as Starlette does: the server drops the body
+        self._handlers = handlers
+        self._allow = ", ".join(sorted(handlers))
+        self._app = request_response(self._dispatch)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    async def _dispatch(self, request: Request) -> Response:
+        handler = self._handlers.get(request.method)
+        if handler is None:
+            raise HTTPException(status_code=405, headers={"Allow": self._allow})
+        return await handler(request)
 
 
 def guard(endpoint: Endpoint, verifier: Verifier) -> PublicHandler:

@@ -78,9 +78,13 @@ def required_query_id(params: Mapping[str, str], name: str) -> str:
 
 
 def optional_query_id(params: Mapping[str, str], name: str) -> str | None:
-    """An id from the query string if it holds one, or `InvalidRequest` naming the parameter."""
+    """An id from the query string if it holds one, or `InvalidRequest` naming the parameter.
+
+    An empty value (`?after=`) is no value: what a form or a URL template sends for "none", and no id is
+    empty, so it cannot mean anything else.
+    """
     value = params.get(name)
-    if value is None:
+    if not value:
         return None
     try:
         return require_id(name, value)

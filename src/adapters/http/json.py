@@ -1,8 +1,12 @@
 """Request bodies in: bytes -> JSON -> our attrs shapes, strictly, with every wrong field named.
 
 Our own cattrs converter (never the global one): unknown keys are refused (`forbid_extra_keys`), an integer
-must be a JSON integer (not `true`, `2.0` or `"2"`), a string a JSON string, a price a decimal string, an
-array a JSON array: the forms of `adapters.strict`, which the wire's converter applies too. Fields whose
+must be a JSON integer (not `true`, `2.5` or `"2"`), a string a JSON string, a price a decimal string, an
+array a JSON array: the forms of `adapters.strict`, which the wire's converter applies too. One difference,
+at this edge only: an integral number written with a fraction or an exponent (`2.0`, `2e0`) is the integer
+2. JSON has one kind of number and JSON Schema, which openapi.yaml speaks, counts 2.0 as an integer (no
+keyword could exclude it), and a client's encoder may write any whole float so (Python's `json.dumps(2.0)`).
+The wire's contract (asyncapi.yaml) is ours alone to write, and stays strict. Fields whose
 values have a domain rule are typed with the `NewType`s below; their hooks apply the domain's own `require_*`
 checks, so the edge and the core never disagree on what is valid, and cattrs' detailed validation reports all
 of them at once. `field_errors` turns cattrs' exception groups into `FieldError`s named by path:
@@ -47,6 +51,17 @@ Price = NewType("Price", Decimal)
 # A value of the wrong JSON type or form; the message is what the client reads.
 JsonShapeError = strict.WrongForm
 
+# Up to here a double holds every integer exactly. Past it the float may not be what the client wrote
+# (9007199254740993.0 parses as ...992), so it is left a float and refused: no bounded field comes near it.
+_EXACT_INTEGERS = 2**53
+
+
+def _integral(value: Any) -> Any:
+    """An integral JSON number parsed as a float (2.0, 2e0) as the integer it is; any other value as it is."""
+    if type(value) is float and value.is_integer() and abs(value) <= _EXACT_INTEGERS:
+        return int(value)
+    return value
+
 
 def _price(value: Any, _: type) -> Decimal:
     return require_price("price", strict.money(value, strict.PRICE))
@@ -54,6 +69,7 @@ def _price(value: Any, _: type) -> Decimal:
 
 def _initial_stock(value: Any, _: type) -> int:
     # Created stock goes in through `restock`, so it has restock's upper bound; 0 means "none yet".
+    value = _integral(value)
     if type(value) is int and 0 <= value <= MAX_QUANTITY:
         return value
     raise JsonShapeError(f"must be an integer from 0 to {MAX_QUANTITY}")
@@ -78,16 +94,26 @@ def _domain_rule(check: Callable[[str, Any], T]) -> Callable[[Any, type], T]:
     return structure
 
 
+def _integer_rule(check: Callable[[str, Any], T]) -> Callable[[Any, type], T]:
+    """`_domain_rule` for an integer, which may come written as 2.0."""
+    rule = _domain_rule(check)
+
+    def structure(value: Any, type_: type) -> T:
+        return rule(_integral(value), type_)
+
+    return structure
+
+
 def _make_converter() -> Converter:
     converter = Converter(forbid_extra_keys=True, detailed_validation=True)
-    converter.register_structure_hook(int, _strict(strict.integer))
+    converter.register_structure_hook(int, _strict(lambda value: strict.integer(_integral(value))))
     converter.register_structure_hook(str, _strict(strict.string))
     converter.register_structure_hook(bool, _strict(strict.boolean))
     # After `str`: the domain's enums are StrEnums, and would otherwise take the `str` hook.
     converter.register_structure_hook(StrEnum, _enum_member)
     converter.register_structure_hook(Id, _domain_rule(require_id))
-    converter.register_structure_hook(Quantity, _domain_rule(require_quantity))
-    converter.register_structure_hook(StockLevel, _domain_rule(require_stock))
+    converter.register_structure_hook(Quantity, _integer_rule(require_quantity))
+    converter.register_structure_hook(StockLevel, _integer_rule(require_stock))
     converter.register_structure_hook(Name, _domain_rule(require_name))
     converter.register_structure_hook(InitialStock, _initial_stock)
     converter.register_structure_hook(Price, _price)
