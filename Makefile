@@ -30,7 +30,7 @@ help:
 
 $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "install: dependencies into $(VENV) (first run, or pyproject.toml changed)..."
+	@echo "install: dependencies into $(VENV) (first run, or pyproject.toml changed)..." >&2
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[services,test,lint]'
 	@touch $@
 

@@ -12,22 +12,27 @@
    the local key the services made at start (so only once they are ready).
 4. A banner with the URLs, tokens for a customer, the payment provider and an admin (valid 12 h), and
    examples that use them; then every service's log lines.
+5. Until Ctrl-C (or SIGTERM): a service that dies, or the broker this run started, is started again after a
+   pause that grows with each death in a row (1, 2, 4 ... 30 s), and each death and restart is said on
+   stderr and as a line of the log stream (run_supervisor.py).
 
 The services' log lines are the only thing on stdout, each one JSON object that names its service (see
 service_logs.py), so `make run | jq ...` reads them; what this script says itself (progress, the banner,
-errors) goes to stderr, and stays on the terminal.
+errors) goes to stderr, and stays on the terminal. A service's death and restart are said on both: on stdout
+as a line of that service's log (`"logger": "run"`), so the stream tells its whole story.
 
 With an identity provider configured (AUTH_JWKS_URL, AUTH_KEY_FILES) nothing here can sign a token the
 services accept: the sample products are not loaded and the banner prints no tokens.
 
-Ctrl-C (or any service dying) stops the services, and the broker if this run started it. Errors are one line,
-and the exit status 1.
+Ctrl-C or SIGTERM stops the services, and the broker if this run started it; exit status 0. A failure to
+start (before the banner) is one line, and the exit status 1.
 
 This file is the sequence; its steps live beside it:
 
     run_processes.py    starting Kafka and the services, waiting until they are ready, stopping them
     sample_products.py  loading data/sample-products.json
     run_banner.py       the banner and its tokens
+    run_supervisor.py   restarting what dies, with a growing pause
     run_console.py      what the script says on stderr, and RunError
 """
 
@@ -38,6 +43,8 @@ import signal
 import subprocess
 import sys
 import time
+
+import httpx
 
 import localkafka
 from entrypoints.settings import Settings, SettingsError
@@ -52,6 +59,7 @@ from run_processes import (
     stop_all,
     wait_until_ready,
 )
+from run_supervisor import Supervisor
 from sample_products import load_sample_products
 
 # What the bench and the tests use as `run.<name>`: kept here, where they were before the steps had modules.
@@ -81,9 +89,19 @@ def main() -> int:
         if not os.environ.get("PRODUCT_SERVICE_URL", "").strip():  # where this run puts it, not the default
             env["PRODUCT_SERVICE_URL"] = urls["product"]
         ports = _ports(settings)
-        for name in SERVICES:
+
+        def start(name: str) -> subprocess.Popen[bytes]:
             own = {"DEMO_SIGN_IN": "on"} if name == "order" and demo_off is None else {}
-            services[name] = start_service(name, ports[name], {**env, **own}, host=host)
+            return start_service(name, ports[name], {**env, **own}, host=host)
+
+        def ready(name: str) -> bool:
+            try:
+                return httpx.get(f"{urls[name]}/readyz", timeout=1.0).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        for name in SERVICES:
+            services[name] = start(name)
             wait_until_ready(name, ports[name], services[name], host=host)
         tokens = banner_tokens(settings)  # signed only now: the services have made the key file
         if tokens is None:
@@ -92,10 +110,9 @@ def main() -> int:
         else:
             load_sample_products(urls["product"], tokens.admin)
         say(banner(urls, bootstrap, settings.data_dir, tokens, demo_off))
-        while True:  # until Ctrl-C, or a service dies
-            dead = [name for name, process in services.items() if process.poll() is not None]
-            if dead:
-                raise RunError(f"the {dead[0]} service exited with status {services[dead[0]].returncode}")
+        supervisor = Supervisor(services, start, ready, started_broker)
+        while True:  # until Ctrl-C or SIGTERM; what dies is started again
+            supervisor.check()
             time.sleep(0.5)
     except KeyboardInterrupt:
         say("\nrun: stopping...")

@@ -9,7 +9,11 @@ service:
 
     make run | jq 'select(.order_id == "<id>")'
 
-The services' outputs are copied by a thread each; a line is written whole, one at a time.
+The services' outputs are copied by a thread each; a line is written whole, one at a time. `make run`'s
+own news about a service (that it died and is restarted, that it is ready again) joins the stream in the same
+shape too, with `"logger": "run"` (`notice`), so that the stream tells a service's whole story:
+
+    make run | jq 'select(.logger == "run")'
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from typing import IO, TextIO
 
 # The `logger` of a line that did not come through the service's logging.
 UNLOGGED = "output"
+# The `logger` of what `make run` itself says about a service (tools/run_supervisor.py).
+RUN = "run"
 
 # Such a line's level, where it says one: librdkafka's syslog severity (`%3|`), uvicorn's `INFO:` before the
 # app is loaded. Where it says none, `error`: what bypasses the logging is far more often a traceback or a
@@ -53,13 +59,30 @@ def json_line(service: str, text: str, now: datetime) -> str | None:
     if isinstance(logged, dict):
         return text if "service" in logged else json.dumps({**logged, "service": service}, ensure_ascii=False)
     wrapped = {
-        "time": now.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z",
-        "level": _level(text),
-        "service": service,
-        "logger": UNLOGGED,
-        "message": text,
+        "time": _stamp(now), "level": _level(text), "service": service, "logger": UNLOGGED, "message": text
     }
     return json.dumps(wrapped, ensure_ascii=False)
+
+
+def notice(service: str, level: str, message: str, now: datetime, **fields: object) -> str:
+    """What `make run` says about `service` (it died, it is restarted), as a line of the stream."""
+    said = {"time": _stamp(now), "level": level, "service": service, "logger": RUN, "message": message}
+    return json.dumps({**said, **fields}, ensure_ascii=False)
+
+
+def write(line: str, log: TextIO) -> bool:
+    """Write one line whole, never interleaved with another thread's; False once `log` cannot be written
+    (the reader of a pipe, jq, has gone; a full disk; a closed file)."""
+    try:
+        with _one_at_a_time:
+            log.write(line + "\n")
+            log.flush()
+    except BrokenPipeError:
+        _write_nowhere(log)
+        return False
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def copy(
@@ -77,15 +100,11 @@ def copy(
             line = json_line(service, raw.decode(errors="replace"), clock())
             if line is None or not writing:
                 continue
-            try:
-                with _one_at_a_time:
-                    log.write(line + "\n")
-                    log.flush()
-            except BrokenPipeError:
-                writing = False
-                _write_nowhere(log)
-            except (OSError, ValueError):  # a full disk, a closed file
-                writing = False
+            writing = write(line, log)
+
+
+def _stamp(now: datetime) -> str:
+    return now.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def _level(text: str) -> str:

@@ -19,7 +19,7 @@ import pytest
 import run
 from adapters.logs import JsonLines
 from entrypoints import message_service, order_service, product_service
-from service_logs import UNLOGGED, copy, json_line, service_name
+from service_logs import RUN, UNLOGGED, copy, json_line, notice, service_name
 
 READ_AT = datetime(2026, 11, 30, 20, 5, 9, 174_000, tzinfo=UTC)
 
@@ -156,6 +156,20 @@ class TestTheCopy:
         lines = [json.loads(line) for line in log.getvalue().splitlines()]
         assert len(lines) == 150
         assert all(line["message"] == f"{line['service']} says something long enough" for line in lines)
+
+
+class TestWhatMakeRunSaysAboutAService:
+    def test_is_a_line_of_the_stream_in_the_same_shape_with_its_own_logger_and_fields(self):
+        line = notice("order-service", "warning", "the order service was killed by SIGKILL", READ_AT, pid=42)
+
+        assert parsed(line) == {
+            "time": "2026-11-30T20:05:09.174Z",
+            "level": "warning",
+            "service": "order-service",
+            "logger": RUN,
+            "message": "the order service was killed by SIGKILL",
+            "pid": 42,
+        }
 
 
 class TestTheServicesNames:
