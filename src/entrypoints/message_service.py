@@ -2,7 +2,8 @@
 
     uvicorn --factory entrypoints.message_service:create_app_from_environment
 
-Background work: a consumer of order-status that records each status's message for the customer.
+Background work: a consumer of order-status that records each status's message for the customer, and the
+retention job (entrypoints.retention).
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ from adapters.sqlite.views import SqliteMessageViews
 from entrypoints import message_app
 from entrypoints.consumers import message_events
 from entrypoints.identity import token_verifier
-from entrypoints.runtime import background, collect_garbage_less_often, database_check, kafka_check, new_id
+from entrypoints.retention import prune_job
+from entrypoints.runtime import (
+    background,
+    collect_garbage_less_often,
+    consumer_check,
+    database_check,
+    kafka_check,
+    new_id,
+    utc_now,
+)
 from entrypoints.settings import Settings
 
 GROUP = "message-service"
@@ -40,9 +50,12 @@ def create_app(settings: Settings) -> Starlette:
         readiness={
             "database": database_check(database),
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
+            "consumer": consumer_check(statuses),
         },
         lifespan=background(
-            workers=[statuses], closers=[*verifier_closers, broker.close, database.close_all]
+            workers=[statuses],
+            periodic=[prune_job(database, settings, clock=utc_now)],
+            closers=[*verifier_closers, broker.close, database.close_all],
         ),
         registry=registry_of(ConsumerCollector([statuses])),
     )

@@ -43,8 +43,16 @@ from adapters.http.representations import order_json, status_json
 from adapters.http.service import Lifespan, build_app, json_bytes, read_json
 from ordering_core.customers import Caller
 from ordering_core.holds import HoldLimit
-from ordering_core.orders import CancelReason
-from ordering_core.ports import IdempotencyStore, Offload, OrderUnitOfWork, OrderViews, ProductCatalog, Reply
+from ordering_core.orders import CancelReason, Order
+from ordering_core.ports import (
+    IdempotencyStore,
+    KeyedPlacement,
+    Offload,
+    OrderUnitOfWork,
+    OrderViews,
+    ProductCatalog,
+    Reply,
+)
 from ordering_core.services.orders import cancel_order, mark_paid, order_for, orders_page, place_order
 from ordering_core.values import Line
 
@@ -131,9 +139,10 @@ class _OrderApi:
         document = await read_json(request)
         lines = structure(document, ItemsBody).lines()
         key = _idempotency_key(request)
+        keyed = None if key is None else KeyedPlacement(key, _order_body)
 
         async def place_now() -> Reply:
-            return await self._place(lines, caller.customer_id, correlation_id(request))
+            return await self._place(lines, caller.customer_id, correlation_id(request), keyed)
 
         if key is None:
             reply, replayed = await place_now(), False
@@ -153,7 +162,9 @@ class _OrderApi:
             headers["Idempotent-Replayed"] = "true"
         return Response(reply.body, status_code=201, media_type="application/json", headers=headers)
 
-    async def _place(self, lines: Sequence[Line], customer_id: str, correlation: str) -> Reply:
+    async def _place(
+        self, lines: Sequence[Line], customer_id: str, correlation: str, keyed: KeyedPlacement | None
+    ) -> Reply:
         order = await place_order(
             lines,
             customer_id=customer_id,
@@ -164,6 +175,7 @@ class _OrderApi:
             correlation_id=correlation,
             hold_limit=self._hold_limit,
             offload=self._offload,
+            keyed=keyed,  # its reply is bound to the key in the order's own unit of work
         )
         self._on_commit()
         log.info(
@@ -175,7 +187,7 @@ class _OrderApi:
                 "lines": len(order.lines),
             },
         )
-        return Reply(order.order_id, json_bytes(order_json(order)))
+        return Reply(order.order_id, _order_body(order))
 
     async def pay(self, request: Request, caller: Caller) -> Response:
         body = structure(await read_json(request), PaymentBody)
@@ -226,6 +238,11 @@ class _OrderApi:
             newest_first=query_newest_first(request.query_params),
         )
         return JSONResponse({"orders": [order_json(order) for order in orders], "next": next_cursor})
+
+
+def _order_body(order: Order) -> bytes:
+    """The 201 answer's body: what a repeat of the request with the same Idempotency-Key gets, byte for byte."""
+    return json_bytes(order_json(order))
 
 
 def _idempotency_key(request: Request) -> str | None:

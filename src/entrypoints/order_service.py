@@ -3,8 +3,9 @@
     uvicorn --factory entrypoints.order_service:create_app_from_environment
 
 Background work: the outbox relay (orders' events to Kafka), a consumer of stock-reservation-rejected (cancel
-out of stock), and a periodic sweep cancelling orders unpaid for longer than ORDER_PAYMENT_TIMEOUT_S (on the
-database's writer thread, like the HTTP side's units of work: adapters.sqlite.writer).
+out of stock), a periodic sweep cancelling orders unpaid for longer than ORDER_PAYMENT_TIMEOUT_S (on the
+database's writer thread, like the HTTP side's units of work: adapters.sqlite.writer), and the retention job
+(entrypoints.retention).
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from adapters.tracecontext import trace_id_for
 from entrypoints import order_app
 from entrypoints.consumers import order_events
 from entrypoints.identity import local_issuer, token_verifier
+from entrypoints.retention import prune_job
 from entrypoints.runtime import (
     background,
     collect_garbage_less_often,
+    consumer_check,
     database_check,
     kafka_check,
     new_id,
@@ -101,7 +104,7 @@ def create_app(settings: Settings) -> Starlette:
         offload=writer,
         views=SqliteOrderViews(database),
         catalog=HttpProductCatalog(product_service),
-        idempotency=SqliteIdempotencyStore(database),
+        idempotency=SqliteIdempotencyStore(database, ttl=timedelta(seconds=settings.idempotency_key_ttl_s)),
         verifier=verifier,
         new_id=new_id,
         clock=utc_now,
@@ -111,11 +114,12 @@ def create_app(settings: Settings) -> Starlette:
             "database": database_check(database),
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
             "outbox": outbox_check(relay, outbox.backlog),
+            "consumer": consumer_check(rejections),
             "product-service": product_service_check,
         },
         lifespan=background(
             workers=[relay, rejections],
-            periodic=[(settings.order_expiry_interval_s, expire)],
+            periodic=[(settings.order_expiry_interval_s, expire), prune_job(database, settings, clock=utc_now)],
             closers=[product_service.aclose, *verifier_closers, broker.close, writer.close, database.close_all],
         ),
         on_commit=relay.wake,

@@ -3,9 +3,10 @@
 The catalog and the availability check are public; creating, renaming, repricing and restocking a product
 need the role admin (`adapters.http.access`). `create_app` takes every dependency; nothing here connects or
 reads the environment. A use case that writes is handed to `offload` and awaited (in production it goes
-to the database's writer thread while the stock consumer writes: the loop never waits for that transaction); the catalog and the
-availability check read the committed state on the loop, which never waits in WAL mode. The stock ledger is
-not here: it is driven by the Kafka consumer the composition root runs in `lifespan`.
+to the database's writer thread while the stock consumer writes: the loop never waits for that
+transaction); the catalog and the availability check read the committed state on the loop, which never
+waits in WAL mode. The stock ledger is not here: it is driven by the Kafka consumer the composition root
+runs in `lifespan`.
 """
 
 from __future__ import annotations

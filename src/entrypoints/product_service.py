@@ -3,7 +3,8 @@
     uvicorn --factory entrypoints.product_service:create_app_from_environment
 
 Background work: a consumer of update-stock and restore-canceled-item (the stock ledger: the only place stock
-is taken or given back), and the outbox relay (stock-reservation-rejected to Kafka).
+is taken or given back), the outbox relay (stock-reservation-rejected to Kafka), and the retention job
+(entrypoints.retention).
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from adapters.sqlite.writer import Writer
 from entrypoints import product_app
 from entrypoints.consumers import product_events
 from entrypoints.identity import token_verifier
+from entrypoints.retention import prune_job
 from entrypoints.runtime import (
     background,
     collect_garbage_less_often,
+    consumer_check,
     database_check,
     kafka_check,
     new_id,
@@ -63,9 +66,12 @@ def create_app(settings: Settings) -> Starlette:
             "database": database_check(database),
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
             "outbox": outbox_check(relay, outbox.backlog),
+            "consumer": consumer_check(ledger),
         },
         lifespan=background(
-            workers=[relay, ledger], closers=[*verifier_closers, broker.close, writer.close, database.close_all]
+            workers=[relay, ledger],
+            periodic=[prune_job(database, settings, clock=utc_now)],
+            closers=[*verifier_closers, broker.close, writer.close, database.close_all],
         ),
         on_commit=relay.wake,
         registry=registry_of(

@@ -63,6 +63,13 @@ SETTINGS: tuple[Setting, ...] = (
         "the local HS256 keys, made on first start when no provider is set (empty: DATA_DIR/local-keys.json)",
     ),
     Setting("DEMO_SIGN_IN", "off", "on: the demo page's one-click sign-in (loopback only; make run sets it)"),
+    # Retention (adapters/sqlite/retention.py says why each window is what it is).
+    Setting("OUTBOX_SENT_RETENTION_S", "300", "how long an outbox row is kept once sent, in seconds"),
+    Setting(
+        "INBOX_RETENTION_S", "604800", "how long a consumed message's id is kept (at least the topics' retention)"
+    ),
+    Setting("IDEMPOTENCY_KEY_TTL_S", "86400", "how long an Idempotency-Key replays its answer, in seconds"),
+    Setting("PRUNE_INTERVAL_S", "60", "how often each service deletes what it kept long enough"),
 )
 
 LOCAL_KEY_FILE_NAME = "local-keys.json"
@@ -91,6 +98,10 @@ class Settings:
     auth_key_files: tuple[Path, ...]
     auth_local_key_file: Path
     demo_sign_in: bool
+    outbox_sent_retention_s: float
+    inbox_retention_s: float
+    idempotency_key_ttl_s: float
+    prune_interval_s: float
 
     @property
     def external_identity_provider(self) -> bool:
@@ -131,6 +142,10 @@ class Settings:
             auth_key_files=read("AUTH_KEY_FILES", _paths, "comma-separated file paths"),
             auth_local_key_file=local_key_file or data_dir / LOCAL_KEY_FILE_NAME,
             demo_sign_in=read("DEMO_SIGN_IN", _on_off, "on or off"),
+            outbox_sent_retention_s=read("OUTBOX_SENT_RETENTION_S", _not_negative, "a number of seconds, 0 or more"),
+            inbox_retention_s=read("INBOX_RETENTION_S", _positive, "a positive number of seconds"),
+            idempotency_key_ttl_s=read("IDEMPOTENCY_KEY_TTL_S", _positive, "a positive number of seconds"),
+            prune_interval_s=read("PRUNE_INTERVAL_S", _positive, "a positive number of seconds"),
         )._checked()
 
     def _checked(self) -> Settings:
@@ -205,6 +220,13 @@ def _port(raw: str) -> int:
     if not 1 <= port <= 65535:
         raise ValueError(raw)
     return port
+
+
+def _not_negative(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value < float("inf"):
+        raise ValueError(raw)
+    return value
 
 
 def _positive(raw: str) -> float:

@@ -142,6 +142,25 @@ class OrderUnitOfWork(UnitOfWork, Protocol):
     def inbox(self) -> Inbox:
         """The messages the Order Service consumed (stock-reservation-rejected)."""
 
+    @property
+    def replies(self) -> Replies:
+        """The answers bound to Idempotency-Keys, in the same transaction as the order they answer."""
+
+
+class Replies(Protocol):
+    def bind(self, customer_id: str, key: str, reply: Reply) -> None:
+        """Bind the customer's key (claimed through the `IdempotencyStore`) to the reply of the order this unit
+        of work places: committed with the order, or not at all."""
+
+
+@frozen
+class KeyedPlacement:
+    """An order placed with an Idempotency-Key: `place_order` binds `reply(order)` to the key in the unit of
+    work that stores the order, so no crash can leave the order placed and its key free for a second one."""
+
+    key: str
+    reply: Callable[[Order], bytes]
+
 
 class ProductUnitOfWork(UnitOfWork, Protocol):
     @property
@@ -235,7 +254,8 @@ class IdempotencyStore(Protocol):
         """
 
     def fulfil(self, customer_id: str, key: str, reply: Reply) -> None:
-        """Bind the customer's key the caller holds to its reply, for good (later claims return it)."""
+        """Bind the customer's key the caller holds to its reply (later claims return it, until the store's
+        time to live for keys has passed: then the key is free again)."""
 
     def release(self, customer_id: str, key: str) -> None:
         """Free the customer's key the caller holds; a key with a reply is never released."""

@@ -108,9 +108,9 @@ def services(
 ) -> Services:
     spec = OpenApi.load()
     shelf = InMemoryProductUnitOfWork(products)
-    orders = InMemoryOrderUnitOfWork()
-    messages = InMemoryMessageUnitOfWork()
     idempotency = InMemoryIdempotencyStore()
+    orders = InMemoryOrderUnitOfWork(keys=idempotency)  # its replies bind into the app's store
+    messages = InMemoryMessageUnitOfWork()
     clock = Clock()
     order_commits, product_commits = Commits(), Commits()
     checks = dict(readiness or {})

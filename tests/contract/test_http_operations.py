@@ -24,7 +24,6 @@ from adapters.http.probes import probe_routes
 from adapters.http.problems import ApiError, for_domain_error
 from adapters.http.service import read_json
 from adapters.memory.catalog import InMemoryProductCatalog
-from adapters.memory.idempotency import InMemoryIdempotencyStore
 from adapters.memory.orders import InMemoryOrderUnitOfWork
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryOrderViews
@@ -83,11 +82,13 @@ class TestEveryService:
 
         kept = client(system, name).get("/healthz", headers={"X-Correlation-Id": "trace-7"})
         replaced = client(system, name).get("/healthz", headers={"X-Correlation-Id": "<script>"})
+        empty = client(system, name).get("/healthz", headers={"X-Correlation-Id": ""})
         made = client(system, name).get("/healthz")
 
         assert kept.headers["x-correlation-id"] == "trace-7"
-        assert replaced.headers["x-correlation-id"] == f"{name}-1"
-        assert made.headers["x-correlation-id"] == f"{name}-2"
+        assert (replaced.status_code, replaced.headers["x-correlation-id"]) == (200, f"{name}-1")
+        assert (empty.status_code, empty.headers["x-correlation-id"]) == (200, f"{name}-2")
+        assert made.headers["x-correlation-id"] == f"{name}-3"
 
     def test_without_a_correlation_id_a_w3c_traceparent_s_trace_id_is_taken(self, name: str) -> None:
         trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -117,6 +118,37 @@ class TestEveryService:
         assert answer.status_code == 405
         assert answer.json()["type"] == "/problems/method-not-allowed"
         assert set(answer.headers["allow"].split(", ")) == {"GET", "HEAD"}
+
+
+class TestMethods:
+    """Any method a path does not have, OPTIONS included, is a 405 whose `Allow` names all the path has."""
+
+    @pytest.mark.parametrize("method", ["OPTIONS", "PATCH", "DELETE"])
+    def test_allow_names_every_method_of_a_path_served_by_several_routes(self, method: str) -> None:
+        answer = services().product.request(method, "/products/pen")
+
+        assert answer.status_code == 405
+        assert answer.headers["allow"] == "GET, HEAD, PUT"
+
+    def test_a_static_path_is_not_read_as_a_parameter_for_its_other_methods(self) -> None:
+        answer = services().product.get("/products/availability")
+
+        assert (answer.status_code, answer.headers["allow"]) == (405, "POST")
+
+    @pytest.mark.parametrize(
+        ("name", "path", "allow"),
+        [
+            ("order", "/orders/order", {"POST"}),
+            ("order", "/orders/o-1", {"GET", "HEAD"}),
+            ("message", "/messages", {"GET", "HEAD"}),
+            ("product", "/openapi.yaml", {"GET", "HEAD"}),
+        ],
+    )
+    def test_options_answers_405_with_allow(self, name: str, path: str, allow: set[str]) -> None:
+        answer = client(services(), name).options(path)
+
+        assert (answer.status_code, set(answer.headers["allow"].split(", "))) == (405, allow)
+        assert answer.json()["type"] == "/problems/method-not-allowed"
 
 
 class TestReadiness:
@@ -176,7 +208,7 @@ class TestServerErrors:
             offload=run_here,
             views=BrokenViews(orders),
             catalog=InMemoryProductCatalog(InMemoryProductUnitOfWork()),
-            idempotency=InMemoryIdempotencyStore(),
+            idempotency=orders.keys,
             verifier=identities.verifier(),
             new_id=Ids("order"),
             clock=Clock(),

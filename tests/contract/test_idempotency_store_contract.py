@@ -15,13 +15,15 @@ import pytest
 
 from adapters.http.idempotency import once
 from adapters.memory.idempotency import InMemoryIdempotencyStore
+from adapters.memory.orders import InMemoryOrderUnitOfWork
 from adapters.sqlite.database import Database
 from adapters.sqlite.idempotency import SqliteIdempotencyStore
-from adapters.sqlite.orders import ORDER_SCHEMA
-from ordering_core.ports import IdempotencyStore, Remembered, Reply, run_here
+from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
+from ordering_core.ports import IdempotencyStore, OrderUnitOfWork, Remembered, Reply, run_here
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)
+TTL = timedelta(hours=24)  # the stores' default: IDEMPOTENCY_KEY_TTL_S
 REPLY = Reply("o-1", b'{"order_id":"o-1"}')
 ALICE = "alice"
 BOB = "bob"
@@ -48,9 +50,19 @@ class TestIdempotencyStore:
         store.claim(ALICE, "k", "fp-1", T0)
         store.fulfil(ALICE, "k", REPLY)
 
-        remembered = store.claim(ALICE, "k", "fp-2", T0 + timedelta(days=1))
+        remembered = store.claim(ALICE, "k", "fp-2", T0 + TTL - timedelta(microseconds=1))
 
         assert remembered == Remembered("fp-1", REPLY)
+
+    def test_an_answered_key_is_free_again_once_its_ttl_has_run_out(self, store: IdempotencyStore) -> None:
+        store.claim(ALICE, "k", "fp-1", T0)
+        store.fulfil(ALICE, "k", REPLY)
+
+        taken_over = store.claim(ALICE, "k", "fp-2", T0 + TTL)
+        again = store.claim(ALICE, "k", "fp-2", T0 + TTL)
+
+        assert taken_over is None
+        assert again == Remembered("fp-2", None)  # held by the new claim, without the old reply
 
     def test_a_released_key_is_free_again(self, store: IdempotencyStore) -> None:
         store.claim(ALICE, "k", "fp-1", T0)
@@ -119,8 +131,11 @@ class TestKeysOfCustomers:
 
         def placing_for(customer_id: str) -> Callable[[], Awaitable[Reply]]:
             async def place() -> Reply:
+                # The act binds its reply with its work (the order's unit of work does, in the services).
                 placed.append(customer_id)
-                return Reply(f"o-{customer_id}", customer_id.encode())
+                reply = Reply(f"o-{customer_id}", customer_id.encode())
+                store.fulfil(customer_id, "k", reply)
+                return reply
 
             return place
 
@@ -158,3 +173,41 @@ class TestInMemoryStore:
         store.fulfil(ALICE, "a", REPLY)
 
         assert list(store.entries) == [(ALICE, "b")]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def keys_and_orders(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[IdempotencyStore, OrderUnitOfWork]]:
+    """A key store and the order unit of work whose `replies` bind into it, as each service wires them."""
+    if request.param == "memory":
+        orders = InMemoryOrderUnitOfWork(keys=InMemoryIdempotencyStore(lease=LEASE))
+        yield orders.keys, orders
+    else:
+        with Database(tmp_path / "order.db", ORDER_SCHEMA) as database:
+            yield SqliteIdempotencyStore(database, lease=LEASE), SqliteOrderUnitOfWork(database)
+
+
+class TestRepliesBoundInTheOrdersUnitOfWork:
+    def test_a_reply_bound_and_committed_answers_the_key(
+        self, keys_and_orders: tuple[IdempotencyStore, OrderUnitOfWork]
+    ) -> None:
+        keys, orders = keys_and_orders
+        keys.claim(ALICE, "k", "fp-1", T0)
+
+        with orders:
+            orders.replies.bind(ALICE, "k", REPLY)
+            orders.commit()
+
+        assert keys.claim(ALICE, "k", "fp-1", T0 + LEASE) == Remembered("fp-1", REPLY)
+
+    def test_a_reply_bound_in_a_block_that_does_not_commit_leaves_the_key_held(
+        self, keys_and_orders: tuple[IdempotencyStore, OrderUnitOfWork]
+    ) -> None:
+        keys, orders = keys_and_orders
+        keys.claim(ALICE, "k", "fp-1", T0)
+
+        with orders:
+            orders.replies.bind(ALICE, "k", REPLY)
+
+        assert keys.claim(ALICE, "k", "fp-2", T0) == Remembered("fp-1", None)

@@ -33,7 +33,7 @@ class TestSqliteIdempotencyStore:
 
         with Database(tmp_path / "order.db", ORDER_SCHEMA) as after:
             store = SqliteIdempotencyStore(after, lease=LEASE)
-            remembered = store.claim(ALICE, "k", "fp-1", T0 + timedelta(days=1))
+            remembered = store.claim(ALICE, "k", "fp-1", T0 + timedelta(hours=23))
 
         assert remembered == Remembered("fp-1", REPLY)
 

@@ -223,13 +223,13 @@ class TestOpeningADatabase:
     def test_refuses_another_services_file(self, tmp_path, open_databases):
         open_databases(tmp_path / "message.db", MESSAGE_SCHEMA).close_all()
 
-        with pytest.raises(UnusableDatabase, match="no orders, outbox table"):
+        with pytest.raises(UnusableDatabase, match="no idempotency_keys, orders, outbox table"):
             Database(tmp_path / "message.db", ORDER_SCHEMA)
 
     def test_an_adapter_refuses_another_services_database(self, tmp_path, open_databases):
         messages = open_databases(tmp_path / "message.db", MESSAGE_SCHEMA)
 
-        with pytest.raises(ValueError, match="no orders, outbox table"):
+        with pytest.raises(ValueError, match="no idempotency_keys, orders, outbox table"):
             SqliteOrderUnitOfWork(messages)
 
 

@@ -222,7 +222,7 @@ class TestAnOrderFileOfRelease01:
     def test_the_old_idempotency_key_replays_its_order_to_the_unidentified_customer_only(self, orders):
         ((body,),) = orders.connection().execute("SELECT body FROM idempotency_keys").fetchall()
         store = SqliteIdempotencyStore(orders)
-        later = PLACED_AT + timedelta(days=30)
+        later = PLACED_AT + timedelta(hours=12)  # within the key's TTL (24 h from its claim, at PLACED_AT)
 
         for_the_owner = store.claim(UNIDENTIFIED_CUSTOMER, OLD_KEY, fingerprint(OLD_KEYS_REQUEST), later)
         for_a_customer = store.claim(A_CUSTOMER, OLD_KEY, fingerprint(OLD_KEYS_REQUEST), later)
@@ -297,8 +297,8 @@ class TestAnOrderFileOfRelease01:
 
 
 class TestAMessageFileOfRelease01:
-    def test_is_brought_to_version_2(self, messages):
-        assert version_of(messages.path) == MESSAGE_SCHEMA.version == 2
+    def test_is_brought_to_version_3(self, messages):
+        assert version_of(messages.path) == MESSAGE_SCHEMA.version == 3
 
     def test_keeps_every_value_of_every_column_it_had(self, old_messages_file, open_database):
         columns = tables_and_columns(old_messages_file)
@@ -330,6 +330,21 @@ class TestAMessageFileOfRelease01:
             ("v1-14", OrderStatus.PAID, UNIDENTIFIED_CUSTOMER),
         ]
         assert (list(anyones), list(a_customers)) == (list(theirs), [])
+
+    def test_a_status_told_twice_keeps_its_first_message_only(self, old_messages_file, open_database):
+        # Version 3 keeps one message per order and status; a file holding two (told twice under different
+        # ids) keeps the first, so the upgrade can make its unique index.
+        with closing(sqlite3.connect(old_messages_file)) as connection, connection:
+            connection.execute(
+                "INSERT INTO customer_messages (message_id, order_id, status, reason, text, occurred_at) "
+                "SELECT 'v1-99', order_id, status, reason, text, occurred_at FROM customer_messages "
+                "WHERE message_id = 'v1-14'"
+            )
+
+        upgraded = open_database(old_messages_file, MESSAGE_SCHEMA)
+
+        told = SqliteMessageViews(upgraded).messages_for("v1-5", customer_id=None)
+        assert [m.message_id for m in told] == ["v1-8", "v1-14"]
 
     def test_opening_it_again_changes_nothing(self, old_messages_file, open_database):
         open_database(old_messages_file, MESSAGE_SCHEMA).close_all()

@@ -437,6 +437,37 @@ class TestMessageUnitOfWork:
         assert storage.message_views().messages_for("o-1", customer_id=None) == []
 
 
+class TestNotifier:
+    """One message per order and status: what keeps a replay from telling the customer twice once the inbox
+    has forgotten the record's id (adapters/sqlite/retention.py)."""
+
+    def test_the_same_message_twice_is_kept_once(self, storage):
+        uow = storage.message_uow()
+        message = a_message("o-1", "m-1", OrderStatus.UNPAID)
+
+        with uow:
+            uow.notifier.notify(message)
+            uow.notifier.notify(message)
+            uow.commit()
+
+        assert storage.message_views().messages_for("o-1", customer_id=None) == [message]
+
+    def test_a_second_message_of_a_status_the_order_has_is_not_kept_and_the_first_stays(self, storage):
+        uow = storage.message_uow()
+        first = a_message("o-1", "m-1", OrderStatus.CANCELLED, CancelReason.CUSTOMER)
+        paid = a_message("o-1", "m-2", OrderStatus.PAID)
+
+        with uow:
+            uow.notifier.notify(first)
+            uow.notifier.notify(paid)
+            uow.commit()
+        with uow:
+            uow.notifier.notify(a_message("o-1", "m-3", OrderStatus.CANCELLED, CancelReason.OUT_OF_STOCK))
+            uow.commit()
+
+        assert storage.message_views().messages_for("o-1", customer_id=None) == [first, paid]
+
+
 # -- repositories ---------------------------------------------------------------------------------------------
 
 

@@ -5,17 +5,18 @@ choose the same key make two requests, and neither is ever given the other's ord
 
 A customer's key goes through three states in an `IdempotencyStore`:
 
-    free --claim--> held (the first request is running) --fulfil--> answered (for good)
+    free --claim--> held (the first request is running) --bind, with the order--> answered
+                       \\                                         (for IDEMPOTENCY_KEY_TTL_S, 24 h; then free)
                        \\--release (that request failed; a retry may use the key)--> free
 
 `claim` is the one atomic step: of two requests racing with one key, exactly one holds it; the other sees
 it held and is told to retry (409 in flight). A repeat of an answered key with the same body gets the stored
-answer byte for byte; with another body, 409. The key is bound after the order is committed, in a second
-step, so a crash between the two leaves the key held with no answer: it is refused as in flight until the
-store's lease runs out, and then a retry places the order again. Writing the key in the order's own
-transaction would close that window; the ports have no place for it today. A request cancelled while it runs
-(the server shutting down) is treated as such a crash: its order may have been committed on the writer
-thread meanwhile, so its key is not released.
+answer byte for byte; with another body, 409. The answer is bound in the order's own transaction
+(`KeyedPlacement`: the order's unit of work writes it with the order), so a crash leaves either no order and
+the key held (after the store's lease a retry places the order) or the order and its answered key (a retry
+gets the answer): never an order whose key is free for a second one. tests/contract/test_idempotency_crashes.py
+crashes at every step and retries. A request cancelled while it runs (the server shutting down) is treated
+as a crash: its order may have been committed on the writer thread meanwhile, so its key is not released.
 
 The store (`ordering_core.ports.IdempotencyStore`) is storage like any other: each of its steps is handed to
 the service's `Offload`, never run on the event loop.
@@ -51,7 +52,8 @@ async def once(
     act: Callable[[], Awaitable[Reply]],
 ) -> tuple[Reply, bool]:
     """Run `act` at most once per key of the customer's: its reply and False, or the reply stored before and
-    True. `customer_id` is the verified caller's, never a value from the request."""
+    True. `act` binds its reply to the key in the transaction of the work it does (`KeyedPlacement`), so a
+    crash cannot separate the two. `customer_id` is the verified caller's, never a value from the request."""
     remembered = await offload(partial(store.claim, customer_id, key, request_fingerprint, now))
     if remembered is not None:
         if remembered.fingerprint != request_fingerprint:
@@ -73,5 +75,4 @@ async def once(
     except BaseException:  # a refusal, a 503 or a bug: none of them bound the key
         await offload(partial(store.release, customer_id, key))
         raise
-    await offload(partial(store.fulfil, customer_id, key, reply))
     return reply, False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from adapters.memory.idempotency import InMemoryIdempotencyStore, InMemoryReplies
 from adapters.memory.transactions import InMemoryEventPublisher, InMemoryInbox, InMemoryUnitOfWork
 from ordering_core.holds import NOTHING_HELD, Holdings
 from ordering_core.orders import Order, OrderStatus
@@ -45,10 +46,18 @@ class InMemoryOrderRepository:
 
 
 class InMemoryOrderUnitOfWork(InMemoryUnitOfWork):
-    parts = ("orders", "events", "inbox")
+    """The Order Service's parts; `keys` is the Idempotency-Key store its `replies` bind into (a new one when
+    not given: the HTTP app must be given the same store)."""
 
-    def __init__(self, orders: Iterable[Order] = ()) -> None:
+    parts = ("orders", "events", "inbox", "replies")
+
+    def __init__(self, orders: Iterable[Order] = (), *, keys: InMemoryIdempotencyStore | None = None) -> None:
         super().__init__()
         self.orders = InMemoryOrderRepository(orders)
         self.events = InMemoryEventPublisher()
         self.inbox = InMemoryInbox()
+        self.replies = InMemoryReplies(keys if keys is not None else InMemoryIdempotencyStore())
+
+    @property
+    def keys(self) -> InMemoryIdempotencyStore:
+        return self.replies.store

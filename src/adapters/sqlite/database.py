@@ -8,6 +8,10 @@ Every connection is set up alike:
   consistent with the rest, because they are in the same transactions);
 - a busy timeout: a writer waits up to 5 s for another writer's transaction instead of failing at once;
 - foreign keys enforced (SQLite leaves them off by default; on, any future child table is checked);
+- incremental auto-vacuum: the pages rows leave free are kept for new rows until the retention job
+  (`adapters.sqlite.retention`) gives them back to the file system with `PRAGMA incremental_vacuum`. It is
+  set before a new file has a table; a file an earlier release made without it is rebuilt once with
+  VACUUM when it is opened (see `Database`);
 - `isolation_level=None`: the sqlite3 module never opens a transaction on its own, so a statement outside
   a unit of work commits by itself and a unit of work's transaction is exactly what it says (BEGIN IMMEDIATE).
 
@@ -32,6 +36,7 @@ BUSY_TIMEOUT_S = 5.0
 # STRICT tables (3.37) keep "2.50" a string and a quantity an integer, whatever a column's affinity would do;
 # JSON functions are built in from 3.38.
 MINIMUM_SQLITE_VERSION = (3, 38, 0)
+INCREMENTAL_AUTO_VACUUM = 2  # what PRAGMA auto_vacuum reads for INCREMENTAL (0 is NONE, 1 FULL)
 
 
 class UnusableDatabase(Exception):
@@ -63,7 +68,13 @@ def sql_text(value: str) -> str:
 
 
 class Database:
-    """The file at `path`, created (with its folders) or upgraded to `schema` when this object is made."""
+    """The file at `path`, created (with its folders) or upgraded to `schema` when this object is made.
+
+    Upgrading also switches a file made without incremental auto-vacuum to it. That is not a migration:
+    SQLite changes the mode only on a file without tables or by VACUUM, which cannot run inside the
+    migrations' transaction. It runs once, after them (1 s for a 205 MB file, measured), and a file already
+    in the mode is left as it is.
+    """
 
     def __init__(self, path: str | Path, schema: Schema, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         if sqlite3.sqlite_version_info < MINIMUM_SQLITE_VERSION:
@@ -84,6 +95,7 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._migrate()
+            self._vacuum_incrementally()
         except BaseException:
             self.close_all()
             raise
@@ -217,6 +229,11 @@ class Database:
             )
             self._connections.add(connection)
         try:
+            # On a new (empty) file, and before WAL: switching to WAL writes the first page, and then the file
+            # is no longer new enough for the auto-vacuum mode to change without a VACUUM. Only then: on a file
+            # in use, setting it would wait for the write lock.
+            if connection.execute("PRAGMA page_count").fetchone()[0] == 0:
+                connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise UnusableDatabase(
@@ -233,12 +250,21 @@ class Database:
         self._local.connection = connection
         return connection
 
+    def _vacuum_incrementally(self) -> None:
+        connection = self.connection()
+        if connection.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL_AUTO_VACUUM:
+            connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            # Outside any transaction, as VACUUM must be; this object's threads have not started yet, and
+            # another process's writer is waited for (busy timeout).
+            connection.execute("VACUUM")
+
     def _migrate(self) -> None:
         # In a write transaction: two processes opening a new file at once migrate it one after the other, and
         # the second finds the version already current.
         with self.transaction() as connection:
             found = connection.execute("PRAGMA user_version").fetchone()[0]
             if found > self.schema.version:
+                self._require_tables(connection)  # another service's file may well be at a higher version
                 raise UnusableDatabase(
                     f"{self.path} is at {self.schema.name} schema version {found}, newer than this release's "
                     f"{self.schema.version}"
@@ -248,12 +274,12 @@ class Database:
                     connection.execute(statement)
             # PRAGMA takes no parameters; the version is our own integer.
             connection.execute(f"PRAGMA user_version = {self.schema.version:d}")
-            present = {
-                name for (name,) in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
-            }
-            missing = self.schema.tables - present
-            if missing:
-                raise UnusableDatabase(
-                    f"{self.path} is not a {self.schema.name} database: it has no "
-                    f"{', '.join(sorted(missing))} table"
-                )
+            self._require_tables(connection)
+
+    def _require_tables(self, connection: sqlite3.Connection) -> None:
+        present = {name for (name,) in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+        missing = self.schema.tables - present
+        if missing:
+            raise UnusableDatabase(
+                f"{self.path} is not a {self.schema.name} database: it has no {', '.join(sorted(missing))} table"
+            )

@@ -6,10 +6,12 @@ key)): the fingerprint of the claiming request's body, when it was claimed, and 
 
     free      no row
     held      a row without a reply, claimed less than the lease ago
-    answered  a row with a reply, kept for good
+    answered  a row with a reply, claimed less than the key's TTL ago (24 h: IDEMPOTENCY_KEY_TTL_S)
 
 A held row whose lease has run out is free again: its request died between claiming the key and placing or
-releasing it (a crash or a restart in that window). The row stays until another request claims the key.
+releasing it (a crash or a restart in that window). So is an answered row older than the TTL: a client
+retries for minutes, not days. Either row stays until another request claims the key or the retention job
+deletes it (`adapters.sqlite.retention.prune_idempotency_keys`).
 
 Keys kept by schema version 1, before orders had customers, were given to UNIDENTIFIED_CUSTOMER by the
 upgrade. No token names that customer, so they are never replayed: a request first sent before the upgrade
@@ -30,7 +32,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from adapters.sqlite.database import Database
-from adapters.sqlite.orders import epoch_us
+from adapters.sqlite.orders import BIND_REPLY, epoch_us
 from ordering_core.ports import Remembered, Reply
 
 # Every statement is a constant: sqlite3 prepares each once per connection and reuses it.
@@ -38,14 +40,13 @@ _TABLE_EXISTS = "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'id
 _SELECT = (
     "SELECT fingerprint, claimed_at_us, order_id, body FROM idempotency_keys WHERE customer_id = ? AND key = ?"
 )
-# A new key, or a lapsed claim taken over: either way the row becomes the new claimant's, as if fresh.
+# A new key, a lapsed claim or an expired answer taken over: the row becomes the new claimant's, as if fresh.
 _CLAIM = (
     "INSERT INTO idempotency_keys (customer_id, key, fingerprint, claimed_at, claimed_at_us) "
     "VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, "
-    "claimed_at = excluded.claimed_at, claimed_at_us = excluded.claimed_at_us"
+    "claimed_at = excluded.claimed_at, claimed_at_us = excluded.claimed_at_us, order_id = NULL, body = NULL"
 )
-_FULFIL = "UPDATE idempotency_keys SET order_id = ?, body = ? WHERE customer_id = ? AND key = ?"
 # `order_id IS NULL`: a key with a reply is never released, whoever asks.
 _RELEASE = "DELETE FROM idempotency_keys WHERE customer_id = ? AND key = ? AND order_id IS NULL"
 
@@ -53,15 +54,18 @@ _RELEASE = "DELETE FROM idempotency_keys WHERE customer_id = ? AND key = ? AND o
 class SqliteIdempotencyStore:
     """Keys in the `idempotency_keys` table of `database` (the Order Service's)."""
 
-    def __init__(self, database: Database, *, lease: timedelta = timedelta(minutes=1)) -> None:
-        # The file, not only the schema, is asked: the unit of work does not require this table, so another
-        # service's database gets this far. Refusing here fails the wiring, not the first request with a key.
+    def __init__(
+        self, database: Database, *, lease: timedelta = timedelta(minutes=1), ttl: timedelta = timedelta(hours=24)
+    ) -> None:
+        # The file is asked, when the service is wired: another service's database fails the wiring, not the
+        # first request with a key.
         if database.connection().execute(_TABLE_EXISTS).fetchone() is None:
             raise ValueError(
                 f"{database!r} has no idempotency_keys table; is it the wrong service's database?"
             )
         self._database = database
         self._lease_us = lease // timedelta(microseconds=1)
+        self._ttl_us = ttl // timedelta(microseconds=1)
 
     def claim(self, customer_id: str, key: str, fingerprint: str, now: datetime) -> Remembered | None:
         now_us = epoch_us(now)
@@ -72,8 +76,9 @@ class SqliteIdempotencyStore:
             if row is not None:
                 held_fingerprint, claimed_at_us, order_id, body = row
                 if order_id is not None:
-                    return Remembered(held_fingerprint, Reply(order_id, body))
-                if now_us - claimed_at_us < self._lease_us:
+                    if now_us - claimed_at_us < self._ttl_us:
+                        return Remembered(held_fingerprint, Reply(order_id, body))
+                elif now_us - claimed_at_us < self._lease_us:
                     return Remembered(held_fingerprint, None)
             connection.execute(_CLAIM, (customer_id, key, fingerprint, now.isoformat(), now_us))
             return None
@@ -82,7 +87,7 @@ class SqliteIdempotencyStore:
         # No row only if the caller's lease ran out, another request took the key over and released it;
         # then the key is free and stays so, as in memory.
         with self._database.transaction() as connection:
-            connection.execute(_FULFIL, (reply.order_id, reply.body, customer_id, key))
+            connection.execute(BIND_REPLY, (reply.order_id, reply.body, customer_id, key))
 
     def release(self, customer_id: str, key: str) -> None:
         with self._database.transaction() as connection:

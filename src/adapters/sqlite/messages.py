@@ -45,6 +45,19 @@ _MESSAGES_WITH_CUSTOMERS = (
     "CREATE INDEX customer_messages_by_order ON customer_messages (order_id, seq)",
 )
 
+# Version 3: one message per order and status. An order reaches each status once (unpaid, paid, cancelled: a
+# repeated transition publishes nothing, and a second cancel keeps the first reason), so two messages of one
+# status can only be one status told twice. The inbox forgets ids after INBOX_RETENTION_S
+# (adapters/sqlite/retention.py); from then on this index is what keeps a replay from telling it again.
+# Should an earlier release have kept such a pair, the first is kept: the index could not be made otherwise.
+_ONE_MESSAGE_PER_STATUS = (
+    """
+    DELETE FROM customer_messages
+    WHERE seq NOT IN (SELECT min(seq) FROM customer_messages GROUP BY order_id, status)
+    """,
+    "CREATE UNIQUE INDEX customer_messages_one_per_status ON customer_messages (order_id, status)",
+)
+
 MESSAGE_SCHEMA = Schema(
     "message",
     tables=frozenset({"customer_messages", "inbox"}),
@@ -66,16 +79,18 @@ MESSAGE_SCHEMA = Schema(
             *INBOX_TABLES,
         ),
         _MESSAGES_WITH_CUSTOMERS,
+        _ONE_MESSAGE_PER_STATUS,
     ),
 )
 
 MESSAGE_COLUMNS = "message_id, order_id, customer_id, status, reason, text, occurred_at"
 
-# The message id is the status event's: the same message twice is one message for the customer.
-# ON CONFLICT names the column: OR IGNORE would also drop, silently, a row that breaks NOT NULL.
+# The message id is the status event's, and an order reaches each status once: the same message twice, or a
+# second message of one status, is one message for the customer. ON CONFLICT without a column covers both
+# unique keys, and only those: OR IGNORE would also drop, silently, a row that breaks NOT NULL.
 _INSERT = (
     f"INSERT INTO customer_messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (message_id) DO NOTHING"
+    "ON CONFLICT DO NOTHING"
 )
 
 
@@ -94,7 +109,8 @@ def message_from_row(row: Sequence[Any]) -> CustomerMessage:
 
 
 class SqliteNotifier:
-    """Keeps each customer message as a row; the HTTP endpoint shows them (`SqliteMessageViews`)."""
+    """Keeps each customer message as a row, one per order and status; the HTTP endpoint shows them
+    (`SqliteMessageViews`)."""
 
     def __init__(self, connect: Connect) -> None:
         self._connect = connect

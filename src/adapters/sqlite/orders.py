@@ -29,6 +29,7 @@ from adapters.sqlite.transactions import INBOX_TABLES, Connect, SqliteInbox, Sql
 from ordering_core.customers import UNIDENTIFIED_CUSTOMER
 from ordering_core.holds import NOTHING_HELD, Holdings
 from ordering_core.orders import CancelReason, Order, OrderLine, OrderStatus
+from ordering_core.ports import Reply
 
 # Version 2 rebuilds `orders` and `idempotency_keys` the way SQLite documents for changing a table's columns:
 # a new table, the rows copied into it, the old one dropped, the new one renamed and its indexes made again,
@@ -112,7 +113,7 @@ _IDEMPOTENCY_KEYS_OF_CUSTOMERS = (
 
 ORDER_SCHEMA = Schema(
     "order",
-    tables=frozenset({"orders", "outbox", "inbox"}),
+    tables=frozenset({"orders", "outbox", "inbox", "idempotency_keys"}),
     migrations=(
         (
             """
@@ -250,11 +251,30 @@ class SqliteOrderRepository:
         return Holdings(orders, units, from_epoch_us(oldest_us))
 
 
+# The one statement that binds a claimed Idempotency-Key to its reply (adapters/sqlite/idempotency.py has the
+# claim and the release): in the order's unit of work, and by the store's own `fulfil`.
+BIND_REPLY = "UPDATE idempotency_keys SET order_id = ?, body = ? WHERE customer_id = ? AND key = ?"
+
+
+class SqliteReplies:
+    """Idempotency-Keys' replies, written in the unit of work's transaction (`Replies` in ordering_core.ports).
+
+    No row is bound only if the claim's lease ran out and another request took the key over and released
+    it; the key is then free and stays so, as the store's `fulfil` leaves it."""
+
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+
+    def bind(self, customer_id: str, key: str, reply: Reply) -> None:
+        self._connect().execute(BIND_REPLY, (reply.order_id, reply.body, customer_id, key))
+
+
 class SqliteOrderUnitOfWork(SqliteUnitOfWork):
-    """`orders`, `events` (the outbox) and `inbox`, in one transaction per `with` block."""
+    """`orders`, `events` (the outbox), `inbox` and `replies`, in one transaction per `with` block."""
 
     def __init__(self, database: Database) -> None:
         super().__init__(database, *ORDER_SCHEMA.tables)
         self.orders = SqliteOrderRepository(self.connection)
         self.events = SqliteEventPublisher(self.connection)
         self.inbox = SqliteInbox(self.connection)
+        self.replies = SqliteReplies(self.connection)

@@ -4,6 +4,8 @@
 inserts it as a row, so an order and its events commit together or not at all. `SqliteOutbox` is what the
 relay (`adapters.messaging.relay.OutboxRelay`) reads: the rows not yet sent, oldest first, and `mark_sent` once
 Kafka has them. Rows are never reused: AUTOINCREMENT ids only grow, so "oldest first" is "smallest id first".
+A sent row is kept a few minutes (OUTBOX_SENT_RETENTION_S), then the retention job deletes it
+(`adapters.sqlite.retention`): the outbox holds the backlog and the last minutes, never the service's history.
 """
 
 from __future__ import annotations

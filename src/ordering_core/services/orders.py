@@ -28,11 +28,13 @@ from ordering_core.events import (
 from ordering_core.holds import HoldLimit, check_hold, require_holdable
 from ordering_core.orders import CancelReason, Order, OrderStatus
 from ordering_core.ports import (
+    KeyedPlacement,
     Offload,
     OrderRepository,
     OrderUnitOfWork,
     OrderViews,
     ProductCatalog,
+    Reply,
     run_here,
 )
 from ordering_core.values import Line, merge_lines, require_customer_id, require_id, require_positive_duration
@@ -51,9 +53,11 @@ async def place_order(
     correlation_id: str,
     hold_limit: HoldLimit | None = None,
     offload: Offload = run_here,
+    keyed: KeyedPlacement | None = None,
 ) -> Order:
     """Accept the customer's order if every line is available and their unpaid orders may hold it: store it
-    unpaid and announce it; else OrderUnavailable (or HoldLimitReached). No `hold_limit`: no limit.
+    unpaid and announce it; else OrderUnavailable (or HoldLimitReached). No `hold_limit`: no limit. With
+    `keyed`, the reply to its Idempotency-Key is bound in the same unit of work as the order.
 
     The catalog is awaited; the unit of work that stores the order is handed to `offload`, so an event loop
     running this never waits for the database itself (`ordering_core.ports.Offload`)."""
@@ -80,6 +84,8 @@ async def place_order(
                 check_hold(customer_id, uow.orders.holdings_of(customer_id), order.units, hold_limit, now)
             uow.orders.add(order)
             uow.events.publish(events)
+            if keyed is not None:
+                uow.replies.bind(customer_id, keyed.key, Reply(order.order_id, keyed.reply(order)))
             uow.commit()
         return order
 
