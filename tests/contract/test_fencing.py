@@ -104,9 +104,11 @@ class TestADeadLetter:
         topic = messaging.new_topic(unique("order-status"))
         messaging.broker.create_topics([Topic(dead_letter_topic(topic), 3)])
         group = unique("message-service")
-        messaging.broker.producer(unique("producer")).send_all(
+        producer = messaging.broker.producer(unique("producer"))
+        producer.send_all(
             [Message(topic, key=b"o-1", value=b"not json"), Message(topic, key=b"o-1", value=b"marker")]
         )
+        producer.close()
         member = messaging.broker.consumer(group, [topic])
         refused = messaging.receive(member, 1)[0]
         worker = ConsumerWorker(messaging.broker, group=group, topics=[topic], apply=lambda event: None)

@@ -39,6 +39,7 @@ def test_a_worker_that_caught_up_shows_no_lag_to_kafka_s_own_tools(
     producer = kafka_messaging.broker.producer(unique("producer"))
     for _ in range(3):  # three transactions: three markers on each partition they wrote to
         producer.send_all(Message(topic, key=f"o-{n}".encode(), value=b"{}") for n in range(6))
+    producer.close()
     kafka_messaging.broker.create_topics([Topic(f"{topic}.dlq", 3)])
     worker = ConsumerWorker(kafka_messaging.broker, group=group, topics=[topic], apply=lambda event: None)
     worker.start()
@@ -61,9 +62,9 @@ def test_a_member_that_committed_the_last_record_it_was_given_commits_past_its_m
 ):
     topic = kafka_messaging.new_topic(unique("orders"), partitions=1)
     group = unique("group")
-    kafka_messaging.broker.producer(unique("producer")).send_all(
-        [Message(topic, key=b"order-1", value=f"event-{n}".encode()) for n in range(3)]
-    )
+    producer = kafka_messaging.broker.producer(unique("producer"))
+    producer.send_all([Message(topic, key=b"order-1", value=f"event-{n}".encode()) for n in range(3)])
+    producer.close()
     member = kafka_messaging.broker.consumer(group, [topic])
     received = kafka_messaging.receive(member, 3)
 

@@ -82,6 +82,9 @@ class KafkaBroker:
     def close(self) -> None:
         for client in list(self._clients):
             client.close()
+        # An admin client has no close(): dropping it stops its thread, which would otherwise go on trying
+        # to reach a broker that is gone (and say so on stderr) until the process ends.
+        self._admin_client = None
 
     # -- helpers ---------------------------------------------------------------------------------------
 
