@@ -46,6 +46,22 @@ class TestIdempotencyKey:
         assert repeat.content == first.content
         assert len(system.orders.orders.orders) == 1
 
+    def test_a_repeat_that_writes_an_integer_as_2_0_is_the_same_request(self) -> None:
+        system = pen_and_ink()
+        key = {"Idempotency-Key": "k-5", "content-type": "application/json"}
+
+        first = system.order.post(
+            "/orders/order", content=b'{"items":[{"product_id":"pen","quantity":2}]}', headers=key
+        )
+        repeat = system.order.post(
+            "/orders/order", content=b'{"items":[{"product_id":"pen","quantity":2.0}]}', headers=key
+        )
+
+        assert (first.status_code, repeat.status_code) == (201, 201)
+        assert repeat.content == first.content
+        assert repeat.headers["idempotent-replayed"] == "true"
+        assert len(system.orders.orders.orders) == 1
+
     def test_the_same_key_with_a_different_body_is_refused(self) -> None:
         system = pen_and_ink()
         place(system, ("pen", 2), headers={"Idempotency-Key": "k-3"})

@@ -32,13 +32,17 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from adapters.http.json import integral_numbers
 from adapters.http.problems import IDEMPOTENCY_KEY_IN_FLIGHT, IDEMPOTENCY_KEY_REUSED, RETRY_AFTER_S, ApiError
 from ordering_core.ports import IdempotencyStore, Offload, Reply
 
 
 def fingerprint(document: Any) -> str:
-    """The same for the same JSON, whatever its spacing or key order."""
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The same for the same JSON, whatever its spacing, key order, or how it writes an integer (2 or 2.0,
+    which the service reads alike)."""
+    canonical = json.dumps(
+        integral_numbers(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -56,6 +56,17 @@ JsonShapeError = strict.WrongForm
 _EXACT_INTEGERS = 2**53
 
 
+def integral_numbers(document: Any) -> Any:
+    """`document` with every integral number written as a float (2.0, 2e0) made the integer it is, as the
+    converter reads it: so that two bodies the service reads alike are alike (an Idempotency-Key's
+    fingerprint)."""
+    if isinstance(document, dict):
+        return {key: integral_numbers(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [integral_numbers(value) for value in document]
+    return _integral(document)
+
+
 def _integral(value: Any) -> Any:
     """An integral JSON number parsed as a float (2.0, 2e0) as the integer it is; any other value as it is."""
     if type(value) is float and value.is_integer() and abs(value) <= _EXACT_INTEGERS:
