@@ -69,28 +69,24 @@ class LongWrite:
         self._thread.join(HOLD_AT_MOST_S)
 
 
-class Entering(SqliteOrderUnitOfWork):
-    """The Order Service's unit of work, telling when a block starts to open (and so to wait for the lock)."""
+class TellsWhenEntered:
+    """Mixed into a unit of work: `entering` is set when a block starts to open (and so to wait for the lock)."""
 
     def __init__(self, database: Database) -> None:
-        super().__init__(database)
+        super().__init__(database)  # type: ignore[call-arg]  # the unit of work it is mixed into takes it
         self.entering = threading.Event()
 
     def __enter__(self) -> Self:
         self.entering.set()
-        return super().__enter__()
+        return super().__enter__()  # type: ignore[misc,no-any-return]
 
 
-class EnteringProducts(SqliteProductUnitOfWork):
-    """The same for the Product Service's unit of work."""
+class Entering(TellsWhenEntered, SqliteOrderUnitOfWork):
+    """The Order Service's unit of work, telling when a block starts to open."""
 
-    def __init__(self, database: Database) -> None:
-        super().__init__(database)
-        self.entering = threading.Event()
 
-    def __enter__(self) -> Self:
-        self.entering.set()
-        return super().__enter__()
+class EnteringProducts(TellsWhenEntered, SqliteProductUnitOfWork):
+    """The Product Service's, the same."""
 
 
 class Claiming(SqliteIdempotencyStore):
