@@ -43,12 +43,17 @@ lint: $(INSTALLED)
 	$(PY) -m mypy
 
 PYTEST_ARGS ?=
+# Two processes (pytest-xdist), each test module on one of them (its fixtures are set up once) and each
+# process with a throwaway broker of its own: most of a test's time is waiting, which the other fills. On an
+# existing cluster (KAFKA_BOOTSTRAP_SERVERS) the two processes' services would join the same consumer
+# groups and take each other's records: one process. PYTEST_WORKERS=0 runs in this process.
+PYTEST_WORKERS ?= $(if $(strip $(KAFKA_BOOTSTRAP_SERVERS)),0,2)
 # The jars are fetched here, not inside pytest, so a first run shows its progress instead of a silent pause.
 # Debian's chromium, for the demo page's browser test, is installed here too when it is missing.
 test: $(INSTALLED) lint
 	@$(PY) -m localkafka fetch
 	@$(PY) tools/chromium.py
-	$(PY) -m pytest $(COVERAGE) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(COVERAGE) $(PYTEST_ARGS)
 
 # The property tests with 20x the examples: for a long look before a release, not for CI.
 soak: $(INSTALLED)

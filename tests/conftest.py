@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,19 @@ import localkafka
 settings.register_profile("default", deadline=None)
 settings.register_profile("soak", max_examples=2_000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test has an id of its own. `make test` runs on several processes (pytest-xdist), which hands
+    tests out by id: two tests with one id would run once, silently. Schemathesis names its tests one per
+    operation (`test_...[GET /products]`) but leaves them the function's id; they get their name's."""
+    for item in items:
+        if item.parent is not None and not item.nodeid.endswith(item.name):
+            # pytest 9 keeps the id as `_id` (what `Node.id` reads); the check below fails if that changes.
+            item._id = item.parent.id.child(item.name)
+    repeated = sorted(nodeid for nodeid, count in Counter(item.nodeid for item in items).items() if count > 1)
+    if repeated:
+        raise pytest.UsageError(f"tests share an id, a parallel run would run each once: {repeated}")
 
 
 @pytest.fixture(scope="session")
