@@ -44,6 +44,22 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
 
 
+# Which service consumes which events: each table below must name exactly these (`_as_declared` checks it
+# when the table is built), and the CLI asks a dead letter's owner by it.
+CONSUMED_BY: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
+    {
+        "order": (StockReservationRejected,),
+        "product": (StockReservationRequested, StockReleaseRequested),
+        "message": (OrderStatusChanged,),
+    }
+)
+
+
+def consumer_of(topic: str) -> str | None:
+    """The service ("order", "product", "message") that consumes `topic`, if one does."""
+    return next((service for service, events in CONSUMED_BY.items() if topic in {e.TYPE for e in events}), None)
+
+
 @frozen
 class Handler(Generic[E]):
     """The use case for one event type, as the service calls it."""
@@ -92,7 +108,7 @@ def order_events(
             on_published()
         return order
 
-    return Consumption.of(Handler(StockReservationRejected, rejected))
+    return _as_declared("order", Consumption.of(Handler(StockReservationRejected, rejected)))
 
 
 def product_events(
@@ -119,8 +135,9 @@ def product_events(
             log.info("stock released", extra={"stock_changes": _changes(outcome.stock_changes)})
         return outcome
 
-    return Consumption.of(
-        Handler(StockReservationRequested, reservation), Handler(StockReleaseRequested, release)
+    return _as_declared(
+        "product",
+        Consumption.of(Handler(StockReservationRequested, reservation), Handler(StockReleaseRequested, release)),
     )
 
 
@@ -133,7 +150,13 @@ def message_events(*, uow: MessageUnitOfWork) -> Consumption:
             log.info("customer message recorded", extra={"status": message.status, "text": message.text})
         return message
 
-    return Consumption.of(Handler(OrderStatusChanged, status))
+    return _as_declared("message", Consumption.of(Handler(OrderStatusChanged, status)))
+
+
+def _as_declared(service: str, consumption: Consumption) -> Consumption:
+    if tuple(consumption.handlers) != CONSUMED_BY[service]:
+        raise ValueError(f"the {service} service's table handles {consumption.topics}, not what CONSUMED_BY says")
+    return consumption
 
 
 def _changes(changes: Iterable[StockChange]) -> dict[str, int]:

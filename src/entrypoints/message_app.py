@@ -6,14 +6,14 @@ A signed-in customer reads their own orders' messages; an admin any order's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.http.access import Verifier, signed_in
+from adapters.http.access import Endpoint, Verifier, signed_in
 from adapters.http.bodies import required_query_id
 from adapters.http.probes import Check
 from adapters.http.representations import message_json
@@ -31,10 +31,11 @@ def create_app(
     readiness: Mapping[str, Check],
     lifespan: Lifespan | None = None,
     registry: CollectorRegistry | None = None,
+    dead_letters: Sequence[Endpoint] = (),
 ) -> Starlette:
     """The Message Service; `verifier` checks bearer tokens; `new_id` makes correlation ids for requests that
     come without one; `registry` is what GET /metrics reports, the HTTP metrics added (a new one when not
-    given)."""
+    given); `dead_letters` are the dead-letter operations (entrypoints.dead_letters), none when not given."""
 
     async def messages(request: Request, caller: Caller) -> Response:
         order_id = required_query_id(request.query_params, "order_id")
@@ -42,7 +43,7 @@ def create_app(
         return JSONResponse([message_json(message) for message in told])
 
     return build_app(
-        [signed_in("/messages", messages)],
+        [signed_in("/messages", messages), *dead_letters],
         verifier=verifier,
         new_id=new_id,
         readiness=readiness,

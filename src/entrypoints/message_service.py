@@ -2,8 +2,10 @@
 
     uvicorn --factory entrypoints.message_service:create_app_from_environment
 
-Background work: a consumer of order-status that records each status's message for the customer, and the
-retention job (entrypoints.retention).
+Background work: a consumer of order-status that records each status's message for the customer, the
+retention job (entrypoints.retention), and the count of dead letters waiting
+(adapters.messaging.dead_letter_watch) behind its gauge. Its dead letters are an admin's to list and replay
+over HTTP (entrypoints.dead_letters).
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from starlette.applications import Starlette
 
 from adapters.kafka.broker import KafkaBroker
 from adapters.logs import log_json_lines
+from adapters.messaging.dead_letter_watch import DeadLetterWatch
+from adapters.messaging.dead_letters import DeadLetters
+from adapters.messaging.topics import dead_letter_topic
 from adapters.messaging.worker import ConsumerWorker
-from adapters.metrics import ConsumerCollector, registry_of
+from adapters.metrics import ConsumerCollector, DeadLettersWaitingCollector, registry_of
 from adapters.sqlite.database import Database
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
 from adapters.sqlite.views import SqliteMessageViews
 from entrypoints import message_app
 from entrypoints.consumers import message_events
+from entrypoints.dead_letters import dead_letter_endpoints
 from entrypoints.identity import token_verifier
 from entrypoints.retention import prune_job
 from entrypoints.runtime import (
@@ -41,7 +47,18 @@ def create_app(settings: Settings) -> Starlette:
     uow = SqliteMessageUnitOfWork(database)  # one for the service, shared by its threads (adapters.sqlite)
 
     consumed = message_events(uow=uow)
-    statuses = ConsumerWorker(broker, group=GROUP, topics=consumed.topics, apply=consumed.apply)
+    dead_letters = DeadLetters(
+        broker, topics=[dead_letter_topic(t) for t in consumed.topics], name=GROUP, clock=utc_now
+    )
+    waiting = DeadLetterWatch(dead_letters.waiting)
+    statuses = ConsumerWorker(
+        broker,
+        group=GROUP,
+        topics=consumed.topics,
+        apply=consumed.apply,
+        clock=utc_now,
+        on_dead_letter=waiting.wake,
+    )
     verifier, verifier_closers = token_verifier(settings)
     return message_app.create_app(
         views=SqliteMessageViews(database),
@@ -53,11 +70,12 @@ def create_app(settings: Settings) -> Starlette:
             "consumer": consumer_check(statuses),
         },
         lifespan=background(
-            workers=[statuses],
+            workers=[statuses, waiting],
             periodic=[prune_job(database, settings, clock=utc_now)],
             closers=[*verifier_closers, broker.close, database.close_all],
         ),
-        registry=registry_of(ConsumerCollector([statuses])),
+        dead_letters=dead_letter_endpoints(dead_letters, on_replayed=waiting.wake),
+        registry=registry_of(ConsumerCollector([statuses]), DeadLettersWaitingCollector(waiting)),
     )
 
 

@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.http.access import Verifier, signed_in
+from adapters.http.access import Endpoint, Verifier, signed_in
 from adapters.http.bodies import (
     CancelBody,
     ItemsBody,
@@ -83,6 +83,7 @@ def create_app(
     lifespan: Lifespan | None = None,
     on_commit: Callable[[], None] | None = None,
     registry: CollectorRegistry | None = None,
+    dead_letters: Sequence[Endpoint] = (),
 ) -> Starlette:
     """The Order Service.
 
@@ -91,7 +92,8 @@ def create_app(
     `demo_sign_in` adds the demo page's one-click sign-in (None: it does not exist); `on_commit` is called
     after each request that may have committed events (so an outbox relay can wake up instead of waiting
     for its next look); `lifespan` runs the composition root's background work; `registry` is what
-    GET /metrics reports, the HTTP metrics added (a new one when not given).
+    GET /metrics reports, the HTTP metrics added (a new one when not given); `dead_letters` are the
+    dead-letter operations (entrypoints.dead_letters), none when not given.
     """
     api = _OrderApi(uow, offload, views, catalog, idempotency, new_id, clock, hold_limit, on_commit or _nothing)
     endpoints = [
@@ -101,6 +103,7 @@ def create_app(
         signed_in("/orders/{order_id}", api.get),
         signed_in("/orders", api.page),
         *page_endpoints(catalog, demo_sign_in),
+        *dead_letters,
     ]
     return build_app(
         endpoints,

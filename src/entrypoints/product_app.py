@@ -11,7 +11,7 @@ runs in `lifespan`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 from prometheus_client import CollectorRegistry
@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.http.access import Verifier, admin_only, public
+from adapters.http.access import Endpoint, Verifier, admin_only, public
 from adapters.http.bodies import ItemsBody, ProductBody, RestockBody
 from adapters.http.json import structure
 from adapters.http.probes import Check
@@ -42,13 +42,15 @@ def create_app(
     lifespan: Lifespan | None = None,
     on_commit: Callable[[], None] | None = None,
     registry: CollectorRegistry | None = None,
+    dead_letters: Sequence[Endpoint] = (),
 ) -> Starlette:
     """The Product Service.
 
     `uow` makes a fresh unit of work per request, run by `offload` when it writes; `verifier` checks the
     admins' bearer tokens; `new_id` makes correlation ids for requests without one; `on_commit` is called after
     a request committed a change (a product created, edited or restocked); `registry` is what GET /metrics
-    reports, the HTTP metrics added (a new one when not given).
+    reports, the HTTP metrics added (a new one when not given); `dead_letters` are the dead-letter
+    operations (entrypoints.dead_letters), none when not given.
     """
     api = _ProductApi(uow, offload, views, on_commit or _nothing)
     endpoints = [
@@ -58,6 +60,7 @@ def create_app(
         public("/products/{product_id}", api.get),
         admin_only("/products/{product_id}", api.put, methods=["PUT"]),
         admin_only("/products/{product_id}/restock", api.restock, methods=["POST"]),
+        *dead_letters,
     ]
     return build_app(
         endpoints,

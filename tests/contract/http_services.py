@@ -23,13 +23,19 @@ from starlette.applications import Starlette
 
 import identities
 from adapters.http.probes import Check
+from adapters.memory.broker import InMemoryBroker
 from adapters.memory.catalog import InMemoryProductCatalog
 from adapters.memory.idempotency import InMemoryIdempotencyStore
 from adapters.memory.messages import InMemoryMessageUnitOfWork
 from adapters.memory.orders import InMemoryOrderUnitOfWork
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryMessageViews, InMemoryOrderViews, InMemoryProductViews
+from adapters.messaging.broker import Message, MessagingError
+from adapters.messaging.dead_letters import DeadLetterRef, DeadLetters
+from adapters.messaging.topics import ALL_TOPICS, dead_letter_topic
 from entrypoints import message_app, order_app, product_app
+from entrypoints.consumers import CONSUMED_BY
+from entrypoints.dead_letters import dead_letter_endpoints
 from entrypoints.in_process import Counter as Ids  # deterministic ids: "<prefix>-1", "<prefix>-2", ...
 from ordering_core import (
     CatalogUnavailable,
@@ -78,6 +84,7 @@ class Services:
     message: ContractClient
     payments: ContractClient
     apps: dict[str, Starlette]
+    broker: InMemoryBroker  # where the dead letters are: each service answers for those of what it consumes
     delivered: int = field(default=0)
 
     def client(self, service: str, headers: Mapping[str, str], **options: Any) -> ContractClient:
@@ -114,6 +121,13 @@ def services(
     clock = Clock()
     order_commits, product_commits = Commits(), Commits()
     checks = dict(readiness or {})
+    broker = InMemoryBroker()
+    broker.create_topics(ALL_TOPICS)
+
+    def dead_letters(service: str) -> list[Any]:
+        topics = [dead_letter_topic(event.TYPE) for event in CONSUMED_BY[service]]
+        return dead_letter_endpoints(DeadLetters(broker, topics=topics, name=f"{service}-service", clock=clock))
+
     order = order_app.create_app(
         # The in-memory unit of work is reused: it is safe because a request's `with uow:` block never awaits.
         uow=lambda: orders,
@@ -126,6 +140,7 @@ def services(
         clock=clock,
         readiness=checks,
         on_commit=order_commits,
+        dead_letters=dead_letters("order"),
         **order_app_options,
     )
     product = product_app.create_app(
@@ -136,9 +151,14 @@ def services(
         new_id=Ids("product"),
         readiness=checks,
         on_commit=product_commits,
+        dead_letters=dead_letters("product"),
     )
     message = message_app.create_app(
-        views=InMemoryMessageViews(messages), verifier=identities.verifier(), new_id=Ids("message"), readiness=checks
+        views=InMemoryMessageViews(messages),
+        verifier=identities.verifier(),
+        new_id=Ids("message"),
+        readiness=checks,
+        dead_letters=dead_letters("message"),
     )
     return Services(
         products=shelf,
@@ -153,6 +173,7 @@ def services(
         message=ContractClient(message, spec, headers=identities.bearer()),
         payments=ContractClient(order, spec, headers=identities.payments()),
         apps={"order": order, "product": product, "message": message},
+        broker=broker,
     )
 
 
@@ -185,6 +206,38 @@ def problem_type(answer: httpx.Response) -> str:
 
 def published(system: Services) -> list[str]:
     return [event.TYPE for event in system.orders.events.published]
+
+
+def dead_letter(system: Services, topic: str = "update-stock", value: bytes = b"not json") -> str:
+    """A record of `topic` set aside as its consumer would have; the dead letter's ref."""
+    headers = [("dlq-reason", b"the value is not JSON"), ("dlq-topic", topic.encode()), ("dlq-partition", b"0")]
+    headers += [("dlq-offset", b"7"), ("dlq-at", EPOCH.isoformat().encode())]
+    producer = system.broker.producer("test-dead-letters")
+    producer.send_all([Message(dead_letter_topic(topic), key=b"o-1", value=value, headers=headers)])
+    return str(DeadLetterRef.of(system.broker.records(dead_letter_topic(topic))[-1]))
+
+
+class UnreachableBroker:
+    """A broker that cannot be read: Kafka away."""
+
+    def read(self, topics: Any, **_: Any) -> Any:
+        raise MessagingError("no broker answered in time")
+
+    def producer(self, name: str) -> Any:
+        raise MessagingError("no broker answered in time")
+
+
+def kafka_down() -> ContractClient:
+    """The Message Service, asked by an admin, with a Kafka it cannot reach."""
+    desk = DeadLetters(UnreachableBroker(), topics=["order-status.dlq"], name="message-service")
+    app = message_app.create_app(
+        views=InMemoryMessageViews(InMemoryMessageUnitOfWork()),
+        verifier=identities.verifier(),
+        new_id=Ids("message"),
+        readiness={},
+        dead_letters=dead_letter_endpoints(desk),
+    )
+    return ContractClient(app, OpenApi.load(), headers=identities.admin())
 
 
 class UnreachableCatalog:

@@ -17,6 +17,7 @@ from adapters.messaging.broker import (
     Message,
     MessagingError,
     ProducerFenced,
+    ReadIncomplete,
     UnknownTopic,
 )
 
@@ -62,6 +63,17 @@ def on_every_partition(topic, partitions, per_partition):
         for n in range(per_partition)
         for p in range(partitions)
     ]
+
+
+def read_when(messaging, topics, done, awaited):
+    """`Broker.read(topics)` once `done` holds for what it read. Kafka writes a transaction's markers after
+    the commit returns, so a read right after it may still end before the records; fails, saying what was
+    read, if that does not change in time."""
+    deadline = time.monotonic() + messaging.patience_s
+    while not done(read := messaging.broker.read(topics)):
+        if time.monotonic() >= deadline:
+            pytest.fail(f"waited {messaging.patience_s:.0f} s for {awaited}; read {values(read)}", pytrace=False)
+    return read
 
 
 def in_log_order(records):
@@ -477,3 +489,62 @@ class TestClosing:
 
         with pytest.raises(MessagingError):
             consumer.poll(timeout_s=0.1)
+
+
+class TestReading:
+    def test_a_read_returns_every_committed_record_in_partition_order_with_its_contents(self, messaging, unique):
+        topic = messaging.new_topic(unique("dead-letters"))
+        producer = messaging.broker.producer(unique("producer"))
+        sent = on_every_partition(topic, 3, per_partition=2)
+        producer.send_all(Message(m.topic, key=m.key, value=m.value, headers=[("why", b"n")]) for m in sent)
+
+        read = read_when(messaging, [topic], lambda r: len(r) == len(sent), "every record")
+
+        assert read == in_log_order(read)
+        assert {r.partition for r in read} == {0, 1, 2}
+        for partition in range(3):
+            assert values(r for r in read if r.partition == partition) == [
+                m.value for m in sent if partition_for_key(m.key, 3) == partition
+            ]
+        assert {r.headers for r in read} == {(("why", b"n"),)}
+
+    def test_no_record_of_an_aborted_transaction_is_read(self, messaging, unique):
+        topic = messaging.new_topic(unique("dead-letters"))
+        producer = messaging.broker.producer(unique("producer"))
+        producer.send_all([Message(topic, key=b"order-1", value=b"before")])
+        with pytest.raises(Boom), producer.transaction() as batch:
+            batch.send(topic, key=b"order-1", value=b"aborted")
+            raise Boom()
+        producer.send_all([Message(topic, key=b"order-1", value=b"after")])
+
+        read = read_when(messaging, [topic], lambda r: b"after" in values(r), "the last record")
+
+        assert values(read) == [b"before", b"after"]
+
+    def test_an_empty_topic_reads_as_nothing(self, messaging, unique):
+        topic = messaging.new_topic(unique("dead-letters"))
+
+        assert messaging.broker.read([topic]) == []
+
+    def test_records_of_several_topics_come_topic_by_topic_in_the_order_asked(self, messaging, unique):
+        first, second = messaging.new_topic(unique("first")), messaging.new_topic(unique("second"))
+        producer = messaging.broker.producer(unique("producer"))
+        producer.send_all([Message(second, key=b"k", value=b"2"), Message(first, key=b"k", value=b"1")])
+
+        read = read_when(messaging, [second, first], lambda r: len(r) == 2, "both records")
+
+        assert [(r.topic, r.value) for r in read] == [(second, b"2"), (first, b"1")]
+
+    def test_reading_a_topic_that_does_not_exist_is_refused(self, messaging, unique):
+        topic = messaging.new_topic(unique("dead-letters"))
+
+        with pytest.raises(UnknownTopic):
+            messaging.broker.read([topic, unique("no-such-topic")])
+
+    def test_a_read_of_more_records_than_allowed_is_refused_not_cut_short(self, messaging, unique):
+        topic = messaging.new_topic(unique("dead-letters"))
+        messaging.broker.producer(unique("producer")).send_all(numbered(topic, "event", 4))
+        read_when(messaging, [topic], lambda r: len(r) == 4, "every record")
+
+        with pytest.raises(ReadIncomplete):
+            messaging.broker.read([topic], max_records=3)

@@ -35,7 +35,13 @@ from referencing.jsonschema import DRAFT7, DRAFT202012
 
 from adapters.memory.broker import InMemoryBroker
 from adapters.messaging.broker import Record
-from adapters.messaging.topics import ALL_TOPICS, DEAD_LETTER_TOPICS, TOPICS, dead_letter_topic
+from adapters.messaging.topics import (
+    ALL_TOPICS,
+    DEAD_LETTER_REPLAYS,
+    DEAD_LETTER_TOPICS,
+    TOPICS,
+    dead_letter_topic,
+)
 from adapters.messaging.worker import ConsumerWorker
 from adapters.wire.codec import UndecodableEvent, decode, encode, readable_versions
 from entrypoints.in_process import InProcessSystem
@@ -243,7 +249,7 @@ class TestTheDocument:
         assert (
             set(CHANNELS)
             == {t.name for t in ALL_TOPICS}
-            == event_topics | {t.name for t in DEAD_LETTER_TOPICS}
+            == event_topics | {t.name for t in DEAD_LETTER_TOPICS} | {DEAD_LETTER_REPLAYS.name}
         )
 
     def test_each_channel_has_the_topic_s_partitions(self):
@@ -393,10 +399,17 @@ class TestOperations:
     def test_each_consumer_sends_what_it_cannot_apply_to_the_dead_letter_topic_beside_the_topic(self):
         received = operations("receive")
         dead_letters = {
-            (service, address) for service, address in operations("send") if address not in EVENT_TYPES
+            (service, address)
+            for service, address in operations("send")
+            if address not in EVENT_TYPES and address != DEAD_LETTER_REPLAYS.name
         }
 
         assert dead_letters == {(service, dead_letter_topic(address)) for service, address in received}
+
+    def test_each_consumer_marks_the_dead_letters_it_replays(self):
+        consumers = {service for service, _ in operations("receive")}
+
+        assert {service for service, address in operations("send") if address == DEAD_LETTER_REPLAYS.name} == consumers
 
     def test_no_service_of_this_system_reads_the_integration_topics_or_the_dead_letters(self):
         received = {address for _, address in operations("receive")}

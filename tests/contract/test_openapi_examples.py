@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from http_contract import OpenApi
-from http_services import UnreachableCatalog, services
+from http_services import UnreachableCatalog, dead_letter, kafka_down, services
 
 import identities
 from adapters.http.demo_page import DemoSignIn
@@ -45,6 +45,7 @@ class World:
         self.system.payments.post("/orders/paid", json={"order_id": self.paid})
         self.order.post("/orders/cancel", json={"order_id": self.cancelled})
         self.system.deliver_status_messages()
+        self.dead = dead_letter(self.system)
 
     @property
     def order(self) -> Any:
@@ -68,8 +69,10 @@ class World:
         return answer
 
     def client_for(self, template: str) -> Any:
-        """The client of the service that serves `template`, as the spec's path-level `servers` says."""
-        service = SPEC.document["paths"][template]["servers"][0]["description"]  # e.g. "Product Service"
+        """The client of the service that serves `template`, as the spec's path-level `servers` says (the
+        Product Service, as an admin, for the operations of several services)."""
+        servers = SPEC.document["paths"][template].get("servers", [{"description": "Product Service"}])
+        service = servers[0]["description"]  # e.g. "Product Service"
         return getattr(self.system, service.split()[0].lower())
 
     def demo_client(self) -> Any:
@@ -78,7 +81,7 @@ class World:
         return demo.over_loopback("order", NOBODY)
 
     def path(self, template: str) -> str:
-        return template.replace("{product_id}", "pen").replace("{order_id}", self.unpaid)
+        return template.replace("{product_id}", "pen").replace("{order_id}", self.unpaid).replace("{ref}", self.dead)
 
 
 async def down() -> str | None:
@@ -177,6 +180,30 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("GET", "/readyz", "503"): lambda w: services(readiness={"database": down}).message.get("/readyz"),
     ("GET", "/metrics", "200"): lambda w: w.system.message.get("/metrics"),
     ("GET", "/openapi.yaml", "200"): lambda w: w.order.get("/openapi.yaml"),
+    ("GET", "/dead-letters", "200"): lambda w: w.product.get("/dead-letters", params={"topic": "update-stock"}),
+    ("GET", "/dead-letters", "401"): lambda w: w.as_("product", NOBODY).get("/dead-letters"),
+    ("GET", "/dead-letters", "403"): lambda w: w.as_("message", identities.bearer()).get("/dead-letters"),
+    ("GET", "/dead-letters", "404"): lambda w: w.product.get("/dead-letters", params={"topic": "order-status"}),
+    ("GET", "/dead-letters", "503"): lambda w: kafka_down().get("/dead-letters"),
+    ("GET", "/dead-letters/{ref}", "200"): lambda w: w.product.get(f"/dead-letters/{w.dead}"),
+    ("GET", "/dead-letters/{ref}", "401"): lambda w: w.as_("product", NOBODY).get(f"/dead-letters/{w.dead}"),
+    ("GET", "/dead-letters/{ref}", "403"): lambda w: w.as_("product", identities.payments()).get(
+        f"/dead-letters/{w.dead}"
+    ),
+    ("GET", "/dead-letters/{ref}", "404"): lambda w: w.product.get("/dead-letters/update-stock.dlq:1:0"),
+    ("GET", "/dead-letters/{ref}", "422"): lambda w: w.product.get("/dead-letters/update-stock"),
+    ("GET", "/dead-letters/{ref}", "503"): lambda w: kafka_down().get("/dead-letters/order-status.dlq:0:0"),
+    ("POST", "/dead-letters/replay", "200"): lambda w: w.product.post("/dead-letters/replay", json={"refs": [w.dead]}),
+    ("POST", "/dead-letters/replay", "401"): lambda w: w.as_("product", NOBODY).post(
+        "/dead-letters/replay", json={"topic": "update-stock"}
+    ),
+    ("POST", "/dead-letters/replay", "403"): lambda w: w.order.post("/dead-letters/replay", json={"topic": "x"}),
+    ("POST", "/dead-letters/replay", "404"): lambda w: w.product.post(
+        "/dead-letters/replay", json={"refs": ["update-stock.dlq:2:40"]}
+    ),
+    ("POST", "/dead-letters/replay", "503"): lambda w: kafka_down().post(
+        "/dead-letters/replay", json={"topic": "order-status"}
+    ),
 }
 
 

@@ -166,6 +166,6 @@ def test_order_service_answers_every_request_as_declared(case: Case) -> None:
     answer(case, shop_with_orders().order.app)
 
 
-@spec.include(tag=["Message Service", "Operations"]).parametrize()
+@spec.include(tag=["Message Service", "Operations", "Dead letters"]).parametrize()
 def test_message_service_answers_every_request_as_declared(case: Case) -> None:
     answer(case, shop_with_orders().message.app)

@@ -14,8 +14,15 @@ from pathlib import Path
 
 import yaml
 
+from adapters.messaging.dead_letter_headers import (
+    AT_HEADER,
+    OFFSET_HEADER,
+    PARTITION_HEADER,
+    REASON_HEADER,
+    REPLAYED_FROM_HEADER,
+    TOPIC_HEADER,
+)
 from adapters.messaging.topics import ALL_TOPICS, TOPICS
-from adapters.messaging.worker import OFFSET_HEADER, PARTITION_HEADER, REASON_HEADER, TOPIC_HEADER
 from adapters.wire.codec import MESSAGE_ID_HEADER, TRACEPARENT_HEADER, TYPE_HEADER
 from entrypoints import message_service, order_service, product_service
 from entrypoints.settings import SETTINGS
@@ -68,6 +75,8 @@ def kebab_names_the_code_uses() -> set[str]:
         TOPIC_HEADER,
         PARTITION_HEADER,
         OFFSET_HEADER,
+        AT_HEADER,
+        REPLAYED_FROM_HEADER,
     }
     groups = {message_service.GROUP, order_service.GROUP, product_service.GROUP}
     defaults = {setting.default for setting in SETTINGS}

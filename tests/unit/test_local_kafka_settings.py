@@ -47,7 +47,9 @@ class TestPackaging:
     def test_every_event_type_and_every_consumed_topic_s_dead_letters_have_a_topic_with_several_partitions(self):
         consumed = ["update-stock", "restore-canceled-item", "stock-reservation-rejected", "order-status"]
 
-        expected = dict.fromkeys([*EVENT_TYPES, *(f"{name}.dlq" for name in consumed)], True)
+        expected = dict.fromkeys(
+            [*EVENT_TYPES, *(f"{name}.dlq" for name in consumed), "dead-letter-replays"], True
+        )
 
         assert {t.name: t.partitions > 1 for t in localkafka.project_topics()} == expected
 

@@ -20,12 +20,14 @@ from adapters.memory.broker import InMemoryBroker
 from adapters.memory.outbox import InMemoryOutbox
 from adapters.memory.transactions import InMemoryEventPublisher
 from adapters.messaging.broker import ProducerFenced, Record
+from adapters.messaging.progress import Stuck
 from adapters.messaging.relay import OutboxRelay
 from adapters.messaging.topics import ALL_TOPICS, RESTORE_CANCELED_ITEM, UPDATE_STOCK
-from adapters.messaging.worker import ConsumerWorker, Stuck
+from adapters.messaging.worker import ConsumerWorker
 from adapters.metrics import (
     NAMES,
     ConsumerCollector,
+    DeadLettersWaitingCollector,
     OrderStatusCollector,
     OutboxCollector,
     ProductStockCollector,
@@ -277,6 +279,28 @@ class TestConsumers:
         assert worker.lag() == {}
 
 
+class _WatchStub:
+    """A dead-letter watch that counted `waiting` (None: not yet)."""
+
+    def __init__(self, waiting: dict[str, int] | None) -> None:
+        self.waiting = waiting
+
+
+class TestDeadLettersWaiting:
+    def test_reports_the_last_count_per_dead_letter_topic(self):
+        registry = registry_of(DeadLettersWaitingCollector(_WatchStub({"update-stock.dlq": 2, "x.dlq": 0})))
+
+        samples = scrape(registry)
+
+        assert sample(samples, "ordering_dead_letters_waiting", topic="update-stock.dlq") == 2
+        assert sample(samples, "ordering_dead_letters_waiting", topic="x.dlq") == 0
+
+    def test_reports_nothing_before_the_first_count_rather_than_a_zero_that_is_not_known(self):
+        registry = registry_of(DeadLettersWaitingCollector(_WatchStub(None)))
+
+        assert [key for key in scrape(registry) if key[0] == "ordering_dead_letters_waiting"] == []
+
+
 class TestTheDocs:
     """docs/observability.md's table of metrics, checked against what the code reports."""
 
@@ -300,6 +324,7 @@ class TestTheDocs:
                 OutboxRelay(InMemoryOutbox(InMemoryEventPublisher()), lambda: None, name="r"), lambda: 0
             ),
             ConsumerCollector([_WorkerStub()]),
+            DeadLettersWaitingCollector(_WatchStub({"t.dlq": 1})),
         )
         HttpMetrics(registry).observe("GET", "/healthz", 200, 0.001)
         reported = {}

@@ -11,9 +11,11 @@ from adapters.memory.broker import InMemoryBroker
 from adapters.memory.outbox import InMemoryOutbox
 from adapters.memory.transactions import InMemoryEventPublisher
 from adapters.messaging.broker import CommitFailed, Message, MessagingError, Record
+from adapters.messaging.dead_letter_headers import REASON_HEADER
+from adapters.messaging.progress import Stuck
 from adapters.messaging.relay import OutboxRelay
 from adapters.messaging.topics import ALL_TOPICS
-from adapters.messaging.worker import REASON_HEADER, STUCK_AFTER_TRIES, ConsumerWorker, Stuck
+from adapters.messaging.worker import STUCK_AFTER_TRIES, ConsumerWorker
 from adapters.wire.codec import decode, encode
 from entrypoints.runtime import consumer_check, outbox_check
 from ordering_core import Envelope, OrderStatus, OrderStatusChanged, UnknownOrder
@@ -199,6 +201,7 @@ class TestConsumerWorker:
             "dlq-topic",
             "dlq-partition",
             "dlq-offset",
+            "dlq-at",
         ]
         assert dead.headers[:3] == encoded.headers  # the record's own headers, unchanged and first
         assert dict(dead.headers)[REASON_HEADER].startswith(b"the value is not JSON")

@@ -69,6 +69,25 @@ class CancelBody:
     order_id: Id
 
 
+MAX_REFS = 1_000
+
+
+@frozen
+class ReplayBody:
+    """POST /dead-letters/replay: the dead letters named, or every one of a topic not replayed yet."""
+
+    refs: list[str] | None = None
+    topic: str | None = None
+
+    def chosen(self) -> list[str] | str:
+        """The refs, or the topic; `InvalidRequest` unless exactly one of the two is given."""
+        if (self.refs is None) == (self.topic is None):
+            raise InvalidRequest([FieldError("body", "must have exactly one of refs and topic")])
+        if self.refs is not None and not 1 <= len(self.refs) <= MAX_REFS:
+            raise InvalidRequest([FieldError("refs", f"must list 1 to {MAX_REFS} references")])
+        return self.refs if self.refs is not None else str(self.topic)
+
+
 def required_query_id(params: Mapping[str, str], name: str) -> str:
     """An id the query string must hold, or `InvalidRequest` naming the parameter."""
     value = optional_query_id(params, name)

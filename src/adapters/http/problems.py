@@ -85,6 +85,8 @@ FORBIDDEN = ProblemType("/problems/forbidden", "Not allowed for this caller", 40
 TOO_MANY_UNPAID_ORDERS = ProblemType(
     "/problems/too-many-unpaid-orders", "Your unpaid orders already hold as much as one customer may", 429
 )
+UNKNOWN_DEAD_LETTER = ProblemType("/problems/unknown-dead-letter", "No such dead letter here", 404)
+KAFKA_UNAVAILABLE = ProblemType("/problems/kafka-unavailable", "Kafka could not be read or written", 503)
 NOT_READY = ProblemType("/problems/not-ready", "The service is not ready", 503)
 INTERNAL_ERROR = ProblemType("/problems/internal-error", "The service failed", 500)
 # A refusal by a domain error this module does not know yet; a test keeps the table complete.

@@ -17,7 +17,8 @@ from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from adapters.kafka.consumer import KafkaConsumer, consumer_config
 from adapters.kafka.producer import KafkaProducer, producer_config
-from adapters.messaging.broker import GroupNotEmpty, MessagingError, TopicSpec, UnknownTopic
+from adapters.kafka.reader import read_partitions
+from adapters.messaging.broker import GroupNotEmpty, MessagingError, Record, TopicSpec, UnknownTopic
 
 # What the group coordinator answers, per partition, an offset change for a group that has members:
 # UNKNOWN_MEMBER_ID (seen on Kafka 4.4 with classic and KIP-848 groups alike). The other two are what an
@@ -78,6 +79,14 @@ class KafkaBroker:
         for partition in result.topic_partitions:
             if partition.error is not None:
                 raise self._rewind_error(group, partition.error)
+
+    def read(self, topics: Sequence[str], *, max_records: int = 10_000, timeout_s: float = 10.0) -> list[Record]:
+        # Where each partition starts, asked of the admin client (UnknownTopic for a topic that is not
+        # there): a consumer told OFFSET_BEGINNING looks it up itself and took 0.5 s more per read (measured).
+        wanted = list(dict.fromkeys(topics))
+        earliest = self._earliest_offsets(wanted)
+        starts = {where: earliest[where] for where in sorted(earliest, key=lambda tp: (wanted.index(tp[0]), tp[1]))}
+        return read_partitions(self.bootstrap_servers, starts, max_records=max_records, timeout_s=timeout_s)
 
     def close(self) -> None:
         for client in list(self._clients):

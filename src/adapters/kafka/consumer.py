@@ -108,7 +108,7 @@ class KafkaConsumer:
         if error is not None:
             self._raise_if_serious(error)
             return None
-        record = _to_record(message)
+        record = to_record(message)
         where = (record.topic, record.partition)
         uncommitted = self._uncommitted.get(where)
         if uncommitted is None:
@@ -265,7 +265,8 @@ def _records_behind(partition: dict[str, Any], uncommitted: list[int]) -> int | 
     return max(0, end - position) + handed_out
 
 
-def _to_record(message: ConfluentMessage) -> Record:
+def to_record(message: ConfluentMessage) -> Record:
+    """A record as the port has it, from a message the client handed out without an error."""
     topic, partition, offset = message.topic(), message.partition(), message.offset()
     # A message without an error always has all three; the type stubs cannot say so.
     if topic is None or partition is None or offset is None:

@@ -31,7 +31,14 @@ from contextlib import contextmanager
 
 from adapters.memory.groups import ConsumerGroup, InMemoryConsumer
 from adapters.memory.partition_log import PartitionLog, TopicPartition
-from adapters.messaging.broker import Message, MessagingError, ProducerFenced, Record, TopicSpec
+from adapters.messaging.broker import (
+    Message,
+    MessagingError,
+    ProducerFenced,
+    ReadIncomplete,
+    Record,
+    TopicSpec,
+)
 
 __all__ = ["InMemoryBroker", "InMemoryConsumer", "InMemoryProducer", "TopicPartition"]
 
@@ -66,6 +73,20 @@ class InMemoryBroker:
 
     def rewind(self, group: str, topics: Sequence[str]) -> None:
         self._group(group).rewind(topics)
+
+    def read(self, topics: Sequence[str], *, max_records: int = 10_000, timeout_s: float = 10.0) -> list[Record]:
+        # Nothing here waits, so `timeout_s` never runs out; aborted batches were never appended.
+        for topic in topics:
+            self._log.require(topic)  # every topic checked before anything is read, as Kafka's metadata is
+        found = [
+            record
+            for topic in dict.fromkeys(topics)
+            for partition in range(self._log.partition_count(topic))
+            for record in self._log.records(topic, partition)
+        ]
+        if len(found) > max_records:
+            raise ReadIncomplete(f"{list(topics)} hold {len(found)} records, more than the {max_records} asked for")
+        return found
 
     def close(self) -> None:
         for client in self._clients:

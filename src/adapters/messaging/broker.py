@@ -16,6 +16,7 @@ Two adapters implement it and one contract suite (tests/contract) proves they ag
         consumer.commit(record)                         # offset + 1, synchronously
         # or, with records sent: batch.commit_offsets(consumer, record) in a producer's transaction
     consumer.lag()                                      # {(topic, partition): records not yet committed}
+    broker.read(["update-stock.dlq"])                   # every committed record there now; no group
 
 Errors, all raised by both adapters:
 
@@ -25,7 +26,8 @@ Errors, all raised by both adapters:
      ├── TransactionOutcomeUnknown  the commit may or may not have happened (timeout, client failure)
      ├── ProducerFenced             a newer producer with the same name took over; this one is finished
      ├── CommitFailed               the consumer no longer owns the partition: the record comes again
-     └── GroupNotEmpty              a group's offsets cannot be rewound while it has members
+     ├── GroupNotEmpty              a group's offsets cannot be rewound while it has members
+     └── ReadIncomplete             a read found more records than it may return, or ran out of time
 """
 
 from __future__ import annotations
@@ -153,6 +155,14 @@ class Broker(Protocol):
         """Set the group's committed offsets on `topics` back to the beginning, so it replays everything.
         The group must have no members (raises GroupNotEmpty)."""
 
+    def read(self, topics: Sequence[str], *, max_records: int = 10_000, timeout_s: float = 10.0) -> list[Record]:
+        """Every committed record in `topics` now: from each partition's start (its log start offset: what
+        retention left) to its end as the read finds it (read_committed: no record of an aborted or open
+        transaction), ordered by topic as given, then partition, then offset. No consumer group: nothing is
+        committed and no group's position moves. UnknownTopic for a topic that does not exist;
+        ReadIncomplete if there are more than `max_records` or the ends are not reached within `timeout_s`
+        (never a partial answer that looks whole)."""
+
     def close(self) -> None:
         """Close every producer and consumer this broker made that is still open."""
 
@@ -185,3 +195,8 @@ class CommitFailed(MessagingError):
 
 class GroupNotEmpty(MessagingError):
     """The group still has members; offsets can only be rewound while nobody consumes."""
+
+
+class ReadIncomplete(MessagingError):
+    """A `Broker.read` did not read everything: the topics hold more records than it may return, or the end
+    of a partition was not reached in time. Nothing is returned rather than a part that looks whole."""

@@ -58,5 +58,11 @@ DEAD_LETTER_TOPICS: tuple[Topic, ...] = tuple(
     for t in (UPDATE_STOCK, RESTORE_CANCELED_ITEM, STOCK_RESERVATION_REJECTED, ORDER_STATUS)
 )
 
+# Which dead letters were sent back to their topic, when and by whom: keyed by the dead letter's reference
+# (adapters.messaging.dead_letters), written in the replay's own transaction.
+DEAD_LETTER_REPLAYS = Topic(
+    "dead-letter-replays", meaning="A dead letter was sent back to its topic: when, and by which admin."
+)
+
 # What `make kafka` and the test fixture create.
-ALL_TOPICS: tuple[Topic, ...] = TOPICS + DEAD_LETTER_TOPICS
+ALL_TOPICS: tuple[Topic, ...] = TOPICS + DEAD_LETTER_TOPICS + (DEAD_LETTER_REPLAYS,)

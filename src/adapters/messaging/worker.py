@@ -1,29 +1,17 @@
 """A consumer loop: read a record, apply it with a use case, commit the offset only after that.
 
-Offsets are committed for a batch, not per record: at most every `commit_interval_s`, whenever the topics
-run dry (a poll returns nothing) and before the consumer closes. A synchronous commit per record cost a
-broker round trip and a write to `__consumer_offsets` each: under load the Message Service's consumer spent
-half its samples waiting in it, the Product Service's a fifth (BENCHMARKS.md). What a crash or a rebalance
-loses is only the note that some records were done: they are delivered again and the inbox drops them.
+Offsets are committed for a batch, not per record (adapters.messaging.progress says when, and why).
 
 The use case records the message id in its own database transaction (the inbox), so a record delivered again
 (after a crash, a rebalance, a replay) changes nothing. What cannot be applied goes to the dead-letter topic
-with the reason and where it was read in its headers (`dlq-reason`, `dlq-topic`, `dlq-partition`,
-`dlq-offset`, after the record's own headers), and the loop moves on:
+with the reason, where it was read and when it was set aside in its headers (adapters.messaging.
+dead_letter_headers), and the loop moves on:
 - a record that is not a valid event of its topic (`UndecodableEvent`);
 - a valid event the domain refuses (an `OrderingError`, e.g. an order this service never had).
 Anything else (the database unavailable, a bug) is not the record's fault: the record is retried, with
 backoff (0.1 s doubling to `max_backoff_s`), and not committed until it is applied.
 
-A record that keeps failing so is made visible, not bounded. The loop handles one record at a time on one
-thread, so while it retries it polls nothing: every partition this member owns waits, not only the record's
-(making the others go on would need pausing one partition, a retry queue and per-partition commits; not
-done). What shows it: `stuck()` (where, since when, how many tries, the last error), read by the service's
-readiness (`consumer_check`) and by `ordering_consumer_retries` / `ordering_consumer_stuck_seconds`; each
-failed try is a warning, and the `STUCK_AFTER_TRIES`th (then every `STUCK_AFTER_TRIES` more) an error,
-"consumer ... stuck". Kafka's `max.poll.interval.ms` (300 s) is not a bound either: past it the member is
-put out of the group and, once the record is applied, rejoins; the records it applied and had not
-committed come again and the inbox drops them. docs/operations.md says what an operator does.
+A record that keeps failing so is made visible, not bounded: adapters.messaging.progress, `Stuck`.
 
 A dead letter and its offset commit are one transaction (the port's `commit_offsets`, Kafka's
 `send_offsets_to_transaction`): the record is set aside and its partition's progress committed together, so
@@ -54,8 +42,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-
-from attrs import frozen
+from datetime import UTC, datetime
 
 from adapters import tracecontext
 from adapters.logs import log_context
@@ -68,39 +55,19 @@ from adapters.messaging.broker import (
     ProducerFenced,
     Record,
 )
+from adapters.messaging.dead_letter_headers import dead_letter_headers
+from adapters.messaging.progress import DoneOffsets, Stuck
 from adapters.messaging.topics import dead_letter_topic
 from adapters.wire.codec import UndecodableEvent, decode
 from ordering_core import Event, OrderingError
 
 log = logging.getLogger(__name__)
 
-# What a dead-letter record carries besides the refused record's own headers. They share a prefix so that a
-# record read back from a dead-letter topic (a replay after a fix) and refused again carries one set, this
-# refusal's, not two sets a reader would have to tell apart.
-DEAD_LETTER_HEADER_PREFIX = "dlq-"
-REASON_HEADER = "dlq-reason"
-TOPIC_HEADER = "dlq-topic"
-PARTITION_HEADER = "dlq-partition"
-OFFSET_HEADER = "dlq-offset"
-
 # After this many failed tries of one record the worker logs an error and its readiness check fails. A
 # locked database clears within one busy timeout (5 s, adapters.sqlite.database) and the first ten tries
 # take at least 20 s of backoff (0.1 s doubling to 5 s): longer than any lock we expect to wait out, and far
 # short of Kafka's max.poll.interval.ms (300 s).
 STUCK_AFTER_TRIES = 10
-
-
-@frozen
-class Stuck:
-    """The record a worker keeps failing to apply, for readiness and metrics (read from any thread)."""
-
-    where: str  # topic@partition/offset
-    since: float  # time.monotonic() of its first failed try
-    tries: int  # failed tries so far
-    error: str  # the last one's
-
-    def seconds(self) -> float:
-        return time.monotonic() - self.since
 
 
 class ConsumerWorker:
@@ -114,7 +81,11 @@ class ConsumerWorker:
         poll_timeout_s: float = 0.5,
         commit_interval_s: float = 0.2,
         max_backoff_s: float = 5.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_dead_letter: Callable[[], None] = lambda: None,
     ) -> None:
+        """`clock` stamps each dead letter (`dlq-at`); `on_dead_letter` is called after one was set aside
+        (so a gauge of dead letters waiting can look again now rather than at its next round)."""
         self._broker = broker
         self.group = group
         self.topics = tuple(topics)
@@ -122,6 +93,8 @@ class ConsumerWorker:
         self._poll_timeout_s = poll_timeout_s
         self._commit_interval_s = commit_interval_s
         self._max_backoff_s = max_backoff_s
+        self._clock = clock
+        self._on_dead_letter = on_dead_letter
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"consumer-{group}", daemon=True)
         self._dead_letters: Producer | None = None
@@ -164,7 +137,7 @@ class ConsumerWorker:
                 self._note(error)
                 self._stopping.wait(self._max_backoff_s)
                 continue
-            done = _DoneOffsets()
+            done = DoneOffsets()
             self._consumer = consumer
             try:
                 while not self._stopping.is_set() and not self.fenced:
@@ -263,17 +236,7 @@ class ConsumerWorker:
         return self._stuck
 
     def _dead_letter(self, record: Record, member: Consumer | None, reason: str) -> bool:
-        # The record's own headers, less the dlq-* ones of an earlier refusal: this refusal's replace them.
-        own = tuple(
-            (name, value) for name, value in record.headers if not name.startswith(DEAD_LETTER_HEADER_PREFIX)
-        )
-        headers = (
-            *own,
-            (REASON_HEADER, reason.encode()),
-            (TOPIC_HEADER, record.topic.encode()),
-            (PARTITION_HEADER, str(record.partition).encode()),
-            (OFFSET_HEADER, str(record.offset).encode()),
-        )
+        headers = dead_letter_headers(record, reason, self._clock())
         backoff_s = 0.1
         # The record's offset is committed in the dead letter's own transaction, on the first try only
         # (module docstring); without a member, the caller commits it.
@@ -308,6 +271,7 @@ class ConsumerWorker:
             log.warning("dead-lettered %s@%d/%d: %s", record.topic, record.partition, record.offset, reason)
             by_topic = self.dead_lettered_by_topic
             by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
+            self._on_dead_letter()
             return True
         return False
 
@@ -342,40 +306,3 @@ class ConsumerWorker:
 
 def _header(record: Record, name: str) -> bytes | None:
     return next((value for header, value in record.headers if header == name), None)
-
-
-class _DoneOffsets:
-    """The last record applied on each partition since the last commit, and how long the oldest has waited."""
-
-    def __init__(self) -> None:
-        self._last: dict[tuple[str, int], Record] = {}
-        self._since = 0.0
-
-    def add(self, record: Record) -> None:
-        if not self._last:
-            self._since = time.monotonic()
-        self._last[(record.topic, record.partition)] = record
-
-    def age(self) -> float:
-        return time.monotonic() - self._since if self._last else 0.0
-
-    def commit(self, consumer: Consumer) -> None:
-        if not self._last:
-            return
-        records, self._last = list(self._last.values()), {}
-        try:
-            consumer.commit(*records)
-        except CommitFailed:
-            # A partition moved to another member since (it delivers those records again: the inbox makes
-            # that harmless). Commit the others one by one, so their progress is not lost with it.
-            for record in records:
-                try:
-                    consumer.commit(record)
-                except CommitFailed as error:
-                    log.info(
-                        "commit of %s@%d/%d not taken: %s",
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        error,
-                    )

@@ -14,6 +14,7 @@ import textwrap
 from enum import IntEnum
 
 from adapters.distribution import installed_version
+from entrypoints.cli import dead_letter_arguments
 from entrypoints.cli.tokens import ADMIN_SUBJECT, DEFAULT_TTL_S, MAX_TTL_S, PAYMENTS_SUBJECT
 from entrypoints.cli.values import (
     MAX_LIMIT,
@@ -54,6 +55,7 @@ examples:
   ordering show order-1
   ordering tail --follow
   ordering products --json | jq -r '.[].product_id'
+  ordering dlq list --token "$(ordering token --admin | tail -1)"
 
 global options: --json, --token, --order-url, --product-url and --message-url go before the command or
   after it, with the same meaning: `ordering products --json` is `ordering --json products`.
@@ -64,7 +66,8 @@ who you are: every request carries a bearer token (Authorization: Bearer), from 
   `ordering token` signs one with the services' local key:
     ordering token --customer ID   a customer (any id: a new one is a new customer)
     ordering token --payments      {PAYMENTS_SUBJECT!r}, role payments
-    ordering token --admin         {ADMIN_SUBJECT!r}, role admin: sees and acts on every order
+    ordering token --admin         {ADMIN_SUBJECT!r}, role admin: sees and acts on every order, and on
+                                   dead letters (ordering dlq)
   With an identity provider (AUTH_JWKS_URL, AUTH_KEY_FILES), get the token from it instead.
 
 where the services are (each option overrides the setting the services themselves read):
@@ -100,6 +103,7 @@ def parser() -> argparse.ArgumentParser:
     _show(commands)
     _tail(commands)
     _token(commands)
+    dead_letter_arguments.add_dlq(commands, _command)
     return top
 
 
@@ -259,3 +263,4 @@ def _token(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="SECONDS",
         help=f"how long it is valid (1 to {MAX_TTL_S}, i.e. 30 days; default {DEFAULT_TTL_S})",
     )
+

@@ -22,7 +22,8 @@ from urllib.parse import quote
 from attrs import frozen
 
 from entrypoints.cli import tables, tokens
-from entrypoints.cli.api import Services
+from entrypoints.cli.api import ServiceClient, Services
+from entrypoints.cli.values import owner_of
 from entrypoints.settings import Settings
 
 
@@ -170,6 +171,40 @@ def token(settings: Settings, args: argparse.Namespace, output: Output) -> None:
     if args.ttl != tokens.DEFAULT_TTL_S:
         again += ["--ttl", str(args.ttl)]
     output.show(minted.json(), lambda _document: tokens.lines(minted, again))
+
+
+def dlq(services: Services, args: argparse.Namespace, output: Output) -> None:
+    """`ordering dlq list | show | replay`: each service answers for the dead letters of what it consumes."""
+    if args.dlq_action == "list":
+        # Each service is connected on first use: name only those asked.
+        asked = [_owner(services, args.topic)] if args.topic else [services.order, services.product, services.message]
+        params = {"topic": args.topic} if args.topic else None
+        listed = [
+            dead for service in asked for dead in service.get("/dead-letters", params=params).body["dead_letters"]
+        ]
+        output.show({"dead_letters": listed}, lambda document: tables.dead_letters(document["dead_letters"]))
+    elif args.dlq_action == "show":
+        found = _owner(services, args.ref.split(":")[0]).get(f"/dead-letters/{quote(args.ref, safe='')}").body
+        output.show(found, tables.dead_letter)
+    elif args.topic:
+        answer = _owner(services, args.topic).post("/dead-letters/replay", {"topic": args.topic})
+        replayed = answer.body["replayed"]
+        output.show({"replayed": replayed}, lambda document: tables.replayed(document["replayed"]))
+    else:
+        by_owner: dict[str, list[str]] = {}
+        for ref in dict.fromkeys(args.refs):
+            by_owner.setdefault(owner_of(ref.split(":")[0]), []).append(ref)
+        replayed = [
+            dead
+            for owner, refs in by_owner.items()
+            for dead in getattr(services, owner).post("/dead-letters/replay", {"refs": refs}).body["replayed"]
+        ]
+        output.show({"replayed": replayed}, lambda document: tables.replayed(document["replayed"]))
+
+
+def _owner(services: Services, topic: str) -> ServiceClient:
+    client: ServiceClient = getattr(services, owner_of(topic))
+    return client
 
 
 def _newest_page(services: Services, limit: int) -> Any:

@@ -31,6 +31,7 @@ _COMMANDS = {
     "pay": commands.pay,
     "cancel": commands.cancel,
     "show": commands.show,
+    "dlq": commands.dlq,
 }
 
 

@@ -6,6 +6,7 @@ Every value is shown as the API gave it; money stays the decimal string it arriv
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,71 @@ def orders(page: Sequence[Json]) -> list[str]:
         return ["No orders yet."]
     rows = [(o["order_id"], status(o), o["total"], when(o["placed_at"])) for o in page]
     return table(("ORDER", "STATUS", "TOTAL", "PLACED"), rows, right=(2,))
+
+
+def dead_letters(listed: Sequence[Json]) -> list[str]:
+    if not listed:
+        return ["No dead letters: every record the services read was applied."]
+    rows = [_dead_letter_row(d) for d in listed]
+    return table(("REF", "TOPIC", "REASON", "WHEN", "ORDER", "REPLAYED"), rows)
+
+
+def _dead_letter_row(d: Json) -> tuple[str, ...]:
+    when_set_aside = _when_or_dash(d["dead_lettered_at"])
+    return (d["ref"], d["topic"], _short(d["reason"]), when_set_aside, _or_dash(d["order_id"]), _replayed(d))
+
+
+def dead_letter(found: Json) -> list[str]:
+    headers = [(h["name"], h.get("text", f"base64:{h.get('base64', '')}")) for h in found["headers"]]
+    where = f"partition {_or_dash(found['partition'])}, offset {_or_dash(found['offset'])}"
+    what = [_or_dash(found[name]) for name in ("event", "order_id", "message_id")]
+    return [
+        f"Dead letter {found['ref']}: read from {found['topic']} ({where})",
+        f"Reason: {found['reason']}",
+        f"Set aside: {_when_or_dash(found['dead_lettered_at'])}",
+        f"Event: {what[0]}, order {what[1]}, message {what[2]}",
+        f"Replayed: {_replayed(found)}",
+        f"Key: {'(none)' if found['key'] is None else _shown_bytes(found['key'])}",
+        "Headers:",
+        *indented(table(("NAME", "VALUE"), headers) if headers else ["(none)"]),
+        "Value:",
+        *indented(_shown_bytes(found["value"]).splitlines()),
+    ]
+
+
+def replayed(sent: Sequence[Json]) -> list[str]:
+    if not sent:
+        return ["Nothing to replay: every dead letter there was replayed already."]
+    rows = [(d["ref"], d["topic"], _or_dash(d["order_id"])) for d in sent]
+    return [
+        f"Sent back to their topics ({len(sent)}); a record already applied changes nothing:",
+        *indented(table(("REF", "TO TOPIC", "ORDER"), rows)),
+    ]
+
+
+def _replayed(dead: Json) -> str:
+    replay = dead["replayed"]
+    return "no" if replay is None else f"{when(replay['replayed_at'])} by {replay['by']}"
+
+
+def _shown_bytes(shown: Json) -> str:
+    if "json" in shown:
+        return json.dumps(shown["json"], indent=2, ensure_ascii=False)
+    if "text" in shown:
+        return str(shown["text"])
+    return f"base64:{shown['base64']}"
+
+
+def _short(reason: str, width: int = 60) -> str:
+    return reason if len(reason) <= width else reason[: width - 1] + "…"
+
+
+def _when_or_dash(timestamp: str | None) -> str:
+    return "-" if timestamp is None else when(timestamp)
+
+
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)
 
 
 def change(seen_at: datetime, now: Json, before: Json | None) -> str:

@@ -37,6 +37,7 @@ NEEDS_A_TOKEN = "set ORDERING_TOKEN (ordering token --customer you) or pass --to
 TOKEN_NOT_ACCEPTED = "a new one, signed with the services' key: ordering token --customer you"
 PAYMENT_NEEDS_ROLE = "a token that may: ordering token --payments"
 NEEDS_ADMIN = "a token that may: ordering token --admin"
+NEEDS_AN_ADMIN_TOKEN = "set ORDERING_TOKEN (ordering token --admin) or pass --token"
 
 
 class TokenUnavailable(Exception):
@@ -101,7 +102,9 @@ def lines(minted: Minted, again: Sequence[str]) -> list[str]:
 def hint(problem: Problem, command: str, token_sent: bool) -> list[str]:
     """What would get past a refusal for want of a token (401) or a role (403); nothing for other refusals."""
     if problem.status == 401:
-        return [TOKEN_NOT_ACCEPTED if token_sent else NEEDS_A_TOKEN]
+        if token_sent:
+            return [TOKEN_NOT_ACCEPTED]
+        return [NEEDS_AN_ADMIN_TOKEN if command == "dlq" else NEEDS_A_TOKEN]  # dead letters are admins' only
     if problem.status == 403:
         return [PAYMENT_NEEDS_ROLE if command == "pay" else NEEDS_ADMIN]
     return []

@@ -11,7 +11,9 @@ import argparse
 
 from attrs import frozen
 
+from adapters.messaging.dead_letters import DeadLetterRef, MalformedRef
 from entrypoints.cli.tokens import MAX_TTL_S
+from entrypoints.consumers import consumer_of
 from ordering_core.customers import UNIDENTIFIED_CUSTOMER
 from ordering_core.errors import InvalidValue
 from ordering_core.values import MAX_CUSTOMER_ID_LENGTH, require_customer_id
@@ -93,3 +95,31 @@ def url(argument: str) -> str:
     if not argument.startswith(("http://", "https://")):
         raise argparse.ArgumentTypeError(f"{argument!r} is not an http:// or https:// URL")
     return argument.rstrip("/")
+
+
+def dead_letter_topic(argument: str) -> str:
+    """A topic some service consumes, named as it (`update-stock`) or as its dead letters (`update-stock.dlq`)."""
+    if consumer_of(argument.removesuffix(".dlq")) is None:
+        raise argparse.ArgumentTypeError(
+            f"{argument!r} is not a topic any service consumes: update-stock, restore-canceled-item, "
+            "stock-reservation-rejected or order-status (or the same with .dlq)"
+        )
+    return argument
+
+
+def dead_letter_ref(argument: str) -> str:
+    """`<topic>.dlq:<partition>:<offset>`, of a topic some service consumes."""
+    try:
+        ref = DeadLetterRef.parse(argument)
+    except MalformedRef as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    dead_letter_topic(ref.topic)
+    return argument
+
+
+def owner_of(topic: str) -> str:
+    """The service that answers for `topic`'s dead letters: "order", "product" or "message" (a checked topic)."""
+    service = consumer_of(topic.removesuffix(".dlq"))
+    if service is None:
+        raise ValueError(f"no service consumes {topic!r}")
+    return service
