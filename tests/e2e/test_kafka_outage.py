@@ -1,6 +1,6 @@
 """Kafka goes down: orders are still taken, /readyz says what waits, and it all goes out when Kafka is back.
 
-This test runs its own broker (it stops it), on free ports in a temporary folder.
+This test runs its own broker (it stops it): the `own_broker` fixture.
 """
 
 from __future__ import annotations
@@ -9,22 +9,11 @@ import httpx
 import pytest
 from test_seed_story import RunningSystem, eventually, place, stock
 
-import localkafka
-
 pytestmark = pytest.mark.kafka
 
 
-@pytest.fixture
-def broker(tmp_path) -> localkafka.LocalKafka:
-    broker = localkafka.LocalKafka(tmp_path / "kafka", port=localkafka.free_port(),
-                                   controller_port=localkafka.free_port())
-    broker.start()
-    localkafka.ensure_topics(broker.bootstrap_servers, localkafka.project_topics())
-    yield broker
-    broker.stop()
-
-
-def test_orders_taken_while_kafka_is_down_reach_the_stock_when_it_is_back(broker, tmp_path):
+def test_orders_taken_while_kafka_is_down_reach_the_stock_when_it_is_back(own_broker, tmp_path):
+    broker = own_broker
     system = RunningSystem(broker.bootstrap_servers, tmp_path / "data", tmp_path / "services.log")
     try:
         for service in ("product", "order"):
