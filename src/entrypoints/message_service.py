@@ -3,8 +3,8 @@
     uvicorn --factory entrypoints.message_service:create_app_from_environment
 
 Background work: a consumer of order-status that records each status's message for the customer, the
-retention job (entrypoints.retention), and the count of dead letters waiting
-(adapters.messaging.dead_letter_watch) behind its gauge. Its dead letters are an admin's to list and replay
+retention job (entrypoints.retention), and the count of dead letters waiting behind its gauge
+(entrypoints.consuming). Its dead letters are an admin's to list and replay
 over HTTP (entrypoints.dead_letters).
 """
 
@@ -14,17 +14,13 @@ from starlette.applications import Starlette
 
 from adapters.kafka.broker import KafkaBroker
 from adapters.logs import log_json_lines
-from adapters.messaging.dead_letter_watch import DeadLetterWatch
-from adapters.messaging.dead_letters import DeadLetters
-from adapters.messaging.topics import dead_letter_topic
-from adapters.messaging.worker import ConsumerWorker
-from adapters.metrics import ConsumerCollector, DeadLettersWaitingCollector, registry_of
+from adapters.metrics import registry_of
 from adapters.sqlite.database import Database
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
 from adapters.sqlite.views import SqliteMessageViews
 from entrypoints import message_app
 from entrypoints.consumers import message_events
-from entrypoints.dead_letters import dead_letter_endpoints
+from entrypoints.consuming import consume
 from entrypoints.identity import token_verifier
 from entrypoints.retention import prune_job
 from entrypoints.runtime import (
@@ -47,18 +43,7 @@ def create_app(settings: Settings) -> Starlette:
     uow = SqliteMessageUnitOfWork(database)  # one for the service, shared by its threads (adapters.sqlite)
 
     consumed = message_events(uow=uow)
-    dead_letters = DeadLetters(
-        broker, topics=[dead_letter_topic(t) for t in consumed.topics], name=GROUP, clock=utc_now
-    )
-    waiting = DeadLetterWatch(dead_letters.waiting)
-    statuses = ConsumerWorker(
-        broker,
-        group=GROUP,
-        topics=consumed.topics,
-        apply=consumed.apply,
-        clock=utc_now,
-        on_dead_letter=waiting.wake,
-    )
+    consuming = consume(broker, group=GROUP, consumed=consumed)
     verifier, verifier_closers = token_verifier(settings)
     return message_app.create_app(
         views=SqliteMessageViews(database),
@@ -67,15 +52,15 @@ def create_app(settings: Settings) -> Starlette:
         readiness={
             "database": database_check(database),
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
-            "consumer": consumer_check(statuses),
+            "consumer": consumer_check(consuming.worker),
         },
         lifespan=background(
-            workers=[statuses, waiting],
+            workers=consuming.workers(),
             periodic=[prune_job(database, settings, clock=utc_now)],
             closers=[*verifier_closers, broker.close, database.close_all],
         ),
-        dead_letters=dead_letter_endpoints(dead_letters, on_replayed=waiting.wake),
-        registry=registry_of(ConsumerCollector([statuses]), DeadLettersWaitingCollector(waiting)),
+        dead_letters=consuming.endpoints(),
+        registry=registry_of(*consuming.collectors(),),
     )
 
 

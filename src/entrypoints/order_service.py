@@ -5,8 +5,8 @@
 Background work: the outbox relay (orders' events to Kafka), a consumer of stock-reservation-rejected (cancel
 out of stock), a periodic sweep cancelling orders unpaid for longer than ORDER_PAYMENT_TIMEOUT_S (on the
 database's writer thread, like the HTTP side's units of work: adapters.sqlite.writer), the retention job
-(entrypoints.retention), and the count of dead letters waiting (adapters.messaging.dead_letter_watch) behind
-its gauge. Its dead letters are an admin's to list and replay over HTTP (entrypoints.dead_letters).
+(entrypoints.retention), and the count of dead letters waiting behind its gauge (entrypoints.consuming).
+Its dead letters are an admin's to list and replay over HTTP (entrypoints.dead_letters).
 """
 
 from __future__ import annotations
@@ -21,14 +21,8 @@ from adapters.http.catalog import HttpProductCatalog, product_service_client
 from adapters.http.demo_page import DemoSignIn
 from adapters.kafka.broker import KafkaBroker
 from adapters.logs import log_context, log_json_lines
-from adapters.messaging.dead_letter_watch import DeadLetterWatch
-from adapters.messaging.dead_letters import DeadLetters
 from adapters.messaging.relay import OutboxRelay
-from adapters.messaging.topics import dead_letter_topic
-from adapters.messaging.worker import ConsumerWorker
 from adapters.metrics import (
-    ConsumerCollector,
-    DeadLettersWaitingCollector,
     OrderStatusCollector,
     OutboxCollector,
     registry_of,
@@ -43,7 +37,7 @@ from adapters.sqlite.writer import Writer
 from adapters.tracecontext import trace_id_for
 from entrypoints import order_app
 from entrypoints.consumers import order_events
-from entrypoints.dead_letters import dead_letter_endpoints
+from entrypoints.consuming import consume
 from entrypoints.identity import local_issuer, token_verifier
 from entrypoints.retention import prune_job
 from entrypoints.runtime import (
@@ -77,18 +71,7 @@ def create_app(settings: Settings) -> Starlette:
         return uow
 
     consumed = order_events(uow=uow, new_id=new_id, clock=utc_now, on_published=relay.wake)
-    dead_letters = DeadLetters(
-        broker, topics=[dead_letter_topic(t) for t in consumed.topics], name=GROUP, clock=utc_now
-    )
-    waiting = DeadLetterWatch(dead_letters.waiting)
-    rejections = ConsumerWorker(
-        broker,
-        group=GROUP,
-        topics=consumed.topics,
-        apply=consumed.apply,
-        clock=utc_now,
-        on_dead_letter=waiting.wake,
-    )
+    consuming = consume(broker, group=GROUP, consumed=consumed)
     payment_timeout = timedelta(seconds=settings.order_payment_timeout_s)
     verifier, verifier_closers = token_verifier(settings)
     demo_sign_in = DemoSignIn(local_issuer(settings), new_id) if settings.demo_sign_in else None
@@ -136,21 +119,20 @@ def create_app(settings: Settings) -> Starlette:
             "database": database_check(database),
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
             "outbox": outbox_check(relay, outbox.backlog),
-            "consumer": consumer_check(rejections),
+            "consumer": consumer_check(consuming.worker),
             "product-service": product_service_check,
         },
         lifespan=background(
-            workers=[relay, rejections, waiting],
+            workers=[relay, *consuming.workers()],
             periodic=[(settings.order_expiry_interval_s, expire), prune_job(database, settings, clock=utc_now)],
             closers=[product_service.aclose, *verifier_closers, broker.close, writer.close, database.close_all],
         ),
         on_commit=relay.wake,
-        dead_letters=dead_letter_endpoints(dead_letters, on_replayed=waiting.wake),
+        dead_letters=consuming.endpoints(),
         registry=registry_of(
             OrderStatusCollector(SqliteOrderCounts(database).by_status),
             OutboxCollector(relay, outbox.backlog),
-            ConsumerCollector([rejections]),
-            DeadLettersWaitingCollector(waiting),
+            *consuming.collectors(),
         ),
     )
 

@@ -4,8 +4,8 @@
 
 Background work: a consumer of update-stock and restore-canceled-item (the stock ledger: the only place stock
 is taken or given back), the outbox relay (stock-reservation-rejected to Kafka), the retention job
-(entrypoints.retention), and the count of dead letters waiting (adapters.messaging.dead_letter_watch) behind
-its gauge. Its dead letters are an admin's to list and replay over HTTP (entrypoints.dead_letters).
+(entrypoints.retention), and the count of dead letters waiting behind its gauge (entrypoints.consuming).
+Its dead letters are an admin's to list and replay over HTTP (entrypoints.dead_letters).
 """
 
 from __future__ import annotations
@@ -14,14 +14,8 @@ from starlette.applications import Starlette
 
 from adapters.kafka.broker import KafkaBroker
 from adapters.logs import log_json_lines
-from adapters.messaging.dead_letter_watch import DeadLetterWatch
-from adapters.messaging.dead_letters import DeadLetters
 from adapters.messaging.relay import OutboxRelay
-from adapters.messaging.topics import dead_letter_topic
-from adapters.messaging.worker import ConsumerWorker
 from adapters.metrics import (
-    ConsumerCollector,
-    DeadLettersWaitingCollector,
     OutboxCollector,
     ProductStockCollector,
     registry_of,
@@ -33,7 +27,7 @@ from adapters.sqlite.views import SqliteProductViews
 from adapters.sqlite.writer import Writer
 from entrypoints import product_app
 from entrypoints.consumers import product_events
-from entrypoints.dead_letters import dead_letter_endpoints
+from entrypoints.consuming import consume
 from entrypoints.identity import token_verifier
 from entrypoints.retention import prune_job
 from entrypoints.runtime import (
@@ -64,18 +58,7 @@ def create_app(settings: Settings) -> Starlette:
         return uow
 
     consumed = product_events(uow=uow, new_id=new_id, clock=utc_now, on_published=relay.wake)
-    dead_letters = DeadLetters(
-        broker, topics=[dead_letter_topic(t) for t in consumed.topics], name=GROUP, clock=utc_now
-    )
-    waiting = DeadLetterWatch(dead_letters.waiting)
-    ledger = ConsumerWorker(
-        broker,
-        group=GROUP,
-        topics=consumed.topics,
-        apply=consumed.apply,
-        clock=utc_now,
-        on_dead_letter=waiting.wake,
-    )
+    consuming = consume(broker, group=GROUP, consumed=consumed)
     views = SqliteProductViews(database)
     verifier, verifier_closers = token_verifier(settings)
     return product_app.create_app(
@@ -88,20 +71,19 @@ def create_app(settings: Settings) -> Starlette:
             "database": database_check(database),
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
             "outbox": outbox_check(relay, outbox.backlog),
-            "consumer": consumer_check(ledger),
+            "consumer": consumer_check(consuming.worker),
         },
         lifespan=background(
-            workers=[relay, ledger, waiting],
+            workers=[relay, *consuming.workers()],
             periodic=[prune_job(database, settings, clock=utc_now)],
             closers=[*verifier_closers, broker.close, writer.close, database.close_all],
         ),
         on_commit=relay.wake,
-        dead_letters=dead_letter_endpoints(dead_letters, on_replayed=waiting.wake),
+        dead_letters=consuming.endpoints(),
         registry=registry_of(
             ProductStockCollector(views.products),
             OutboxCollector(relay, outbox.backlog),
-            ConsumerCollector([ledger]),
-            DeadLettersWaitingCollector(waiting),
+            *consuming.collectors(),
         ),
     )
 
