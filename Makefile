@@ -22,11 +22,13 @@ help:
 	@echo "make lint        ruff and mypy over the code (pyproject.toml says which rules, and why)"
 	@echo "make install     install the project into .venv (editable, with the services, test and lint extras)"
 	@echo "make soak        the property tests with 20x the examples (minutes)"
-	@echo "make kafka       start only the local broker (var/kafka) and create the topics"
-	@echo "make kafka-stop  stop the local broker"
-	@echo "make kafka-status  whether the local broker runs, and where"
+	@echo "make kafka       start only the local broker (var/kafka) and create the topics; KAFKA_NODES=3: three nodes"
+	@echo "make kafka-stop  stop the local broker (every node)"
+	@echo "make kafka-status  whether the local broker runs, and where (each node)"
+	@echo "make postgres    start only the local PostgreSQL (var/postgres, port 5432) and print its DATABASE_URL"
+	@echo "make postgres-stop  stop the local PostgreSQL"
 	@echo "make bench       order throughput and latency next to an echo baseline (~100 s, BENCH_ARGS=--profile)"
-	@echo "make clean       stop the local broker and delete var/ (all data and the local key), caches, coverage"
+	@echo "make clean       stop the local broker and PostgreSQL, delete var/ (all data and the local key), caches, coverage"
 
 $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,12 +55,14 @@ PYTEST_WORKERS ?= $(if $(strip $(KAFKA_BOOTSTRAP_SERVERS)),0,2)
 test: $(INSTALLED) lint
 	@$(PY) -m localkafka fetch
 	@$(PY) tools/chromium.py
+	@$(PY) -m localpg install
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(COVERAGE) $(PYTEST_ARGS)
 
 # The property tests with 20x the examples: for a long look before a release, not for CI.
 soak: $(INSTALLED)
 	HYPOTHESIS_PROFILE=soak $(PY) -m pytest tests/unit tests/properties tests/contract -m "not kafka" $(PYTEST_ARGS)
 
+# `make kafka KAFKA_NODES=3`: a variable given on make's command line reaches the recipe's environment.
 kafka: $(INSTALLED)
 	@$(PY) -m localkafka start
 
@@ -68,11 +72,19 @@ kafka-stop: $(INSTALLED)
 kafka-status: $(INSTALLED)
 	@$(PY) -m localkafka status
 
+# The machine's PostgreSQL (tools/localpg), run from var/postgres; with DATABASE_URL set, only checked.
+.PHONY: postgres postgres-stop
+postgres: $(INSTALLED)
+	@$(PY) -m localpg start
+
+postgres-stop: $(INSTALLED)
+	@$(PY) -m localpg stop
+
 # Kafka (or KAFKA_BOOTSTRAP_SERVERS), the three services and sample products, logs streamed; Ctrl-C stops all.
 run: $(INSTALLED)
 	@$(PY) tools/run.py
 
-clean: kafka-stop
+clean: kafka-stop postgres-stop
 	rm -rf var .pytest_cache .hypothesis .coverage .mypy_cache .ruff_cache
 
 # Throughput and latency of POST /orders/order next to a Starlette echo baseline, propagation to stock and

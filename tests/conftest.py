@@ -1,7 +1,8 @@
 """Fixtures shared by every test folder.
 
 `kafka_bootstrap_servers` gives a real Apache Kafka broker: the cluster named by KAFKA_BOOTSTRAP_SERVERS if
-set, else a throwaway one this session starts on free ports in a temporary folder and stops at the end.
+set, else a throwaway one this session starts on free ports in a temporary folder and stops at the end: one
+node, or KAFKA_NODES of them (a KRaft cluster whose topics have 3 replicas).
 It is started only when a selected test asks for it.
 """
 
@@ -46,7 +47,12 @@ def kafka_bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield external
         return
     home = Path(tmp_path_factory.mktemp("kafka"))
-    broker = localkafka.LocalKafka(home, port=localkafka.free_port(), controller_port=localkafka.free_port())
+    nodes = int(os.environ.get("KAFKA_NODES", "1"))
+    broker: localkafka.LocalKafka | localkafka.LocalKafkaCluster = (
+        localkafka.LocalKafka(home, port=localkafka.free_port(), controller_port=localkafka.free_port())
+        if nodes == 1
+        else localkafka.LocalKafkaCluster(home, nodes=nodes)
+    )
     try:
         broker.start(timeout_s=float(os.environ.get("KAFKA_START_TIMEOUT_S", "90")))
     except localkafka.BrokerSetupError as error:

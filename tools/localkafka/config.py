@@ -44,15 +44,33 @@ rootLogger.appenderRef.err.ref = ERR
 """
 
 
-def server_properties(*, port: int, controller_port: int, data_dir: Path) -> str:
-    """One broker+controller node on 127.0.0.1, listening on `port`, its controller on `controller_port`."""
+def replication_factor(nodes: int) -> int:
+    """Copies of each partition on a cluster of `nodes`: 3, Kafka's own default, once there are 3 to hold them."""
+    return min(3, nodes)
+
+
+def min_insync_replicas(replicas: int) -> int:
+    """How many copies must have a write before acks=all succeeds: 2 of 3 survives one node lost without
+    refusing writes; with fewer copies, one (as a single node must)."""
+    return 2 if replicas >= 3 else 1
+
+
+def server_properties(
+    *, port: int, controller_port: int, data_dir: Path, node_id: int = 1, voters: str = ""
+) -> str:
+    """One broker+controller node on 127.0.0.1, listening on `port`, its controller on `controller_port`.
+
+    `voters` is the cluster's `controller.quorum.voters` (`1@127.0.0.1:9093,2@...`); empty: this node alone."""
+    voters = voters or f"{node_id}@127.0.0.1:{controller_port}"
+    replicas = replication_factor(voters.count("@"))
+    min_isr = min_insync_replicas(replicas)
     return "\n".join(
         [
             "process.roles=broker,controller",
-            "node.id=1",
+            f"node.id={node_id}",
             # A static voter set: storage is then formatted without --standalone, and the
             # controller port may change between starts (the voter set is not stored).
-            f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+            f"controller.quorum.voters={voters}",
             f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
             f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
             "inter.broker.listener.name=PLAINTEXT",
@@ -62,15 +80,20 @@ def server_properties(*, port: int, controller_port: int, data_dir: Path) -> str
             # Topics are created on purpose, with their partition counts; a typo must not make one.
             "auto.create.topics.enable=false",
             "num.partitions=1",
-            # One node: internal topics cannot have 3 replicas. Without these, consumer groups and
-            # InitProducerId (transactions) fail. Few partitions make the first group/transaction fast.
-            "offsets.topic.replication.factor=1",
+            # A topic made without a replication factor gets every copy the cluster can hold, and a write
+            # acknowledged by all (acks=all: our producers are transactional) is on min_isr nodes at least.
+            f"default.replication.factor={replicas}",
+            f"min.insync.replicas={min_isr}",
+            # The internal topics likewise: on one node they cannot have 3 replicas, and without these
+            # consumer groups and InitProducerId (transactions) fail. Few partitions make the first
+            # group/transaction fast.
+            f"offsets.topic.replication.factor={replicas}",
             "offsets.topic.num.partitions=5",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
+            f"transaction.state.log.replication.factor={replicas}",
+            f"transaction.state.log.min.isr={min_isr}",
             "transaction.state.log.num.partitions=5",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
+            f"share.coordinator.state.topic.replication.factor={replicas}",
+            f"share.coordinator.state.topic.min.isr={min_isr}",
             "group.initial.rebalance.delay.ms=0",
             # Two cores shared with the services and the tests.
             "num.network.threads=2",

@@ -15,18 +15,24 @@ from .cluster import wait_until_ready
 from .errors import BrokerSetupError, first_error, last_error, shown
 from .jars import REPO, fetch_jars, java_executable
 from .ports import accepts_connections, port_is_free
-from .processes import is_our_broker, remember_child, terminate
+from .processes import is_our_broker, kill, remember_child, terminate
 
 DEFAULT_HOME = REPO / "var" / "kafka"
 
 
 @dataclass(frozen=True)
 class LocalKafka:
-    """One broker+controller node on 127.0.0.1, its storage, logs and pid file under `home`."""
+    """One broker+controller node on 127.0.0.1, its storage, logs and pid file under `home`.
+
+    Alone by default; a node of a LocalKafkaCluster is told its id, the cluster's voters and the cluster id
+    its storage is formatted with (every node's must be the same)."""
 
     home: Path
     port: int = 9092
     controller_port: int = 9093
+    node_id: int = 1
+    voters: str = ""
+    cluster_id: str = ""
 
     @property
     def bootstrap_servers(self) -> str:
@@ -49,7 +55,19 @@ class LocalKafka:
         return self.home / "server.properties"
 
     def server_properties(self) -> str:
-        return config.server_properties(port=self.port, controller_port=self.controller_port, data_dir=self.data_dir)
+        return config.server_properties(
+            port=self.port, controller_port=self.controller_port, data_dir=self.data_dir,
+            node_id=self.node_id, voters=self.voters,
+        )
+
+    def stored_cluster_id(self) -> str | None:
+        """The cluster id this node's storage was formatted with; None before the first format."""
+        try:
+            lines = (self.data_dir / "meta.properties").read_text().splitlines()
+        except FileNotFoundError:
+            return None
+        found = [line.split("=", 1)[1] for line in lines if line.startswith("cluster.id=")]
+        return found[0] if found else None
 
     # -- state --
 
@@ -66,9 +84,23 @@ class LocalKafka:
     def start(self, timeout_s: float = 60.0) -> float:
         """Start the broker (or find it running) and wait until it answers; returns the seconds it took."""
         started = time.monotonic()
-        if self.running_pid() is not None:
+        process = self.launch()
+        if process is None:
             wait_until_ready(self.bootstrap_servers, timeout_s)
             return time.monotonic() - started
+        try:
+            self.wait_until_listening(process, started + timeout_s)
+            wait_until_ready(self.bootstrap_servers, max(started + timeout_s - time.monotonic(), 1.0))
+        except BaseException:
+            self.abandon(process)
+            raise
+        return time.monotonic() - started
+
+    def launch(self) -> subprocess.Popen[bytes] | None:
+        """Start the JVM without waiting for it (None: it runs already). A cluster launches every node before
+        waiting for any, as a node answers only once a majority of the controllers is up."""
+        if self.running_pid() is not None:
+            return None
         for port, setting in ((self.port, "KAFKA_PORT"), (self.controller_port, "KAFKA_CONTROLLER_PORT")):
             if not port_is_free(port):
                 raise BrokerSetupError(
@@ -80,14 +112,12 @@ class LocalKafka:
         self._write_config()
         if not (self.data_dir / "meta.properties").exists():
             self._format(java, lib)
-        process = self._launch(java, lib)
-        try:
-            self._wait_for(process, timeout_s - (time.monotonic() - started))
-        except BaseException:
-            terminate(process.pid)
-            self.pid_file.unlink(missing_ok=True)
-            raise
-        return time.monotonic() - started
+        return self._launch(java, lib)
+
+    def abandon(self, process: subprocess.Popen[bytes]) -> None:
+        """Stop a JVM `launch` started that did not come up: no half-started broker is left behind."""
+        terminate(process.pid)
+        self.pid_file.unlink(missing_ok=True)
 
     def stop(self, timeout_s: float = 30.0) -> bool:
         """Stop the broker this home started; False when none was running."""
@@ -96,6 +126,15 @@ class LocalKafka:
         if pid is None:
             return False
         terminate(pid, grace_s=timeout_s)
+        return True
+
+    def kill(self) -> bool:
+        """SIGKILL, as a crash or a power cut would: no clean shutdown; False when none was running."""
+        pid = self.running_pid()
+        self.pid_file.unlink(missing_ok=True)
+        if pid is None:
+            return False
+        kill(pid)
         return True
 
     def _write_config(self) -> None:
@@ -109,7 +148,7 @@ class LocalKafka:
             [
                 java, f"-Dlog4j2.configurationFile={self.home / 'log4j2-tools.properties'}",
                 "-cp", str(lib / "*"), "kafka.tools.StorageTool",
-                "format", "-t", config.new_cluster_id(), "-c", str(self.config_file),
+                "format", "-t", self.cluster_id or config.new_cluster_id(), "-c", str(self.config_file),
             ],
             check=False,
             capture_output=True,
@@ -145,8 +184,9 @@ class LocalKafka:
         self.pid_file.write_text(str(process.pid))
         return process
 
-    def _wait_for(self, process: subprocess.Popen[bytes], timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
+    def wait_until_listening(self, process: subprocess.Popen[bytes], deadline: float) -> None:
+        """Until the JVM accepts connections on its port (or exits, or `deadline` passes: BrokerSetupError)."""
+        timeout_s = max(deadline - time.monotonic(), 0.0)
         while not accepts_connections(self.port):
             if process.poll() is not None:
                 raise BrokerSetupError(
@@ -159,7 +199,6 @@ class LocalKafka:
                     f"see {shown(self.log_file)}, or raise KAFKA_START_TIMEOUT_S on a slow machine"
                 )
             time.sleep(0.1)
-        wait_until_ready(self.bootstrap_servers, max(deadline - time.monotonic(), 1.0))
 
 
 def from_environment() -> LocalKafka:

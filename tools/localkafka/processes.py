@@ -47,6 +47,18 @@ def terminate(pid: int, grace_s: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def kill(pid: int) -> None:
+    """SIGKILL, and wait until the process is gone (reaped, if this process started it)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    # SIGKILL cannot be caught; the bound is for a process stuck in the kernel (a hung disk).
+    deadline = time.monotonic() + 30.0
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _alive(pid: int) -> bool:
     child = _CHILDREN.get(pid)
     if child is not None:  # started by this process: poll() reaps it, so it lingers as no zombie

@@ -53,6 +53,9 @@ def producer_config(bootstrap_servers: str, name: str) -> dict[str, Any]:
         "bootstrap.servers": bootstrap_servers,
         "client.id": name,
         "transactional.id": name,
+        # Durability (implied by transactional.id, said outright here): librdkafka then sets acks=all,
+        # unbounded retries and in-order delivery, and refuses to start if any is overridden. A commit is
+        # thus on every in-sync copy, at least min.insync.replicas of them: 2 of 3 on the three-node cluster.
         "enable.idempotence": True,
         # The Java client's default partitioner: keyed records land where `partition_for_key` (and so the
         # in-memory broker) says. librdkafka's own default (consistent_random, CRC32) would not agree.
