@@ -7,6 +7,7 @@ worker thread, never from the event loop.
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from collections.abc import Iterable, Sequence
@@ -28,6 +29,8 @@ _GROUP_HAS_MEMBERS = frozenset(
 )
 
 _Client = TypeVar("_Client", KafkaProducer, KafkaConsumer)
+
+log = logging.getLogger(__name__)
 
 
 class KafkaBroker:
@@ -99,7 +102,11 @@ class KafkaBroker:
 
     def _admin(self) -> AdminClient:
         if self._admin_client is None:
-            self._admin_client = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+            # Its log into the service's JSON log, not raw to stderr (a broker outage made it print a line a
+            # second there). An AdminClient hands what it queued to the logger only when polled: here, at
+            # each use (the dead letters' watch uses it at least every 30 s).
+            self._admin_client = AdminClient({"bootstrap.servers": self.bootstrap_servers}, logger=log)
+        self._admin_client.poll(0)
         return self._admin_client
 
     def _track(self, client: _Client) -> _Client:
