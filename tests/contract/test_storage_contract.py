@@ -1,8 +1,10 @@
-"""The storage contract: units of work, repositories, outboxes and views behave alike in memory and in SQLite.
+"""The storage contract: units of work, repositories, outboxes and views behave alike in memory, in SQLite and
+in PostgreSQL (the `postgres` cases, marked: they need the machine's PostgreSQL).
 
 Each test runs once per backend. `storage` hands out units of work and views over one store: the in-memory
 unit of work is its own store, so memory hands out the same one each time; SQLite makes a new unit of work over
-the service's file each time, so whatever a test finds there was really written to the file.
+the service's file each time, so whatever a test finds there was really written to the file; PostgreSQL does
+the same over a schema of its own for each test.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from adapters.memory.outbox import InMemoryOutbox
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryMessageViews, InMemoryOrderViews, InMemoryProductViews
 from adapters.messaging.relay import Outbox
+from adapters.postgres.database import PostgresDatabase
+from adapters.postgres.products import PRODUCT_SCHEMA as POSTGRES_PRODUCT_SCHEMA
+from adapters.postgres.products import PostgresProductUnitOfWork
+from adapters.postgres.views import PostgresProductViews
 from adapters.sqlite.database import Database
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
@@ -154,11 +160,54 @@ class SqliteStorage:
             database.close_all()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    backend: Storage = MemoryStorage() if request.param == "memory" else SqliteStorage(tmp_path)
+class PostgresStorage:
+    """The services' databases as schemas of one PostgreSQL database, one set per test. The Product Service's
+    adapters exist so far: the test classes of its storage take this backend (`AlsoInPostgres`)."""
+
+    def __init__(self, url: str, namespace: str) -> None:
+        self.products = PostgresDatabase(url, POSTGRES_PRODUCT_SCHEMA, namespace=namespace)
+
+    def product_uow(self) -> PostgresProductUnitOfWork:
+        return PostgresProductUnitOfWork(self.products)
+
+    def published(self, uow: PostgresProductUnitOfWork) -> list[Event]:
+        """Every outbox row, sent or not, decoded as a consumer would."""
+        with uow.database.connection() as connection:
+            rows = connection.execute("SELECT topic, value FROM outbox ORDER BY id").fetchall()
+        return [decode(topic, value) for topic, value in rows]
+
+    def product_views(self) -> PostgresProductViews:
+        return PostgresProductViews(self.products)
+
+    def close(self) -> None:
+        self.products.close_all()
+
+
+def open_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    backend: Storage
+    if request.param == "memory":
+        backend = MemoryStorage()
+    elif request.param == "sqlite":
+        backend = SqliteStorage(tmp_path)
+    else:
+        backend = PostgresStorage(  # type: ignore[assignment]  # the Product Service's storage only, so far
+            request.getfixturevalue("postgres_url"), request.getfixturevalue("postgres_namespace")
+        )
     yield backend
     backend.close()
+
+
+storage = pytest.fixture(params=["memory", "sqlite"], name="storage")(open_storage)
+
+
+class AlsoInPostgres:
+    """A test class of the Product Service's storage, whose adapters exist in PostgreSQL so far: its tests run
+    on PostgreSQL too (this fixture replaces the module's for them). Every class takes it once the order and
+    message adapters exist there too (issue 15)."""
+
+    @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+    def storage(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+        yield from open_storage(request, tmp_path)
 
 
 # -- examples: values whose every detail must survive the trip (trailing zeros, offsets, None) ----------------
@@ -326,7 +375,7 @@ class TestOrderUnitOfWork:
             storage.order_uow().commit()
 
 
-class TestProductUnitOfWork:
+class TestProductUnitOfWork(AlsoInPostgres):
     def test_committed_products_ledger_events_and_inbox_are_there_for_the_next_unit_of_work(self, storage):
         entry = LedgerEntry("o-1", EntryState.RESERVED, (Line("p-1", 2),))
         rejection = StockReservationRejected(
@@ -666,7 +715,7 @@ class TestHoldingsOf:
         assert held == Holdings(1, 1, NOW)
 
 
-class TestProductRepository:
+class TestProductRepository(AlsoInPostgres):
     @pytest.mark.parametrize("price", ["2.50", "0.10", "0", "100000.00", "7"])
     def test_a_product_comes_back_exactly_as_stored(self, storage, price):
         add_products(storage, pen("p-1", price=price, stock=0))
@@ -712,7 +761,7 @@ class TestProductRepository:
         assert storage.product_views().product("p-1") == changed
 
 
-class TestStockLedger:
+class TestStockLedger(AlsoInPostgres):
     @pytest.mark.parametrize(
         "entry",
         [
@@ -969,7 +1018,7 @@ class TestOrderViewsOfACustomer:
         assert list(page) == []
 
 
-class TestProductViews:
+class TestProductViews(AlsoInPostgres):
     def test_lists_every_product_by_id(self, storage):
         add_products(storage, pen("p-3"), pen("p-1", price="0.50"), pen("p-2", stock=0))
 

@@ -33,6 +33,7 @@ ROOMS: dict[str, frozenset[str]] = {
     "adapters.kafka": frozenset({"adapters.messaging"}),
     "adapters.memory": frozenset({"adapters.messaging", "adapters.wire"}),
     "adapters.sqlite": frozenset({"adapters.wire"}),
+    "adapters.postgres": frozenset({"adapters.wire"}),
     "adapters.http": frozenset(
         {"adapters.identity", "adapters.logs", "adapters.strict", "adapters.tracecontext", "adapters.distribution"}
     ),

@@ -1,0 +1,218 @@
+"""One PostgreSQL database (or schema) per service: its connection pool, its write transactions, its schema.
+
+Which isolation, and why. The SQLite units of work run one writer at a time (BEGIN IMMEDIATE), so every use
+case's check-then-write (the stock ledger reads the stock, checks the lines fit, writes the new levels; a
+consumer checks its inbox, then applies and records the message) sees every earlier unit of work committed
+and no later one started: the schedule is serial. These adapters keep exactly that: a unit of work's
+transaction first takes the service's writer lock, `pg_advisory_xact_lock` on a key of the service's name,
+held until COMMIT or ROLLBACK, across every instance sharing the database. In READ COMMITTED each statement
+then reads everything committed before the lock was granted, so no stock is sold twice and no message is
+applied twice, whatever the use case reads first.
+
+Not SERIALIZABLE: a serialization failure must be answered by running the whole block again, and the block is
+the caller's (an HTTP handler's or a consumer's `with uow:`), which the unit of work cannot re-run; every
+caller would need a retry loop first. Not `SELECT ... FOR UPDATE` alone: the inbox check reads a row that is
+not there yet, which no row lock covers, and two deliveries of one message would both apply it. The lock
+also keeps outbox ids in commit order (ids are taken at INSERT; writers commit one after the other), which
+is what lets the relay read "oldest first" by id. Its price is SQLite's: one writer per service at a time.
+Reads never take it: views and the relay read committed rows, one statement each.
+
+Every connection of the pool is in autocommit mode, so a statement outside a unit of work commits by itself,
+as in SQLite; a unit of work switches its connection out of it for its block (`begin`). A lock wait is
+bounded (`lock_timeout`, LOCK_TIMEOUT_S, like SQLite's busy timeout); waiting blocks the calling thread, so
+an event loop hands its units of work to a thread.
+
+Schema versions: the same idea as `adapters.sqlite.database` (a service's migrations are an ordered tuple,
+`migrations[n]` bringing version n to n + 1, only ever appended to), with the version kept in a
+`schema_migrations` table (one row per version applied, and when) instead of PRAGMA user_version. They are
+applied when the `PostgresDatabase` is made, in one transaction under an advisory lock of their own, so two
+instances starting at once apply them one after the other and the second finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Self
+
+import psycopg
+from attrs import frozen
+from psycopg import sql
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool
+
+LOCK_TIMEOUT_S = 5.0
+POOL_SIZE = 10  # the event loop's writer, a relay, a few consumers and the scrape, with room to spare
+
+Connection = psycopg.Connection[TupleRow]
+
+
+class UnusableDatabase(Exception):
+    """The database cannot serve this service: written by a newer release, or another service's."""
+
+
+@frozen
+class Schema:
+    """A service's tables and how to build them: `migrations[n]` brings a database from version n to n + 1.
+
+    `tables` are the tables the adapters rely on; a database at the current version without them belongs to
+    another service.
+    """
+
+    name: str
+    tables: frozenset[str]
+    migrations: tuple[tuple[str, ...], ...]
+
+    @property
+    def version(self) -> int:
+        return len(self.migrations)
+
+
+def lock_key(*names: str) -> int:
+    """A stable signed 64-bit advisory lock key for `names` (Python's `hash` changes between processes)."""
+    digest = hashlib.blake2b("\0".join(names).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+_MIGRATIONS_TABLE = """
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY,
+        applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )
+"""
+_VERSION = "SELECT coalesce(max(version), 0) FROM schema_migrations"
+_RECORD_VERSION = "INSERT INTO schema_migrations (version) VALUES (%s)"
+_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+
+
+class PostgresDatabase:
+    """A service's database at `url`, migrated to `schema` when this object is made.
+
+    `namespace`: a PostgreSQL schema to keep the service's tables in (created if missing), for services
+    sharing one database; None keeps them in the database's default (`public`), for a database per service.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        schema: Schema,
+        *,
+        namespace: str | None = None,
+        pool_size: int = POOL_SIZE,
+        lock_timeout_s: float = LOCK_TIMEOUT_S,
+    ) -> None:
+        self.schema = schema
+        self.namespace = namespace
+        self._writer_key = lock_key(namespace or "", schema.name, "writer")
+        self._settings = sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{round(lock_timeout_s * 1000)}ms"))
+        if namespace is not None:
+            self._create_namespace(url, namespace)
+        self.pool: ConnectionPool[Connection] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            reset=self._reset,
+            open=False,
+            name=f"{schema.name}-postgres",
+        )
+        self.pool.open(wait=True)
+        try:
+            self._migrate()
+        except BaseException:
+            self.pool.close()
+            raise
+
+    def __repr__(self) -> str:
+        where = f", namespace={self.namespace!r}" if self.namespace else ""
+        return f"PostgresDatabase({self.schema.name}{where})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close_all()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A pooled connection in autocommit mode: each statement is its own transaction."""
+        with self.pool.connection() as connection:
+            yield connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction that does not take the writer lock (the relay marking rows sent): committed if the
+        block ends normally, else rolled back."""
+        with self.pool.connection() as connection, connection.transaction():
+            yield connection
+
+    def begin(self, connection: Connection) -> None:
+        """Start a unit of work's transaction on `connection`, holding the service's writer lock until it
+        ends (module docstring)."""
+        connection.autocommit = False  # psycopg now opens a transaction at the first statement
+        connection.execute(_LOCK, (self._writer_key,))
+
+    def require(self, *tables: str) -> None:
+        """Refuse, when the services are wired, an adapter given another service's database."""
+        missing = set(tables) - self.schema.tables
+        if missing:
+            raise ValueError(
+                f"{self!r} has no {', '.join(sorted(missing))} table; is it the wrong service's database?"
+            )
+
+    def close_all(self) -> None:
+        """Close the pool, for good; call it once the threads using the database have stopped."""
+        self.pool.close()
+
+    def _configure(self, connection: Connection) -> None:
+        connection.execute(self._settings)
+        if self.namespace is not None:
+            connection.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.namespace)))
+
+    @staticmethod
+    def _reset(connection: Connection) -> None:
+        # A unit of work hands its connection back out of its transaction; the next user expects autocommit.
+        connection.autocommit = True
+
+    @staticmethod
+    def _create_namespace(url: str, namespace: str) -> None:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(namespace)))
+
+    def _migrate(self) -> None:
+        with self.transaction() as connection:
+            connection.execute(_LOCK, (lock_key(self.namespace or "", self.schema.name, "migrations"),))
+            connection.execute(_MIGRATIONS_TABLE)
+            found = _fetch_int(connection, _VERSION)
+            if found > self.schema.version:
+                self._require_tables(connection)  # another service's database may well be at a higher version
+                raise UnusableDatabase(
+                    f"{self!r} is at {self.schema.name} schema version {found}, newer than this release's "
+                    f"{self.schema.version}"
+                )
+            for version, statements in enumerate(self.schema.migrations[found:], start=found + 1):
+                for statement in statements:
+                    connection.execute(statement.encode())  # our own constants, run as they are
+                connection.execute(_RECORD_VERSION, (version,))
+            self._require_tables(connection)
+
+    def _require_tables(self, connection: Connection) -> None:
+        present = {name for (name,) in connection.execute(_TABLES)}
+        missing = self.schema.tables - present
+        if missing:
+            raise UnusableDatabase(
+                f"{self!r} is not a {self.schema.name} database: it has no {', '.join(sorted(missing))} table"
+            )
+
+
+def _fetch_int(connection: Connection, query: str) -> int:
+    row = connection.execute(query).fetchone()
+    if row is None:
+        raise UnusableDatabase(f"{query!r} returned no row")
+    return int(row[0])
