@@ -11,9 +11,11 @@ import argparse
 import asyncio
 import json
 import random
+import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from chaos.plan import PlanError, parse_kinds, plan
 from chaos.session import Options, chaos_run
@@ -76,13 +78,26 @@ def main(argv: list[str]) -> int:
     for fault in options.schedule:
         say(f"  {fault.at_s:7.1f} s  {fault.kind:<18} for {fault.hold_s:g} s"
             + (f" at {fault.latency_s:g} s latency" if fault.latency_s else ""))
-    summary = asyncio.run(chaos_run(options))
+    try:
+        summary = asyncio.run(_until_done_or_stopped(options))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        say("chaos: stopped before the end; the run's broker and services were stopped")
+        return 130
     summary["command"] = "python -m chaos " + " ".join(argv) + ("" if "--seed" in argv else f" --seed {options.seed}")
     text = json.dumps(summary, indent=2, default=str)
     (options.workdir / "summary.json").write_text(text + "\n")
     print(text, flush=True)
     say("chaos: every check passed" if summary["ok"] else f"chaos: FAILED: {', '.join(summary['defects'])}")
     return 0 if summary["ok"] else 1
+
+
+async def _until_done_or_stopped(options: Options) -> dict[str, Any]:
+    """The run, which SIGTERM (a CI job's timeout, `kill`) cancels as Ctrl-C does: its own broker and services
+    are stopped on the way out (chaos_run's `finally`), not left running."""
+    run = asyncio.current_task()
+    if run is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, run.cancel)
+    return await chaos_run(options)
 
 
 if __name__ == "__main__":

@@ -92,12 +92,15 @@ class Traffic:
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, limits=httpx.Limits(max_connections=64)) as http:
             self._http = http
             workers = [asyncio.ensure_future(self._client(http)) for _ in range(self._clients)]
-            await self._pace(duration_s)
-            self._ending.set()
-            _done, late = await asyncio.wait(workers, timeout=drain_s)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            try:
+                await self._pace(duration_s)
+                self._ending.set()
+                await asyncio.wait(workers, timeout=drain_s)
+            finally:
+                # The late ones, or all when the run is cancelled (Ctrl-C, SIGTERM): none outlives the client.
+                for task in workers:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
 
     async def _pace(self, duration_s: float) -> None:
         start = time.monotonic()
