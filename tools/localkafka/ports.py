@@ -19,11 +19,23 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+# Every port free_port handed out in this process. Nothing listens on a port until its program starts, so
+# the OS may offer one twice in a row: a test choosing a broker's port and then three services' ports got the
+# broker's port again for the Order Service (make test, once).
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A port nobody listens on right now (the OS's choice); the broker binds it a moment later."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port nobody listens on right now (the OS's choice), and not one this process handed out before;
+    the broker (or service) binds it a moment later."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise OSError("the OS offered only ports handed out before, 100 times in a row")
 
 
 def accepts_connections(port: int) -> bool:
