@@ -106,11 +106,17 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def postgres_namespace(postgres_url: str) -> Iterator[str]:
-    """A schema name no other test uses; the schema (made by the adapters) is dropped after the test."""
+    """A schema name no other test uses, and the prefix of the test's other schemas (`<name>_message`: one
+    per service, each keeping its own schema version); every one the adapters made is dropped after the test."""
     import psycopg
     from psycopg import sql
 
     name = f"contract_{uuid.uuid4().hex[:16]}"
     yield name
     with psycopg.connect(postgres_url, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+        made = connection.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname = %s OR starts_with(nspname, %s)",
+            (name, f"{name}_"),
+        ).fetchall()
+        for (schema,) in made:
+            connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))

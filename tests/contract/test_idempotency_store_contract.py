@@ -1,7 +1,8 @@
 """What every `IdempotencyStore` promises (adapters/http/idempotency.py), run against each implementation.
 
-A durable store joins by adding a param to `store` that builds it (empty, with a lease of one minute). Every
-key belongs to a customer: most tests use one, ALICE; `TestKeysOfCustomers` is about two.
+A durable store joins by adding a param to `store` that builds it (empty, with a lease of one minute); the
+PostgreSQL one is marked `postgres`. Every key belongs to a customer: most tests use one, ALICE;
+`TestKeysOfCustomers` is about two.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import pytest
 from adapters.http.idempotency import once
 from adapters.memory.idempotency import InMemoryIdempotencyStore
 from adapters.memory.orders import InMemoryOrderUnitOfWork
+from adapters.postgres.database import PostgresDatabase
+from adapters.postgres.idempotency import PostgresIdempotencyStore
+from adapters.postgres.orders import ORDER_SCHEMA as POSTGRES_ORDER_SCHEMA
+from adapters.postgres.orders import PostgresOrderUnitOfWork
 from adapters.sqlite.database import Database
 from adapters.sqlite.idempotency import SqliteIdempotencyStore
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
@@ -29,13 +34,25 @@ ALICE = "alice"
 BOB = "bob"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def postgres_orders_database(request: pytest.FixtureRequest) -> PostgresDatabase:
+    """The Order Service's schema in the test's own PostgreSQL namespace (see conftest.py)."""
+    url, namespace = request.getfixturevalue("postgres_url"), request.getfixturevalue("postgres_namespace")
+    return PostgresDatabase(url, POSTGRES_ORDER_SCHEMA, namespace=namespace)
+
+
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IdempotencyStore]:
     if request.param == "memory":
         yield InMemoryIdempotencyStore(lease=LEASE)
-    else:
+    elif request.param == "sqlite":
         with Database(tmp_path / "order.db", ORDER_SCHEMA) as database:
             yield SqliteIdempotencyStore(database, lease=LEASE)
+    else:
+        with postgres_orders_database(request) as database:
+            yield PostgresIdempotencyStore(database, lease=LEASE)
 
 
 class TestIdempotencyStore:
@@ -175,7 +192,7 @@ class TestInMemoryStore:
         assert list(store.entries) == [(ALICE, "b")]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=BACKENDS)
 def keys_and_orders(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[IdempotencyStore, OrderUnitOfWork]]:
@@ -183,9 +200,12 @@ def keys_and_orders(
     if request.param == "memory":
         orders = InMemoryOrderUnitOfWork(keys=InMemoryIdempotencyStore(lease=LEASE))
         yield orders.keys, orders
-    else:
+    elif request.param == "sqlite":
         with Database(tmp_path / "order.db", ORDER_SCHEMA) as database:
             yield SqliteIdempotencyStore(database, lease=LEASE), SqliteOrderUnitOfWork(database)
+    else:
+        with postgres_orders_database(request) as database:
+            yield PostgresIdempotencyStore(database, lease=LEASE), PostgresOrderUnitOfWork(database)
 
 
 class TestRepliesBoundInTheOrdersUnitOfWork:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -25,6 +26,14 @@ from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryMessageViews, InMemoryOrderViews, InMemoryProductViews
 from adapters.messaging.relay import Outbox
 from adapters.postgres.database import PostgresDatabase
+from adapters.postgres.database import Schema as PostgresSchema
+from adapters.postgres.message_views import PostgresMessageViews
+from adapters.postgres.messages import MESSAGE_SCHEMA as POSTGRES_MESSAGE_SCHEMA
+from adapters.postgres.messages import PostgresMessageUnitOfWork
+from adapters.postgres.order_views import PostgresOrderViews
+from adapters.postgres.orders import ORDER_SCHEMA as POSTGRES_ORDER_SCHEMA
+from adapters.postgres.orders import PostgresOrderUnitOfWork
+from adapters.postgres.outbox import PostgresOutbox
 from adapters.postgres.products import PRODUCT_SCHEMA as POSTGRES_PRODUCT_SCHEMA
 from adapters.postgres.products import PostgresProductUnitOfWork
 from adapters.postgres.views import PostgresProductViews
@@ -161,16 +170,45 @@ class SqliteStorage:
 
 
 class PostgresStorage:
-    """The services' databases as schemas of one PostgreSQL database, one set per test. The Product Service's
-    adapters exist so far: the test classes of its storage take this backend (`AlsoInPostgres`)."""
+    """The services' databases as schemas of one PostgreSQL database, one set per test, each opened (pool,
+    migrations) when the test first uses it: a test of one service's storage does not pay for the other two."""
 
     def __init__(self, url: str, namespace: str) -> None:
-        self.products = PostgresDatabase(url, POSTGRES_PRODUCT_SCHEMA, namespace=namespace)
+        self._url = url
+        self._namespace = namespace
+        self._opened: list[PostgresDatabase] = []
+
+    @cached_property
+    def products(self) -> PostgresDatabase:
+        return self._open(POSTGRES_PRODUCT_SCHEMA, self._namespace)
+
+    @cached_property
+    def messages(self) -> PostgresDatabase:
+        # A schema of its own: each service's schema keeps its own version (`schema_migrations`).
+        return self._open(POSTGRES_MESSAGE_SCHEMA, f"{self._namespace}_message")
+
+    @cached_property
+    def orders(self) -> PostgresDatabase:
+        return self._open(POSTGRES_ORDER_SCHEMA, f"{self._namespace}_order")
+
+    def _open(self, schema: PostgresSchema, namespace: str) -> PostgresDatabase:
+        database = PostgresDatabase(self._url, schema, namespace=namespace)
+        self._opened.append(database)
+        return database
+
+    def order_uow(self) -> PostgresOrderUnitOfWork:
+        return PostgresOrderUnitOfWork(self.orders)
+
+    def order_outbox(self) -> PostgresOutbox:
+        return PostgresOutbox(self.orders)
+
+    def order_views(self) -> PostgresOrderViews:
+        return PostgresOrderViews(self.orders)
 
     def product_uow(self) -> PostgresProductUnitOfWork:
         return PostgresProductUnitOfWork(self.products)
 
-    def published(self, uow: PostgresProductUnitOfWork) -> list[Event]:
+    def published(self, uow: PostgresOrderUnitOfWork | PostgresProductUnitOfWork) -> list[Event]:
         """Every outbox row, sent or not, decoded as a consumer would."""
         with uow.database.connection() as connection:
             rows = connection.execute("SELECT topic, value FROM outbox ORDER BY id").fetchall()
@@ -179,35 +217,30 @@ class PostgresStorage:
     def product_views(self) -> PostgresProductViews:
         return PostgresProductViews(self.products)
 
+    def message_uow(self) -> PostgresMessageUnitOfWork:
+        return PostgresMessageUnitOfWork(self.messages)
+
+    def message_views(self) -> PostgresMessageViews:
+        return PostgresMessageViews(self.messages)
+
     def close(self) -> None:
-        self.products.close_all()
+        for database in self._opened:
+            database.close_all()
 
 
-def open_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     backend: Storage
     if request.param == "memory":
         backend = MemoryStorage()
     elif request.param == "sqlite":
         backend = SqliteStorage(tmp_path)
     else:
-        backend = PostgresStorage(  # type: ignore[assignment]  # the Product Service's storage only, so far
+        backend = PostgresStorage(
             request.getfixturevalue("postgres_url"), request.getfixturevalue("postgres_namespace")
         )
     yield backend
     backend.close()
-
-
-storage = pytest.fixture(params=["memory", "sqlite"], name="storage")(open_storage)
-
-
-class AlsoInPostgres:
-    """A test class of the Product Service's storage, whose adapters exist in PostgreSQL so far: its tests run
-    on PostgreSQL too (this fixture replaces the module's for them). Every class takes it once the order and
-    message adapters exist there too (issue 15)."""
-
-    @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-    def storage(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-        yield from open_storage(request, tmp_path)
 
 
 # -- examples: values whose every detail must survive the trip (trailing zeros, offsets, None) ----------------
@@ -375,7 +408,7 @@ class TestOrderUnitOfWork:
             storage.order_uow().commit()
 
 
-class TestProductUnitOfWork(AlsoInPostgres):
+class TestProductUnitOfWork:
     def test_committed_products_ledger_events_and_inbox_are_there_for_the_next_unit_of_work(self, storage):
         entry = LedgerEntry("o-1", EntryState.RESERVED, (Line("p-1", 2),))
         rejection = StockReservationRejected(
@@ -715,7 +748,7 @@ class TestHoldingsOf:
         assert held == Holdings(1, 1, NOW)
 
 
-class TestProductRepository(AlsoInPostgres):
+class TestProductRepository:
     @pytest.mark.parametrize("price", ["2.50", "0.10", "0", "100000.00", "7"])
     def test_a_product_comes_back_exactly_as_stored(self, storage, price):
         add_products(storage, pen("p-1", price=price, stock=0))
@@ -761,7 +794,7 @@ class TestProductRepository(AlsoInPostgres):
         assert storage.product_views().product("p-1") == changed
 
 
-class TestStockLedger(AlsoInPostgres):
+class TestStockLedger:
     @pytest.mark.parametrize(
         "entry",
         [
@@ -1018,7 +1051,7 @@ class TestOrderViewsOfACustomer:
         assert list(page) == []
 
 
-class TestProductViews(AlsoInPostgres):
+class TestProductViews:
     def test_lists_every_product_by_id(self, storage):
         add_products(storage, pen("p-3"), pen("p-1", price="0.50"), pen("p-2", stock=0))
 

@@ -27,7 +27,7 @@ PRODUCT_SCHEMA = Schema(
         (
             """
             CREATE TABLE IF NOT EXISTS products (
-                product_id TEXT PRIMARY KEY,
+                product_id TEXT COLLATE "C" PRIMARY KEY,  -- listed byte by byte, as SQLite sorts text
                 name TEXT NOT NULL,
                 price TEXT NOT NULL,
                 stock INTEGER NOT NULL
