@@ -1,30 +1,14 @@
 """Ports on 127.0.0.1: whether the server could listen on one, a free one, one to suggest when it cannot.
 
-The Kafka tool has the same three functions; these are kept apart so that neither tool breaks while the other
-is reworked, and because what "free" means follows the server: PostgreSQL sets SO_REUSEADDR as the JVM does.
+Whether a port is free, and a free one, are the Kafka tool's (PostgreSQL sets SO_REUSEADDR as the JVM does, so
+"free" means the same for both, and one process never hands out a port twice across the two tools).
 """
 
 from __future__ import annotations
 
-import socket
+from localkafka.ports import free_port, port_is_free
 
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """No program listens on `port` (a stopped server's connections in TIME_WAIT do not count)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (the OS's choice); the server binds it a moment later."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+__all__ = ["free_port", "free_port_after", "port_is_free"]
 
 
 def free_port_after(port: int, tries: int = 20) -> int:
