@@ -13,8 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from adapters.retention import Retention
 from adapters.sqlite.database import Database
-from adapters.sqlite.retention import Retention, SqlitePruner
+from adapters.sqlite.retention import SqlitePruner
 from entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)

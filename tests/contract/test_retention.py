@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 from attrs import evolve
 
+from adapters.retention import Retention
 from adapters.sqlite.database import INCREMENTAL_AUTO_VACUUM, Database
 from adapters.sqlite.idempotency import SqliteIdempotencyStore
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
 from adapters.sqlite.outbox import SqliteOutbox
 from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
-from adapters.sqlite.retention import Retention, SqlitePruner, sqlite_time
+from adapters.sqlite.retention import SqlitePruner, sqlite_time
 from adapters.wire.codec import decode
 from entrypoints.consumers import message_events, order_events, product_events
 from entrypoints.in_process import Counter, InProcessSystem

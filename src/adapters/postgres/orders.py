@@ -78,7 +78,16 @@ _IDEMPOTENCY_KEYS_TABLE = """
 ORDER_SCHEMA = Schema(
     "order",
     tables=frozenset({"orders", "outbox", "inbox", "idempotency_keys"}),
-    migrations=((*_ORDERS_TABLES, *OUTBOX_TABLES, *INBOX_TABLES, _IDEMPOTENCY_KEYS_TABLE),),
+    migrations=(
+        (
+            *_ORDERS_TABLES,
+            *OUTBOX_TABLES,
+            *INBOX_TABLES,
+            _IDEMPOTENCY_KEYS_TABLE,
+            # The retention job deletes keys past their TTL, the oldest a batch at a time.
+            "CREATE INDEX IF NOT EXISTS idempotency_keys_by_claimed_at ON idempotency_keys (claimed_at)",
+        ),
+    ),
 )
 
 ORDER_COLUMNS = "order_id, customer_id, status, cancel_reason, payment_id, placed_at, lines"

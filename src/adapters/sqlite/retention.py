@@ -1,4 +1,5 @@
-"""What a service's database keeps only for a while, and the periodic job that lets it go.
+"""The periodic job that lets go what a service's SQLite file keeps only for a while (adapters.retention
+says what, and for how long).
 
 - Outbox rows, once sent: kept OUTBOX_SENT_RETENTION_S (5 minutes) after the relay marked them. Kafka has
   them; a person, or bench/propagation.py, may still look at what went out just now.
@@ -24,38 +25,13 @@ pages are returned, and a reserve stays for the rows of the next minutes.
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from attrs import frozen
-
+from adapters.retention import Pruned, Retention
 from adapters.sqlite.database import Database
 from adapters.sqlite.orders import epoch_us
 
 _TABLES = "SELECT name FROM sqlite_schema WHERE type = 'table'"
-
-
-@frozen
-class Retention:
-    """How long each kind of row is kept (the defaults are the settings': entrypoints.settings).
-    `idempotency_keys` is the Order Service's only."""
-
-    sent_outbox_rows: timedelta
-    inbox_ids: timedelta
-    idempotency_keys: timedelta
-
-
-@frozen
-class Pruned:
-    """What one run of the job deleted, and the pages it gave back to the file system."""
-
-    sent_outbox_rows: int = 0
-    inbox_ids: int = 0
-    idempotency_keys: int = 0
-    pages_freed: int = 0
-
-    @property
-    def rows(self) -> int:
-        return self.sent_outbox_rows + self.inbox_ids + self.idempotency_keys
 
 
 def sqlite_time(moment: datetime) -> str:
