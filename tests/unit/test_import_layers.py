@@ -26,6 +26,7 @@ ROOMS: dict[str, frozenset[str]] = {
     "adapters.metrics": frozenset(),
     "adapters.strict": frozenset(),
     "adapters.retention": frozenset(),
+    "adapters.rows": frozenset(),
     # Events as bytes, for every adapter that stores or sends one.
     "adapters.wire": frozenset({"adapters.strict", "adapters.tracecontext"}),
     # The broker port and the broker-agnostic relay and worker.
@@ -33,8 +34,8 @@ ROOMS: dict[str, frozenset[str]] = {
     # Implementations of ports, each knowing only the port's room and the wire.
     "adapters.kafka": frozenset({"adapters.messaging"}),
     "adapters.memory": frozenset({"adapters.messaging", "adapters.wire"}),
-    "adapters.sqlite": frozenset({"adapters.wire", "adapters.retention"}),
-    "adapters.postgres": frozenset({"adapters.wire", "adapters.retention"}),
+    "adapters.sqlite": frozenset({"adapters.wire", "adapters.retention", "adapters.rows"}),
+    "adapters.postgres": frozenset({"adapters.wire", "adapters.retention", "adapters.rows"}),
     "adapters.http": frozenset(
         {"adapters.identity", "adapters.logs", "adapters.strict", "adapters.tracecontext", "adapters.distribution"}
     ),

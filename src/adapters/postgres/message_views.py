@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adapters.postgres.database import PostgresDatabase
-from adapters.postgres.messages import MESSAGE_COLUMNS, message_from_row
+from adapters.rows import MESSAGE_COLUMNS, message_from_row
 from ordering_core.messages import CustomerMessage
 
 # Both read the index customer_messages_by_order; the second checks the customer on the rows it finds.

@@ -14,14 +14,10 @@ was given (17:30+05:30 stays 17:30+05:30). Nothing selects or sorts by it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
-
 from adapters.postgres.database import PostgresDatabase, Schema
 from adapters.postgres.transactions import INBOX_TABLES, Connect, PostgresInbox, PostgresUnitOfWork
+from adapters.rows import MESSAGE_COLUMNS
 from ordering_core.messages import CustomerMessage
-from ordering_core.orders import CancelReason, OrderStatus
 
 MESSAGE_SCHEMA = Schema(
     "message",
@@ -55,8 +51,6 @@ MESSAGE_SCHEMA = Schema(
     ),
 )
 
-MESSAGE_COLUMNS = "message_id, order_id, customer_id, status, reason, text, occurred_at"
-
 # The same message twice, or a second message of one status, is one message for the customer. ON CONFLICT
 # without a target covers both unique keys, and only those: a row breaking NOT NULL still fails. (Not
 # catching the unique violation: an error would abort the whole transaction, where SQLite fails the one
@@ -65,20 +59,6 @@ _INSERT = (
     f"INSERT INTO customer_messages ({MESSAGE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
     "ON CONFLICT DO NOTHING"
 )
-
-
-def message_from_row(row: Sequence[Any]) -> CustomerMessage:
-    """The message in a row selected as MESSAGE_COLUMNS."""
-    message_id, order_id, customer_id, status, reason, text, occurred_at = row
-    return CustomerMessage(
-        order_id=order_id,
-        customer_id=customer_id,
-        status=OrderStatus(status),
-        reason=None if reason is None else CancelReason(reason),
-        text=text,
-        occurred_at=datetime.fromisoformat(occurred_at),
-        message_id=message_id,
-    )
 
 
 class PostgresNotifier:

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from itertools import product
 
 from adapters.postgres.database import PostgresDatabase
-from adapters.postgres.orders import ORDER_COLUMNS, order_from_row
+from adapters.postgres.orders import order_from_row
+from adapters.rows import ORDER_COLUMNS
 from ordering_core.orders import Order
 
 _ORDER = f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = %s"

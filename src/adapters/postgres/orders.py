@@ -18,16 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from adapters import rows
 from adapters.postgres.database import PostgresDatabase, Schema
 from adapters.postgres.outbox import OUTBOX_TABLES, PostgresEventPublisher
 from adapters.postgres.transactions import INBOX_TABLES, Connect, PostgresInbox, PostgresUnitOfWork
+from adapters.rows import ORDER_COLUMNS
 from ordering_core.holds import NOTHING_HELD, Holdings
-from ordering_core.orders import CancelReason, Order, OrderLine, OrderStatus
+from ordering_core.orders import Order
 from ordering_core.ports import Reply
 
 _ORDERS_TABLES = (
@@ -90,45 +91,16 @@ ORDER_SCHEMA = Schema(
     ),
 )
 
-ORDER_COLUMNS = "order_id, customer_id, status, cancel_reason, payment_id, placed_at, lines"
 
 
 def order_from_row(row: Sequence[Any]) -> Order:
-    """The order in a row selected as ORDER_COLUMNS."""
-    order_id, customer_id, status, cancel_reason, payment_id, placed_at, lines = row
-    return Order(
-        order_id,
-        tuple(_line(item) for item in lines),
-        OrderStatus(status),
-        datetime.fromisoformat(placed_at),
-        None if cancel_reason is None else CancelReason(cancel_reason),
-        payment_id,
-        customer_id=customer_id,
-    )
-
-
-def _line(item: dict[str, Any]) -> OrderLine:
-    return OrderLine(item["product_id"], item["quantity"], Decimal(item["unit_price"]))
+    """The order in a row selected as ORDER_COLUMNS (its lines are JSONB, decoded by psycopg)."""
+    return rows.order_from_row(row, row[-1])
 
 
 def _values(order: Order) -> tuple[object, ...]:
     """The row's values, in the order of _WRITTEN."""
-    lines = [
-        {"product_id": line.product_id, "quantity": line.quantity, "unit_price": str(line.unit_price)}
-        for line in order.lines
-    ]
-    return (
-        order.customer_id,
-        order.status.value,
-        None if order.cancel_reason is None else order.cancel_reason.value,
-        order.payment_id,
-        order.placed_at.isoformat(),
-        order.placed_at,
-        str(order.total),
-        order.units,
-        Jsonb(lines),
-        order.order_id,
-    )
+    return rows.order_values(order, order.placed_at, Jsonb(rows.order_lines(order)))
 
 
 _WRITTEN = (

@@ -10,15 +10,11 @@ column has no default: a message written without its customer fails instead of g
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
-
+from adapters.rows import MESSAGE_COLUMNS
 from adapters.sqlite.database import Database, Schema, sql_text
 from adapters.sqlite.transactions import INBOX_TABLES, Connect, SqliteInbox, SqliteUnitOfWork
 from ordering_core.customers import UNIDENTIFIED_CUSTOMER
 from ordering_core.messages import CustomerMessage
-from ordering_core.orders import CancelReason, OrderStatus
 
 # Version 2: the table rebuilt with the customer's id (as ORDER_SCHEMA's version 2 rebuilds `orders`).
 _MESSAGES_WITH_CUSTOMERS = (
@@ -83,8 +79,6 @@ MESSAGE_SCHEMA = Schema(
     ),
 )
 
-MESSAGE_COLUMNS = "message_id, order_id, customer_id, status, reason, text, occurred_at"
-
 # The message id is the status event's, and an order reaches each status once: the same message twice, or a
 # second message of one status, is one message for the customer. ON CONFLICT without a column covers both
 # unique keys, and only those: OR IGNORE would also drop, silently, a row that breaks NOT NULL.
@@ -92,20 +86,6 @@ _INSERT = (
     f"INSERT INTO customer_messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT DO NOTHING"
 )
-
-
-def message_from_row(row: Sequence[Any]) -> CustomerMessage:
-    """The message in a row selected as MESSAGE_COLUMNS."""
-    message_id, order_id, customer_id, status, reason, text, occurred_at = row
-    return CustomerMessage(
-        order_id=order_id,
-        customer_id=customer_id,
-        status=OrderStatus(status),
-        reason=None if reason is None else CancelReason(reason),
-        text=text,
-        occurred_at=datetime.fromisoformat(occurred_at),
-        message_id=message_id,
-    )
 
 
 class SqliteNotifier:

@@ -20,15 +20,16 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
+from adapters import rows
+from adapters.rows import ORDER_COLUMNS
 from adapters.sqlite.database import Database, Schema, sql_text
 from adapters.sqlite.outbox import OUTBOX_TABLES, SqliteEventPublisher
 from adapters.sqlite.transactions import INBOX_TABLES, Connect, SqliteInbox, SqliteUnitOfWork
 from ordering_core.customers import UNIDENTIFIED_CUSTOMER
 from ordering_core.holds import NOTHING_HELD, Holdings
-from ordering_core.orders import CancelReason, Order, OrderLine, OrderStatus
+from ordering_core.orders import Order
 from ordering_core.ports import Reply
 
 # Version 2 rebuilds `orders` and `idempotency_keys` the way SQLite documents for changing a table's columns:
@@ -145,7 +146,6 @@ ORDER_SCHEMA = Schema(
     ),
 )
 
-ORDER_COLUMNS = "order_id, customer_id, status, cancel_reason, payment_id, placed_at, lines"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -161,41 +161,14 @@ def from_epoch_us(microseconds: int) -> datetime:
 
 
 def order_from_row(row: Sequence[Any]) -> Order:
-    """The order in a row selected as ORDER_COLUMNS."""
-    order_id, customer_id, status, cancel_reason, payment_id, placed_at, lines = row
-    return Order(
-        order_id,
-        tuple(_line(item) for item in json.loads(lines)),
-        OrderStatus(status),
-        datetime.fromisoformat(placed_at),
-        None if cancel_reason is None else CancelReason(cancel_reason),
-        payment_id,
-        customer_id=customer_id,
-    )
-
-
-def _line(item: dict[str, Any]) -> OrderLine:
-    return OrderLine(item["product_id"], item["quantity"], Decimal(item["unit_price"]))
+    """The order in a row selected as ORDER_COLUMNS (its lines are JSON text)."""
+    return rows.order_from_row(row, json.loads(row[-1]))
 
 
 def _values(order: Order) -> tuple[object, ...]:
     """The row's values, in the order of _WRITTEN."""
-    lines = [
-        {"product_id": line.product_id, "quantity": line.quantity, "unit_price": str(line.unit_price)}
-        for line in order.lines
-    ]
-    return (
-        order.customer_id,
-        order.status.value,
-        None if order.cancel_reason is None else order.cancel_reason.value,
-        order.payment_id,
-        order.placed_at.isoformat(),
-        epoch_us(order.placed_at),
-        str(order.total),
-        order.units,
-        json.dumps(lines, separators=(",", ":")),
-        order.order_id,
-    )
+    lines = json.dumps(rows.order_lines(order), separators=(",", ":"))
+    return rows.order_values(order, epoch_us(order.placed_at), lines)
 
 
 # Every statement is a constant: sqlite3 prepares each once per connection and reuses it.

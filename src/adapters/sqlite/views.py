@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import product
 
+from adapters.rows import MESSAGE_COLUMNS, ORDER_COLUMNS, message_from_row
 from adapters.sqlite.database import Database
-from adapters.sqlite.messages import MESSAGE_COLUMNS, message_from_row
-from adapters.sqlite.orders import ORDER_COLUMNS, order_from_row
+from adapters.sqlite.orders import order_from_row
 from adapters.sqlite.products import PRODUCT_COLUMNS, product_from_row
 from ordering_core.messages import CustomerMessage
 from ordering_core.orders import Order
