@@ -1,4 +1,4 @@
-"""Orders and customer messages as table rows: the columns both SQL engines select, and the conversions
+"""Orders, customer messages and outbox records as table rows: the columns both SQL engines select, and the conversions
 between a row's values and the domain's, written once for SQLite (adapters.sqlite) and PostgreSQL
 (adapters.postgres). What differs by engine stays there: how an order's lines are stored (JSON text, JSONB)
 and the sortable instant written beside `placed_at` (microseconds since the epoch, a timestamptz)."""
@@ -10,11 +10,27 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from attrs import frozen
+
 from ordering_core.messages import CustomerMessage
 from ordering_core.orders import CancelReason, Order, OrderLine, OrderStatus
 
 ORDER_COLUMNS = "order_id, customer_id, status, cancel_reason, payment_id, placed_at, lines"
 MESSAGE_COLUMNS = "message_id, order_id, customer_id, status, reason, text, occurred_at"
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@frozen
+class OutboxRow:
+    """One record waiting in a SQL outbox to be sent (adapters.messaging.relay's `OutboxRow`); `id` is what
+    `mark_sent` takes back."""
+
+    id: int
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Headers
 
 
 def order_from_row(row: Sequence[Any], lines: Sequence[dict[str, Any]]) -> Order:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from attrs import frozen
-
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.transactions import Connect
+from adapters.rows import OutboxRow
 from adapters.wire.codec import encode
 from ordering_core.events import Event
 
@@ -35,7 +34,6 @@ OUTBOX_TABLES = (
     "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id) WHERE sent_at IS NULL",
 )
 
-Headers = tuple[tuple[str, bytes], ...]
 
 _INSERT = (
     "INSERT INTO outbox (topic, key, value, header_names, header_values) VALUES (%s, %s, %s, %s, %s)"
@@ -64,17 +62,6 @@ class PostgresEventPublisher:
         if rows:
             with self._connect() as connection, connection.cursor() as cursor:
                 cursor.executemany(_INSERT, rows)
-
-
-@frozen
-class OutboxRow:
-    """One record waiting to be sent; `id` is what `mark_sent` takes back."""
-
-    id: int
-    topic: str
-    key: bytes
-    value: bytes
-    headers: Headers
 
 
 class PostgresOutbox:

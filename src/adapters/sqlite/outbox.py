@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from attrs import frozen
-
+from adapters.rows import Headers, OutboxRow
 from adapters.sqlite.database import Database
 from adapters.sqlite.transactions import Connect
 from adapters.wire.codec import encode
@@ -37,7 +36,6 @@ OUTBOX_TABLES = (
     "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id) WHERE sent_at IS NULL",
 )
 
-Headers = tuple[tuple[str, bytes], ...]
 
 _INSERT = "INSERT INTO outbox (topic, key, value, headers) VALUES (?, ?, ?, ?)"
 # `sent_at IS NULL` in each statement is what lets SQLite use the partial index.
@@ -75,17 +73,6 @@ class SqliteEventPublisher:
             record = encode(event)
             rows.append((record.topic, record.key, record.value, dump_headers(record.headers)))
         self._connect().executemany(_INSERT, rows)
-
-
-@frozen
-class OutboxRow:
-    """One record waiting to be sent; `id` is what `mark_sent` takes back."""
-
-    id: int
-    topic: str
-    key: bytes
-    value: bytes
-    headers: Headers
 
 
 class SqliteOutbox:
