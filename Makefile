@@ -17,7 +17,9 @@ INSTALLED := $(VENV)/.installed
 COVERAGE := --cov=ordering_core --cov-branch --cov-report=term --cov-fail-under=95
 
 help:
-	@echo "make run         start Kafka (or use KAFKA_BOOTSTRAP_SERVERS) and the services"
+	@echo "make run         start Kafka (or use KAFKA_BOOTSTRAP_SERVERS) and the services, with sample products; Ctrl-C stops"
+	@echo "                 KAFKA_NODES=3: a local three-node cluster; DATABASE=postgres: the local PostgreSQL"
+	@echo "                 (or DATABASE_URL's server); INSTANCES=2: two processes of each service (needs PostgreSQL)"
 	@echo "make test        install into .venv if needed, lint, start a throwaway broker, run every test"
 	@echo "make lint        ruff and mypy over the code (pyproject.toml says which rules, and why)"
 	@echo "make install     install the project into .venv (editable, with the services, test and lint extras)"
@@ -82,6 +84,9 @@ postgres-stop: $(INSTALLED)
 	@$(PY) -m localpg stop
 
 # Kafka (or KAFKA_BOOTSTRAP_SERVERS), the three services and sample products, logs streamed; Ctrl-C stops all.
+# Its knobs, read by tools/run.py (a variable given on make's command line reaches the recipe's environment):
+# KAFKA_NODES (1; 3: the local cluster), DATABASE (sqlite; postgres), INSTANCES (1 to 5 processes per service).
+# `make run KAFKA_NODES=3 DATABASE=postgres INSTANCES=2`
 run: $(INSTALLED)
 	@$(PY) tools/run.py
 

@@ -4,6 +4,9 @@
 set, else a throwaway one this session starts on free ports in a temporary folder and stops at the end: one
 node, or KAFKA_NODES of them (a KRaft cluster whose topics have 3 replicas).
 It is started only when a selected test asks for it.
+
+`postgres_server` is the same for PostgreSQL: DATABASE_URL's server if set, else a throwaway one
+(tools/localpg), started at the first test that asks and stopped at the end of the session.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pytest
 from hypothesis import settings
 
 import localkafka
+import localpg
 
 # `make test` runs the "default" profile; HYPOTHESIS_PROFILE=soak explores 20 times as much (make soak).
 settings.register_profile("default", deadline=None)
@@ -62,6 +66,12 @@ def kafka_bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield broker.bootstrap_servers
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[localpg.PostgresServer]:
+    with localpg.throwaway() as server:
+        yield server
 
 
 @pytest.fixture

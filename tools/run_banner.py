@@ -8,6 +8,7 @@ where to get them instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from attrs import frozen
@@ -44,10 +45,19 @@ def banner_tokens(settings: Settings) -> Tokens | None:
 
 
 def banner(
-    urls: dict[str, str], bootstrap: str, data_dir: Path, tokens: Tokens | None, demo_off: str | None
+    urls: dict[str, str],
+    bootstrap: str,
+    data_dir: Path | str,
+    tokens: Tokens | None,
+    demo_off: str | None,
+    others: Mapping[str, str] | None = None,
 ) -> str:
-    """What a person needs to start: where everything is, how to sign in, tokens and commands to paste."""
+    """What a person needs to start: where everything is, how to sign in, tokens and commands to paste.
+
+    `urls`: each service's first instance; `others`: the URL of each further one by its id, `order-2`;
+    `data_dir`: where the data is (a folder, or which PostgreSQL)."""
     order, product, message = (urls[name] for name in ("order", "product", "message"))
+    more = _other_instances(others or {})
     if demo_off is None:
         page = (
             f" Open {order}/ for the demo page: one click on Demo sign-in there\n"
@@ -91,10 +101,15 @@ def banner(
    Order Service    {order}      API: {order}/openapi.yaml
    Product Service  {product}
    Message Service  {message}
-   Kafka            {bootstrap}        data: {data_dir}
+{more}   Kafka            {bootstrap}        data: {data_dir}
 
 {page}
  Metrics: <service>/metrics. Logs: below, one JSON object per line on stdout
  (this banner is on stderr), for jq:   make run | jq 'select(.level != "info")'
 {try_it}================================================================================
 """
+
+
+def _other_instances(others: Mapping[str, str]) -> str:
+    """A line per further instance (INSTANCES): its id and where it listens; the first ones are above."""
+    return "".join(f"   {instance:<16} {url}\n" for instance, url in others.items())

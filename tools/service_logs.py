@@ -14,6 +14,9 @@ own news about a service (that it died and is restarted, that it is ready again)
 shape too, with `"logger": "run"` (`notice`), so that the stream tells a service's whole story:
 
     make run | jq 'select(.logger == "run")'
+
+With several processes of a service (`make run INSTANCES=2`), each line also names the process it came from,
+`"instance": "order-2"` (its INSTANCE_ID), unless it does already: `jq 'select(.instance == "order-2")'`.
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ def service_name(name: str) -> str:
     return f"{name}-service"
 
 
-def json_line(service: str, text: str, now: datetime) -> str | None:
-    """One line of `service`'s output as one line of JSON that names the service; None for a blank line."""
+def json_line(service: str, text: str, now: datetime, instance: str | None = None) -> str | None:
+    """One line of `service`'s output as one line of JSON that names the service, and `instance` when
+    given (one of several processes); None for a blank line."""
     text = text.rstrip("\r\n")
     if not text.strip():
         return None
@@ -56,11 +60,11 @@ def json_line(service: str, text: str, now: datetime) -> str | None:
         logged = json.loads(text)
     except ValueError:
         logged = None
+    names = {"service": service, **({"instance": instance} if instance else {})}
     if isinstance(logged, dict):
-        return text if "service" in logged else json.dumps({**logged, "service": service}, ensure_ascii=False)
-    wrapped = {
-        "time": _stamp(now), "level": _level(text), "service": service, "logger": UNLOGGED, "message": text
-    }
+        missing = {key: value for key, value in names.items() if key not in logged}
+        return json.dumps({**logged, **missing}, ensure_ascii=False) if missing else text
+    wrapped = {"time": _stamp(now), "level": _level(text), **names, "logger": UNLOGGED, "message": text}
     return json.dumps(wrapped, ensure_ascii=False)
 
 
@@ -86,10 +90,14 @@ def write(line: str, log: TextIO) -> bool:
 
 
 def copy(
-    service: str, output: IO[bytes], log: TextIO, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    service: str,
+    output: IO[bytes],
+    log: TextIO,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    instance: str | None = None,
 ) -> None:
-    """Copy `output` (a service's stdout and stderr) to `log`, line by line as JSON, until it ends; then
-    close it.
+    """Copy `output` (a service's stdout and stderr, or one instance's) to `log`, line by line as JSON, until
+    it ends; then close it.
 
     Once `log` cannot be written (the reader of a pipe, jq, has gone) the rest is read and dropped: a service
     whose output nobody reads would block on its next line.
@@ -97,7 +105,7 @@ def copy(
     writing = True
     with output:
         for raw in output:
-            line = json_line(service, raw.decode(errors="replace"), clock())
+            line = json_line(service, raw.decode(errors="replace"), clock(), instance)
             if line is None or not writing:
                 continue
             writing = write(line, log)

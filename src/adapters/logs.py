@@ -61,17 +61,20 @@ def log_context(**fields: object) -> Iterator[None]:
 
 
 class JsonLines(logging.Formatter):
-    """A record as one line of JSON: time (UTC), level, service, logger, message, then the fields."""
+    """A record as one line of JSON: time (UTC), level, service, its instance if named, logger, message, then
+    the fields."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, instance: str | None = None) -> None:
         super().__init__()
         self._service = service
+        self._instance = {"instance": instance} if instance is not None else {}
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
             "level": record.levelname.lower(),
             "service": self._service,
+            **self._instance,
             "logger": record.name,
             "message": record.getMessage(),
         }
@@ -154,7 +157,9 @@ class BackgroundLines(logging.Handler):
             self.flush()
 
 
-def log_json_lines(service: str, level: str = "info", stream: TextIO = sys.stderr) -> None:
+def log_json_lines(
+    service: str, level: str = "info", stream: TextIO = sys.stderr, *, instance: str | None = None
+) -> None:
     """Send every log line of this process, uvicorn's too, to `stream` as JSON lines, from `level` up.
 
     Called by a composition root when the service starts (uvicorn has set up its own loggers by then: they
@@ -163,7 +168,7 @@ def log_json_lines(service: str, level: str = "info", stream: TextIO = sys.stder
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
     handler = BackgroundLines(stream)
-    handler.setFormatter(JsonLines(service))
+    handler.setFormatter(JsonLines(service, instance))
     root = logging.getLogger()
     for old in root.handlers:
         if isinstance(old, BackgroundLines):

@@ -35,6 +35,7 @@ RECORDS_APPLIED = "ordering_records_applied_total"
 DEAD_LETTERED = "ordering_dead_lettered_total"
 CONSUMER_LAG = "ordering_consumer_lag"
 RELAY_FENCED = "ordering_outbox_relay_fenced"
+RELAY_LEADS = "ordering_outbox_relay_leads"
 CONSUMER_FENCED = "ordering_consumer_fenced"
 CONSUMER_RETRIES = "ordering_consumer_retries"
 CONSUMER_STUCK = "ordering_consumer_stuck_seconds"
@@ -45,6 +46,7 @@ NAMES = (
     OUTBOX_BACKLOG,
     EVENTS_PUBLISHED,
     RELAY_FENCED,
+    RELAY_LEADS,
     RECORDS_APPLIED,
     DEAD_LETTERED,
     CONSUMER_LAG,
@@ -62,6 +64,8 @@ class Relay(Protocol):
     def published(self) -> int: ...
     @property
     def fenced(self) -> bool: ...
+    @property
+    def standing_by(self) -> bool: ...
 
 
 class Stuck(Protocol):
@@ -130,8 +134,9 @@ class ProductStockCollector:
 
 class OutboxCollector:
     """`ordering_outbox_backlog` (rows not yet sent, from the outbox), `ordering_events_published_total`
-    (rows the relay published since the service started) and `ordering_outbox_relay_fenced` (1 once another
-    producer took the relay's name: it publishes no more)."""
+    (rows the relay published since the service started), `ordering_outbox_relay_fenced` (1 once another
+    producer took the relay's name: it publishes no more) and `ordering_outbox_relay_leads` (1 while this
+    instance's relay is the one that publishes; 0 while it stands by for another instance's)."""
 
     def __init__(self, relay: Relay, backlog: Callable[[], int]) -> None:
         self._relay = relay
@@ -149,12 +154,18 @@ class OutboxCollector:
             "1 once another producer took the outbox relay's transactional id: it publishes no more.",
             value=int(self._relay.fenced),
         )
+        yield GaugeMetricFamily(
+            RELAY_LEADS,
+            "1 while this instance's outbox relay is the one that publishes; 0 while another instance's is.",
+            value=int(not self._relay.standing_by and not self._relay.fenced),
+        )
 
     def describe(self) -> Iterable[Metric]:
         return [
             GaugeMetricFamily(OUTBOX_BACKLOG, ""),
             CounterMetricFamily(EVENTS_PUBLISHED, ""),
             GaugeMetricFamily(RELAY_FENCED, ""),
+            GaugeMetricFamily(RELAY_LEADS, ""),
         ]
 
 

@@ -43,13 +43,15 @@ class Consuming:
         return ConsumerCollector([self.worker]), DeadLettersWaitingCollector(self.waiting)
 
 
-def consume(broker: Broker, *, group: str, consumed: Consumption) -> Consuming:
-    """`group`'s worker over the topics `consumed` names, and the dead-letter topics of those topics."""
+def consume(broker: Broker, *, group: str, consumed: Consumption, instance: str | None = None) -> Consuming:
+    """`group`'s worker over the topics `consumed` names, and the dead-letter topics of those topics;
+    `instance` names this process among the service's (its dead-letter producer's transactional id)."""
     dead_letters = DeadLetters(
         broker, topics=[dead_letter_topic(t) for t in consumed.topics], name=group, clock=utc_now
     )
     waiting = DeadLetterWatch(dead_letters.waiting)
     worker = ConsumerWorker(
-        broker, group=group, topics=consumed.topics, apply=consumed.apply, clock=utc_now, on_dead_letter=waiting.wake
+        broker, group=group, topics=consumed.topics, apply=consumed.apply, clock=utc_now, on_dead_letter=waiting.wake,
+        instance=instance,
     )
     return Consuming(worker, dead_letters, waiting)

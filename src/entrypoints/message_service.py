@@ -1,4 +1,5 @@
-"""The Message Service's composition root: SQLite and Kafka wired to its app.
+"""The Message Service's composition root: its database (SQLite, or PostgreSQL: entrypoints.storage) and Kafka
+wired to its app.
 
     uvicorn --factory entrypoints.message_service:create_app_from_environment
 
@@ -15,49 +16,44 @@ from starlette.applications import Starlette
 from adapters.kafka.broker import KafkaBroker
 from adapters.logs import log_json_lines
 from adapters.metrics import registry_of
-from adapters.sqlite.database import Database
-from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
-from adapters.sqlite.views import SqliteMessageViews
 from entrypoints import message_app
 from entrypoints.consumers import message_events
 from entrypoints.consuming import consume
 from entrypoints.identity import token_verifier
-from entrypoints.retention import prune_job
+from entrypoints.retention import prune_job, where_of
 from entrypoints.runtime import (
     background,
     collect_garbage_less_often,
     consumer_check,
-    database_check,
     kafka_check,
     new_id,
     utc_now,
 )
 from entrypoints.settings import Settings
+from entrypoints.storage import message_storage
 
 GROUP = "message-service"
 
 
 def create_app(settings: Settings) -> Starlette:
-    database = Database(settings.data_dir / "message.db", MESSAGE_SCHEMA)
+    storage = message_storage(where_of(settings))
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
-    uow = SqliteMessageUnitOfWork(database)  # one for the service, shared by its threads (adapters.sqlite)
-
-    consumed = message_events(uow=uow)
-    consuming = consume(broker, group=GROUP, consumed=consumed)
+    consumed = message_events(uow=storage.uow)  # one unit of work for the service, shared by its threads
+    consuming = consume(broker, group=GROUP, consumed=consumed, instance=settings.instance_id)
     verifier, verifier_closers = token_verifier(settings)
     return message_app.create_app(
-        views=SqliteMessageViews(database),
+        views=storage.views,
         verifier=verifier,
         new_id=new_id,
         readiness={
-            "database": database_check(database),
+            "database": storage.common.check,
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
             "consumer": consumer_check(consuming.worker),
         },
         lifespan=background(
             workers=consuming.workers(),
-            periodic=[prune_job(database, settings, clock=utc_now)],
-            closers=[*verifier_closers, broker.close, database.close_all],
+            periodic=[prune_job(storage.common.pruner, settings, clock=utc_now)],
+            closers=[*verifier_closers, broker.close, *storage.common.closers],
         ),
         dead_letters=consuming.endpoints(),
         registry=registry_of(*consuming.collectors(),),
@@ -66,7 +62,7 @@ def create_app(settings: Settings) -> Starlette:
 
 def create_app_from_environment() -> Starlette:
     settings = Settings.from_environment()
-    log_json_lines(GROUP, settings.log_level)
+    log_json_lines(GROUP, settings.log_level, instance=settings.instance_id)
     app = create_app(settings)
     collect_garbage_less_often()
     return app

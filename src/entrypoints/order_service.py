@@ -1,10 +1,11 @@
-"""The Order Service's composition root: SQLite, Kafka and the Product Service's HTTP API, wired to its app.
+"""The Order Service's composition root: its database (SQLite, or PostgreSQL: entrypoints.storage), Kafka and
+the Product Service's HTTP API, wired to its app.
 
     uvicorn --factory entrypoints.order_service:create_app_from_environment
 
 Background work: the outbox relay (orders' events to Kafka), a consumer of stock-reservation-rejected (cancel
 out of stock), a periodic sweep cancelling orders unpaid for longer than ORDER_PAYMENT_TIMEOUT_S (on the
-database's writer thread, like the HTTP side's units of work: adapters.sqlite.writer), the retention job
+database's writer thread, like the HTTP side's units of work), the retention job
 (entrypoints.retention), and the count of dead letters waiting behind its gauge (entrypoints.consuming).
 Its dead letters are an admin's to list and replay over HTTP (entrypoints.dead_letters).
 """
@@ -17,7 +18,7 @@ from datetime import timedelta
 import httpx
 from starlette.applications import Starlette
 
-from adapters.http.catalog import HttpProductCatalog, product_service_client
+from adapters.http.catalog import spread_product_catalog
 from adapters.http.demo_page import DemoSignIn
 from adapters.kafka.broker import KafkaBroker
 from adapters.logs import log_context, log_json_lines
@@ -27,31 +28,24 @@ from adapters.metrics import (
     OutboxCollector,
     registry_of,
 )
-from adapters.sqlite.database import Database
-from adapters.sqlite.idempotency import SqliteIdempotencyStore
-from adapters.sqlite.metrics import SqliteOrderCounts
-from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
-from adapters.sqlite.outbox import SqliteOutbox
-from adapters.sqlite.views import SqliteOrderViews
-from adapters.sqlite.writer import Writer
 from adapters.tracecontext import trace_id_for
 from entrypoints import order_app
 from entrypoints.consumers import order_events
 from entrypoints.consuming import consume
 from entrypoints.identity import local_issuer, token_verifier
-from entrypoints.retention import prune_job
+from entrypoints.retention import prune_job, where_of
 from entrypoints.runtime import (
     background,
     collect_garbage_less_often,
     consumer_check,
-    database_check,
     kafka_check,
     new_id,
     outbox_check,
     utc_now,
 )
 from entrypoints.settings import Settings
-from ordering_core import HoldLimit, expire_unpaid_orders
+from entrypoints.storage import order_storage
+from ordering_core import HoldLimit, OrderUnitOfWork, expire_unpaid_orders
 
 GROUP = "order-service"
 
@@ -59,19 +53,24 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> Starlette:
-    database = Database(settings.data_dir / "order.db", ORDER_SCHEMA)
+    storage = order_storage(where_of(settings))
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
-    outbox = SqliteOutbox(database)
-    relay = OutboxRelay(outbox, lambda: broker.producer(f"{GROUP}-outbox"), name="order-outbox-relay")
+    outbox = storage.outbox
+    # One transactional id for every instance's relay: the lease picks the one that publishes, and the id
+    # fences the one before it (adapters.messaging.relay).
+    relay = OutboxRelay(
+        outbox,
+        lambda: broker.producer(f"{GROUP}-outbox"),
+        name="order-outbox-relay",
+        lease=storage.relay_lease,
+    )
+    uow = storage.uow  # one for the service, shared by its threads
 
-    uow = SqliteOrderUnitOfWork(database)  # one for the service, shared by its threads (adapters.sqlite)
-    writer = Writer(database)  # where the event loop's units of work run (adapters.sqlite.writer)
-
-    def unit_of_work() -> SqliteOrderUnitOfWork:
+    def unit_of_work() -> OrderUnitOfWork:
         return uow
 
     consumed = order_events(uow=uow, new_id=new_id, clock=utc_now, on_published=relay.wake)
-    consuming = consume(broker, group=GROUP, consumed=consumed)
+    consuming = consume(broker, group=GROUP, consumed=consumed, instance=settings.instance_id)
     payment_timeout = timedelta(seconds=settings.order_payment_timeout_s)
     verifier, verifier_closers = token_verifier(settings)
     demo_sign_in = DemoSignIn(local_issuer(settings), new_id) if settings.demo_sign_in else None
@@ -91,32 +90,41 @@ def create_app(settings: Settings) -> Starlette:
                     log.info("order cancelled", extra={"order_id": order.order_id, "reason": order.cancel_reason})
             return len(expired)
 
-        if await writer(sweep):
+        if await storage.offload(sweep):
             relay.wake()
 
-    # One pooled client for the process: the Product Service hop is on every order.
-    product_service = product_service_client(settings.product_service_url, settings.product_service_timeout_s)
+    # One pooled client per Product Service instance, for the process: that hop is on every order.
+    catalog, product_services = spread_product_catalog(
+        settings.product_service_url, settings.product_service_timeout_s
+    )
 
     async def product_service_check() -> str | None:
-        try:
-            answer = await product_service.get("/healthz")
-        except httpx.HTTPError as error:
-            return f"unreachable at {settings.product_service_url} ({type(error).__name__})"
-        return None if answer.status_code == 200 else f"answered {answer.status_code} to /healthz"
+        """Ready while one Product Service instance answers: the catalog skips those that refuse."""
+        problems = []
+        for client in product_services:
+            try:
+                answer = await client.get("/healthz")
+            except httpx.HTTPError as error:
+                problems.append(f"unreachable at {client.base_url} ({type(error).__name__})")
+                continue
+            if answer.status_code == 200:
+                return None
+            problems.append(f"{client.base_url} answered {answer.status_code} to /healthz")
+        return "; ".join(problems)
 
     return order_app.create_app(
         uow=unit_of_work,
-        offload=writer,
-        views=SqliteOrderViews(database),
-        catalog=HttpProductCatalog(product_service),
-        idempotency=SqliteIdempotencyStore(database, ttl=timedelta(seconds=settings.idempotency_key_ttl_s)),
+        offload=storage.offload,
+        views=storage.views,
+        catalog=catalog,
+        idempotency=storage.idempotency,
         verifier=verifier,
         new_id=new_id,
         clock=utc_now,
         hold_limit=HoldLimit(settings.order_max_unpaid_orders, settings.order_max_unpaid_units, payment_timeout),
         demo_sign_in=demo_sign_in,
         readiness={
-            "database": database_check(database),
+            "database": storage.common.check,
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
             "outbox": outbox_check(relay, outbox.backlog),
             "consumer": consumer_check(consuming.worker),
@@ -124,13 +132,21 @@ def create_app(settings: Settings) -> Starlette:
         },
         lifespan=background(
             workers=[relay, *consuming.workers()],
-            periodic=[(settings.order_expiry_interval_s, expire), prune_job(database, settings, clock=utc_now)],
-            closers=[product_service.aclose, *verifier_closers, broker.close, writer.close, database.close_all],
+            periodic=[
+                (settings.order_expiry_interval_s, expire),
+                prune_job(storage.common.pruner, settings, clock=utc_now),
+            ],
+            closers=[
+                *(client.aclose for client in product_services),
+                *verifier_closers,
+                broker.close,
+                *storage.common.closers,
+            ],
         ),
         on_commit=relay.wake,
         dead_letters=consuming.endpoints(),
         registry=registry_of(
-            OrderStatusCollector(SqliteOrderCounts(database).by_status),
+            OrderStatusCollector(storage.orders_by_status),
             OutboxCollector(relay, outbox.backlog),
             *consuming.collectors(),
         ),
@@ -139,7 +155,7 @@ def create_app(settings: Settings) -> Starlette:
 
 def create_app_from_environment() -> Starlette:
     settings = Settings.from_environment()
-    log_json_lines(GROUP, settings.log_level)
+    log_json_lines(GROUP, settings.log_level, instance=settings.instance_id)
     app = create_app(settings)
     collect_garbage_less_often()
     return app

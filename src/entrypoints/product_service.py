@@ -1,4 +1,5 @@
-"""The Product Service's composition root: SQLite and Kafka wired to its app.
+"""The Product Service's composition root: its database (SQLite, or PostgreSQL: entrypoints.storage) and Kafka
+wired to its app.
 
     uvicorn --factory entrypoints.product_service:create_app_from_environment
 
@@ -20,63 +21,63 @@ from adapters.metrics import (
     ProductStockCollector,
     registry_of,
 )
-from adapters.sqlite.database import Database
-from adapters.sqlite.outbox import SqliteOutbox
-from adapters.sqlite.products import PRODUCT_SCHEMA, SqliteProductUnitOfWork
-from adapters.sqlite.views import SqliteProductViews
-from adapters.sqlite.writer import Writer
 from entrypoints import product_app
 from entrypoints.consumers import product_events
 from entrypoints.consuming import consume
 from entrypoints.identity import token_verifier
-from entrypoints.retention import prune_job
+from entrypoints.retention import prune_job, where_of
 from entrypoints.runtime import (
     background,
     collect_garbage_less_often,
     consumer_check,
-    database_check,
     kafka_check,
     new_id,
     outbox_check,
     utc_now,
 )
 from entrypoints.settings import Settings
+from entrypoints.storage import product_storage
+from ordering_core import ProductUnitOfWork
 
 GROUP = "product-service"
 
 
 def create_app(settings: Settings) -> Starlette:
-    database = Database(settings.data_dir / "product.db", PRODUCT_SCHEMA)
+    storage = product_storage(where_of(settings))
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
-    outbox = SqliteOutbox(database)
-    relay = OutboxRelay(outbox, lambda: broker.producer(f"{GROUP}-outbox"), name="product-outbox-relay")
+    outbox = storage.outbox
+    # One transactional id for every instance's relay, as in the Order Service's root.
+    relay = OutboxRelay(
+        outbox,
+        lambda: broker.producer(f"{GROUP}-outbox"),
+        name="product-outbox-relay",
+        lease=storage.relay_lease,
+    )
+    uow = storage.uow  # one for the service, shared by its threads
 
-    uow = SqliteProductUnitOfWork(database)  # one for the service, shared by its threads (adapters.sqlite)
-    writer = Writer(database)  # where the event loop's units of work run (adapters.sqlite.writer)
-
-    def unit_of_work() -> SqliteProductUnitOfWork:
+    def unit_of_work() -> ProductUnitOfWork:
         return uow
 
     consumed = product_events(uow=uow, new_id=new_id, clock=utc_now, on_published=relay.wake)
-    consuming = consume(broker, group=GROUP, consumed=consumed)
-    views = SqliteProductViews(database)
+    consuming = consume(broker, group=GROUP, consumed=consumed, instance=settings.instance_id)
+    views = storage.views
     verifier, verifier_closers = token_verifier(settings)
     return product_app.create_app(
         uow=unit_of_work,
-        offload=writer,
+        offload=storage.offload,
         views=views,
         verifier=verifier,
         new_id=new_id,
         readiness={
-            "database": database_check(database),
+            "database": storage.common.check,
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
             "outbox": outbox_check(relay, outbox.backlog),
             "consumer": consumer_check(consuming.worker),
         },
         lifespan=background(
             workers=[relay, *consuming.workers()],
-            periodic=[prune_job(database, settings, clock=utc_now)],
-            closers=[*verifier_closers, broker.close, writer.close, database.close_all],
+            periodic=[prune_job(storage.common.pruner, settings, clock=utc_now)],
+            closers=[*verifier_closers, broker.close, *storage.common.closers],
         ),
         on_commit=relay.wake,
         dead_letters=consuming.endpoints(),
@@ -90,7 +91,7 @@ def create_app(settings: Settings) -> Starlette:
 
 def create_app_from_environment() -> Starlette:
     settings = Settings.from_environment()
-    log_json_lines(GROUP, settings.log_level)
+    log_json_lines(GROUP, settings.log_level, instance=settings.instance_id)
     app = create_app(settings)
     collect_garbage_less_often()
     return app

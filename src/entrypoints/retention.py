@@ -14,9 +14,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from adapters.retention import Retention
-from adapters.sqlite.database import Database
-from adapters.sqlite.retention import SqlitePruner
 from entrypoints.settings import Settings
+from entrypoints.storage import Pruner, Where
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +28,16 @@ def retention_of(settings: Settings) -> Retention:
     )
 
 
+def where_of(settings: Settings) -> Where:
+    """Which database the service uses, and what it keeps for how long (entrypoints.storage)."""
+    return Where(database_url=settings.database_url, data_dir=settings.data_dir, retention=retention_of(settings))
+
+
 def prune_job(
-    database: Database, settings: Settings, *, clock: Callable[[], datetime]
+    pruner: Pruner, settings: Settings, *, clock: Callable[[], datetime]
 ) -> tuple[float, Callable[[], Awaitable[None]]]:
-    """`(seconds, job)` for `runtime.background(periodic=[...])`."""
-    pruner = SqlitePruner(database, retention_of(settings))
+    """`(seconds, job)` for `runtime.background(periodic=[...])`: `pruner` is the service's database's
+    (entrypoints.storage)."""
 
     async def prune() -> None:
         pruned = await asyncio.to_thread(pruner.prune, clock())

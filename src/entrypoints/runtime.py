@@ -11,7 +11,6 @@ import asyncio
 import gc
 import logging
 import os
-import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -24,7 +23,6 @@ from adapters.distribution import installed_version
 from adapters.http.probes import Check
 from adapters.messaging.relay import OutboxRelay
 from adapters.messaging.worker import STUCK_AFTER_TRIES, ConsumerWorker
-from adapters.sqlite.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -128,20 +126,6 @@ async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
 # -- readiness checks --------------------------------------------------------------------------------------
 
 
-def database_check(database: Database) -> Check:
-    def ping() -> str | None:
-        database.connection().execute("SELECT 1").fetchone()
-        return None
-
-    async def check() -> str | None:
-        try:
-            return await asyncio.to_thread(ping)
-        except sqlite3.Error as error:  # anything else is a bug, reported by the probe as a reason too
-            return f"{type(error).__name__}: {error}"
-
-    return check
-
-
 def kafka_check(bootstrap_servers: str) -> Check:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
@@ -173,9 +157,12 @@ def kafka_check(bootstrap_servers: str) -> Check:
 
 def outbox_check(relay: OutboxRelay, backlog: Callable[[], int]) -> Check:
     """Down until the relay's producer is ready (so a load balancer sends no order that would wait for it), and
-    while the relay cannot publish: the service still takes requests, and the backlog says how much waits."""
+    while the relay cannot publish: the service still takes requests, and the backlog says how much waits.
+    A relay standing by for another instance's (adapters.messaging.relay) is ready: that one publishes."""
 
     async def check() -> str | None:
+        if relay.standing_by:
+            return None
         if relay.fenced:
             waiting = await asyncio.to_thread(backlog)
             return (

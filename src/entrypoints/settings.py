@@ -6,6 +6,7 @@ A bad value stops the service at start-up with one line naming the variable and 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -34,11 +35,25 @@ class Setting:
 # The table the README shows; a test keeps the two in step.
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATA_DIR", str(REPO / "var" / "data"), "folder of the services' SQLite files"),
+    Setting(
+        "DATABASE_URL",
+        "",
+        "postgresql://... : keep the service's state in PostgreSQL, in a schema of its own (empty: SQLite in DATA_DIR)",
+    ),
+    Setting(
+        "INSTANCE_ID",
+        "",
+        "this process's name among the service's instances, in logs and Kafka ids (empty: host name and pid)",
+    ),
     Setting("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", "the Kafka cluster the services use"),
     Setting("ORDER_PORT", "8001", "Order Service HTTP port (make run)"),
     Setting("PRODUCT_PORT", "8002", "Product Service HTTP port (make run)"),
     Setting("MESSAGE_PORT", "8003", "Message Service HTTP port (make run)"),
-    Setting("PRODUCT_SERVICE_URL", "http://127.0.0.1:8002", "where Order Service asks for availability"),
+    Setting(
+        "PRODUCT_SERVICE_URL",
+        "http://127.0.0.1:8002",
+        "where Order Service asks for availability; several instances: comma-separated, spread over",
+    ),
     Setting("PRODUCT_SERVICE_TIMEOUT_S", "2.0", "how long Order Service waits for that answer before a 503"),
     Setting("ORDER_PAYMENT_TIMEOUT_S", "1800", "unpaid orders older than this are cancelled (payment_timeout)"),
     Setting("ORDER_EXPIRY_INTERVAL_S", "30", "how often Order Service looks for such orders"),
@@ -78,11 +93,13 @@ LOCAL_KEY_FILE_NAME = "local-keys.json"
 @frozen
 class Settings:
     data_dir: Path
+    database_url: str | None
+    instance_id: str
     kafka_bootstrap_servers: str
     order_port: int
     product_port: int
     message_port: int
-    product_service_url: str
+    product_service_url: tuple[str, ...]  # each Product Service instance's base URL
     product_service_timeout_s: float
     order_payment_timeout_s: float
     order_expiry_interval_s: float
@@ -122,11 +139,15 @@ class Settings:
         local_key_file = read("AUTH_LOCAL_KEY_FILE", _optional_path, "a file path")
         return cls(
             data_dir=data_dir,
+            database_url=read("DATABASE_URL", _optional_postgres_url, "a postgresql:// URL, or empty for SQLite"),
+            instance_id=read("INSTANCE_ID", _instance_id, "letters, digits, '.', '_' or '-' (at most 64)"),
             kafka_bootstrap_servers=read("KAFKA_BOOTSTRAP_SERVERS", _host_ports, "host:port[,host:port...]"),
             order_port=read("ORDER_PORT", _port, "a port number (1-65535)"),
             product_port=read("PRODUCT_PORT", _port, "a port number (1-65535)"),
             message_port=read("MESSAGE_PORT", _port, "a port number (1-65535)"),
-            product_service_url=read("PRODUCT_SERVICE_URL", _http_url, "an http:// or https:// URL"),
+            product_service_url=read(
+                "PRODUCT_SERVICE_URL", _http_urls, "an http:// or https:// URL, or several, comma-separated"
+            ),
             product_service_timeout_s=read("PRODUCT_SERVICE_TIMEOUT_S", _positive, "a positive number of seconds"),
             order_payment_timeout_s=read("ORDER_PAYMENT_TIMEOUT_S", _positive, "a positive number of seconds"),
             order_expiry_interval_s=read("ORDER_EXPIRY_INTERVAL_S", _positive, "a positive number of seconds"),
@@ -240,6 +261,31 @@ def _http_url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ValueError(raw)
     return raw.rstrip("/")
+
+
+def _http_urls(raw: str) -> tuple[str, ...]:
+    urls = tuple(_http_url(part.strip()) for part in raw.split(","))
+    if len(set(urls)) != len(urls):
+        raise ValueError(raw)  # one instance named twice would get twice its share
+    return urls
+
+
+def _optional_postgres_url(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not raw.startswith(("postgresql://", "postgres://")):
+        raise ValueError(raw)
+    return raw
+
+
+def _instance_id(raw: str) -> str:
+    if not raw:
+        # Unique among the processes of one host, and among hosts: two instances never share the Kafka
+        # transactional ids made from it. Set it to keep one across restarts (docs/deploying.md).
+        return f"{socket.gethostname()}-{os.getpid()}"
+    if len(raw) > 64 or not all(char.isalnum() or char in "._-" for char in raw) or not raw.isascii():
+        raise ValueError(raw)
+    return raw
 
 
 def _host_ports(raw: str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 from attrs import frozen
 
+import localpg
 from adapters.memory.broker import InMemoryBroker
 from adapters.messaging.broker import Broker, Consumer, Record
 from adapters.messaging.topics import Topic
@@ -96,12 +97,9 @@ def kafka_messaging(kafka_bootstrap_servers: str) -> Iterator[Messaging]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """The URL of a database for the contract tests, on a server that lives as long as the session."""
-    import localpg  # only a postgres run needs the tool (and starts a server)
-
-    with localpg.throwaway() as server:
-        yield server.create_database("ordering_contract")
+def postgres_url(postgres_server: localpg.PostgresServer) -> str:
+    """The URL of a database for the contract tests, on the session's server (tests/conftest.py)."""
+    return postgres_server.create_database("ordering_contract")
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The outbox relay and the consumer worker's dead letters on each broker.
 
-A fenced producer stays fenced: the relay's and the worker's dead-letter producer. Fencing is real on Kafka:
+A fenced producer stays fenced: the relay's and the worker's dead-letter producer. Except where fencing is
+how a term ends: relays of several instances sharing a lease, where the one fenced stands by. Fencing is real on Kafka:
 making a second producer with a transactional id (its init_transactions) fences the first, whose next
 transaction is refused by the broker. And a dead letter is committed with its record's offset, in one
 transaction.
@@ -9,6 +10,7 @@ transaction.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -75,6 +77,67 @@ class TestAFencedRelay:
         assert zombie_outbox.backlog() == 1  # its row waits, for the restart
         assert (successor.fenced, published, successor_outbox.backlog()) == (False, 1, 0)
         assert "outbox relay fenced" in caplog.text
+
+
+class HandedLease:
+    """A relay lease the test hands over (adapters.postgres.lease takes and loses the real one)."""
+
+    def __init__(self, *, held: bool) -> None:
+        self.held = held
+        self.released = 0
+
+    def start(self) -> None:
+        pass
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        pass
+
+    def release(self) -> None:
+        self.held = False
+        self.released += 1
+
+
+def wait_until(condition, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+class TestRelaysOfSeveralInstances:
+    def test_a_new_leader_fences_the_old_one_which_stands_by_and_leads_again_when_elected(self, messaging, unique):
+        messaging.broker.create_topics([Topic("order-status", 3)])
+        name = unique("order-service-outbox")  # one transactional id for every instance's relay
+        old_events = InMemoryEventPublisher([status_event(1)])
+        old_outbox = InMemoryOutbox(old_events)
+        old_lease, new_lease = HandedLease(held=True), HandedLease(held=False)
+        old = OutboxRelay(old_outbox, CountingProducers(messaging.broker, name), name="old", lease=old_lease)
+        new_events = InMemoryEventPublisher([status_event(2)])
+        new_outbox = InMemoryOutbox(new_events)
+        new = OutboxRelay(new_outbox, CountingProducers(messaging.broker, name), name="new", lease=new_lease)
+        old.start()
+        new.start()
+        wait_until(lambda: old.published == 1)
+        standing_by_while_the_other_leads = (new.standing_by, new.producing, new.published)
+
+        # The old leader is cut off: the new one holds the lease, while the old still believes it does.
+        new_lease.held = True
+        wait_until(lambda: new.published == 1)  # its producer's init fenced the old one's
+        old_events.publish([status_event(3)])
+        old.wake()
+        wait_until(lambda: old.standing_by)
+        refused = (old.fenced, old_lease.released, old_outbox.backlog())
+
+        # The new leader dies; the old one is elected again and publishes what waited.
+        new_lease.held = False
+        old_lease.held = True
+        wait_until(lambda: old_outbox.backlog() == 0)
+        new.stop()
+        old.stop()
+
+        assert standing_by_while_the_other_leads == (True, False, 0)
+        assert refused == (False, 1, 1)  # fenced, it gave the lease up and stood by; its row waited
+        assert (old.published, old.terms, new.terms) == (2, 2, 1)
 
 
 class TestAConsumerWhoseDeadLetterProducerIsFenced:

@@ -376,7 +376,8 @@ class TestTheServicesJob:
         outbox = SqliteOutbox(order_db)
         outbox.mark_sent([row.id for row in outbox.pending(10)])
 
-        seconds, job = prune_job(order_db, settings, clock=lambda: utc_now() + timedelta(seconds=1))
+        pruner = SqlitePruner(order_db, retention_of(settings))
+        seconds, job = prune_job(pruner, settings, clock=lambda: utc_now() + timedelta(seconds=1))
         asyncio.run(job())
 
         assert seconds == 15

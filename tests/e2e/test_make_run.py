@@ -1,5 +1,5 @@
 """`make run` (tools/run.py) as a person runs it: a service that dies is started again, the others stay up,
-and Ctrl-C still stops everything.
+and Ctrl-C still stops everything; with INSTANCES=2 on PostgreSQL, two processes of each service share the data.
 
 tools/run.py runs as a subprocess on free ports with a temporary DATA_DIR, on the session's broker
 (KAFKA_BOOTSTRAP_SERVERS, so it starts none of its own). Every wait is on a condition with a deadline.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,8 +65,13 @@ class RunningMakeRun:
         return [json.loads(line) for line in list(self.lines) if '"logger": "run"' in line]
 
     def services(self) -> dict[str, int]:
-        """The pid of each service process run.py started and that still runs, by the service's name."""
-        found = {}
+        """The pid of each service process run.py started and that still runs, by the service's name (one
+        of them, with several instances)."""
+        return dict(self.processes())
+
+    def processes(self) -> list[tuple[str, int]]:
+        """(service, pid) of every service process run.py started and that still runs."""
+        found = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -74,9 +80,11 @@ class RunningMakeRun:
                 continue  # gone meanwhile
             if int(fields[1]) != self.process.pid or fields[0] == "Z":
                 continue
-            for name in run.SERVICES:
-                if f"entrypoints.{name}_service:".encode() in cmdline:
-                    found[name] = int(stat.parent.name)
+            found.extend(
+                (name, int(stat.parent.name))
+                for name in run.SERVICES
+                if f"entrypoints.{name}_service:".encode() in cmdline
+            )
         return found
 
 
@@ -99,11 +107,27 @@ def gone(pid: int) -> bool:
     return not Path(f"/proc/{pid}").exists()
 
 
+def free_service_ports(instances: int) -> dict[str, int]:
+    """A first port for each service such that every instance's (+10 each) is free and none is shared."""
+    chosen: dict[str, int] = {}
+    taken: set[int] = set()
+    while len(chosen) < len(run.SERVICES):
+        first = localkafka.free_port()
+        ports = {first + 10 * i for i in range(instances)}
+        if ports & taken or not all(localkafka.port_is_free(port) for port in ports):
+            continue
+        chosen[run.SERVICES[len(chosen)]] = first
+        taken |= ports
+    return chosen
+
+
 @contextmanager
-def make_run(home: Path, **settings: str) -> Iterator[tuple[RunningMakeRun, dict[str, int]]]:
+def make_run(
+    home: Path, instances: int = 1, **settings: str
+) -> Iterator[tuple[RunningMakeRun, dict[str, int]]]:
     """tools/run.py on free ports with its data in `home`, until the banner; whatever it left running is
     killed at the end (a test that passes has stopped it with Ctrl-C)."""
-    ports = {name: localkafka.free_port() for name in run.SERVICES}
+    ports = free_service_ports(instances)
     env = {
         **os.environ,
         "DATA_DIR": str(home / "data"),
@@ -121,7 +145,7 @@ def make_run(home: Path, **settings: str) -> Iterator[tuple[RunningMakeRun, dict
         until(lambda: "ordering is running" in running.said(), START_S, "the banner", running)
         yield running, ports
     finally:
-        left = set(running.services().values())  # before run.py goes: then they are no longer its children
+        left = {pid for _, pid in running.processes()}  # before run.py goes: then they are no longer its children
         if running.process.poll() is None:  # the test failed before its Ctrl-C: leave nothing behind
             running.process.kill()
             running.process.wait(timeout=STOP_S)
@@ -202,3 +226,55 @@ class TestTheBrokerItStarted:
             assert running.process.wait(timeout=STOP_S) == 0
             assert broker.running_pid() is None
             assert [pid for pid in services.values() if not gone(pid)] == []
+
+
+class TestTwoInstancesOnPostgres:
+    @pytest.mark.timeout(400)
+    def test_each_instance_answers_they_share_the_orders_and_ctrl_c_stops_every_process(
+        self, kafka_bootstrap_servers: str, tmp_path: Path
+    ) -> None:
+        import localpg  # only this test needs a PostgreSQL server
+
+        with localpg.throwaway() as server, make_run(
+            tmp_path,
+            instances=2,
+            KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap_servers,
+            INSTANCES="2",
+            DATABASE="postgres",
+            DATABASE_URL=server.create_database("ordering_make_run"),  # used as it is: no server started
+        ) as (running, ports):
+            banner = running.said()
+            printed = {
+                instance: int(port)
+                for instance, port in re.findall(r"^ {3}(\w+-2) +http://127\.0\.0\.1:(\d+)$", banner, re.MULTILINE)
+            }
+            assert printed == {f"{name}-2": ports[name] + 10 for name in run.SERVICES}
+            every_port = [*ports.values(), *printed.values()]
+            until(lambda: all(is_ready(port) for port in every_port), START_S, "all six ready", running)
+            before = running.processes()
+            assert sorted(name for name, _ in before) == sorted(run.SERVICES * 2)
+            token = re.search(r"export CUSTOMER_TOKEN=(\S+)", banner)
+            assert token is not None
+            customer = {"Authorization": f"Bearer {token.group(1)}"}
+
+            placed = httpx.post(
+                f"http://127.0.0.1:{printed['order-2']}/orders/order",
+                json={"items": [{"product_id": "P1", "quantity": 1}]},
+                headers=customer,
+                timeout=10.0,
+            )
+
+            assert placed.status_code == 201, placed.text
+            seen = httpx.get(f"http://127.0.0.1:{ports['order']}{placed.headers['Location']}", headers=customer,
+                             timeout=10.0)
+            assert seen.status_code == 200, seen.text
+            assert seen.json()["order_id"] == placed.json()["order_id"]
+            assert list((tmp_path / "data").glob("*.db")) == []  # in PostgreSQL, not in SQLite files
+            named = {json.loads(line).get("instance") for line in list(running.lines)}
+            assert {f"{name}-{i}" for name in run.SERVICES for i in (1, 2)} <= named
+
+            running.process.send_signal(signal.SIGINT)
+
+            assert running.process.wait(timeout=STOP_S) == 0
+            assert [pid for _, pid in before if not gone(pid)] == []
+            assert "run: PostgreSQL stopped" not in running.said()  # DATABASE_URL's server is not ours to stop

@@ -1,4 +1,5 @@
-"""The seed's story, end to end: real Kafka, the three services as uvicorn processes, SQLite on disk.
+"""The seed's story, end to end: real Kafka, the three services as uvicorn processes, their state in SQLite
+files on disk, and again in PostgreSQL (DATABASE_URL; a database of the module's own on the session's server).
 
 Every wait is on a condition (a stock level, a message) with a deadline, never a sleep. The services are
 restarted mid-story; nothing is lost and nothing is applied twice. Callers sign in with tokens of the local
@@ -87,10 +88,12 @@ def running_system(
     home: Path,
     products: Mapping[str, Mapping[str, Any]],
     services: Sequence[str] = run.SERVICES,
+    **settings: str,
 ) -> Iterator[RunningSystem]:
-    """`services` started in `home` (data and services.log) on `bootstrap`, with `products` created; all
-    stopped at the end. What each test module's `system` fixture is made of."""
-    running = RunningSystem(bootstrap, home / "data", home / "services.log")
+    """`services` started in `home` (data and services.log) on `bootstrap` with `settings` in their
+    environment, with `products` created; all stopped at the end. What each test module's `system` fixture
+    is made of."""
+    running = RunningSystem(bootstrap, home / "data", home / "services.log", **settings)
     try:
         for service in services:
             running.start(service)
@@ -102,9 +105,16 @@ def running_system(
         running.close()
 
 
-@pytest.fixture(scope="module")
-def system(kafka_bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    with running_system(kafka_bootstrap_servers, tmp_path_factory.mktemp("e2e"), PRODUCTS) as running:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def system(
+    request: pytest.FixtureRequest, kafka_bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningSystem]:
+    settings = {}
+    if request.param == "postgres":
+        server = request.getfixturevalue("postgres_server")
+        settings["DATABASE_URL"] = server.create_database(f"e2e_{uuid.uuid4().hex[:12]}")
+    home = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    with running_system(kafka_bootstrap_servers, home, PRODUCTS, **settings) as running:
         yield running
 
 

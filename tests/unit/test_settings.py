@@ -16,7 +16,7 @@ class TestSettings:
 
         assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
         assert (settings.order_port, settings.product_port, settings.message_port) == (8001, 8002, 8003)
-        assert settings.product_service_url == "http://127.0.0.1:8002"
+        assert settings.product_service_url == ("http://127.0.0.1:8002",)
         assert settings.order_payment_timeout_s == 1800
         assert settings.data_dir.parts[-2:] == ("var", "data")
 
@@ -40,6 +40,37 @@ class TestSettings:
             Settings.from_environment({name: value})
 
         assert str(refused.value).startswith(message)
+
+    def test_several_product_service_instances_are_listed_comma_separated(self):
+        settings = Settings.from_environment({"PRODUCT_SERVICE_URL": "http://a:8002/, http://b:8012"})
+
+        assert settings.product_service_url == ("http://a:8002", "http://b:8012")
+
+    def test_one_product_service_instance_listed_twice_is_refused(self):
+        with pytest.raises(SettingsError, match="PRODUCT_SERVICE_URL="):
+            Settings.from_environment({"PRODUCT_SERVICE_URL": "http://a:8002,http://a:8002"})
+
+    def test_without_a_database_url_the_state_stays_in_sqlite(self):
+        assert Settings.from_environment({}).database_url is None
+
+    def test_a_database_url_must_name_postgresql(self):
+        url = "postgresql://ordering@127.0.0.1:5432/ordering"
+
+        assert Settings.from_environment({"DATABASE_URL": url}).database_url == url
+        with pytest.raises(SettingsError, match="DATABASE_URL='mysql://x' is not a postgresql:// URL"):
+            Settings.from_environment({"DATABASE_URL": "mysql://x"})
+
+    def test_an_unnamed_instance_is_named_by_its_host_and_process(self):
+        import os
+        import socket
+
+        assert Settings.from_environment({}).instance_id == f"{socket.gethostname()}-{os.getpid()}"
+        assert Settings.from_environment({"INSTANCE_ID": "order-2"}).instance_id == "order-2"
+
+    @pytest.mark.parametrize("name", ["order 2", "order/2", "x" * 65, "ordér"])
+    def test_an_instance_id_is_a_short_plain_name(self, name):
+        with pytest.raises(SettingsError, match="INSTANCE_ID="):
+            Settings.from_environment({"INSTANCE_ID": name})
 
     def test_every_setting_has_a_field(self):
         fields = {name.upper() for name in attrs.fields_dict(Settings)}

@@ -74,10 +74,21 @@ def _parse(args: list[str]) -> tuple[str, int | None]:
     return args[0], int(rest[1])
 
 
-def _start(nodes: int) -> None:
-    single = from_environment()
+def local_target(nodes: int) -> LocalKafka | LocalKafkaCluster:
+    """What `start` starts for `nodes` (KAFKA_NODES): the single broker KAFKA_HOME describes for 1, else a
+    cluster of that many nodes there; BrokerSetupError while the other shape runs from that folder.
+    tools/run.py starts the same one."""
     if nodes == 1:
         _refuse_if_running(_stored_cluster(), "a cluster of nodes")
+        return from_environment()
+    _refuse_if_running(from_environment(), "a single broker")
+    return cluster_from_environment(nodes)
+
+
+def _start(nodes: int) -> None:
+    target = local_target(nodes)
+    if isinstance(target, LocalKafka):
+        single = target
         was_running = single.running_pid() is not None
         seconds = single.start(_start_timeout())
         how = "already running" if was_running else f"started in {seconds:.1f} s"
@@ -85,8 +96,7 @@ def _start(nodes: int) -> None:
               f"at {single.bootstrap_servers} (logs: {shown(single.log_file)})")
         _report_topics(single.bootstrap_servers, replicas=1)
         return
-    _refuse_if_running(single, "a single broker")
-    cluster = cluster_from_environment(nodes)
+    cluster = target
     was_running = all(cluster.running_pids().values())
     seconds = cluster.start(_start_timeout())
     how = "already running" if was_running else f"started in {seconds:.1f} s"

@@ -7,15 +7,25 @@ The caller makes the `httpx.AsyncClient` (one per process, pooled, with `base_ur
 `product_service_client` makes the one the Order Service uses) and closes it; this class only uses it.
 
 Any way of not getting a usable answer is `CatalogUnavailable`: no connection, a timeout, a status other
-than 200, or a body that is not the documented answer to the lines asked. Nothing is retried here: the
-Order Service answers 503 with Retry-After, and the client decides.
+than 200, or a body that is not the documented answer to the lines asked. Nothing is retried (but a refused
+connection to one of several instances, below): the Order Service answers 503 with Retry-After, and the
+client decides.
+
+Several Product Service instances (`SpreadProductCatalog`, built by `spread_product_catalog`): the calls
+take turns over them, so no one instance carries every order, and one that is down or restarting costs
+nothing but its share. Only a refused connection (`httpx.ConnectError`) is asked again of the next
+instance: nothing was sent, so no instance can have acted on it. A timeout or a bad answer is not: the
+request may have been read, and a timeout may be a slow instance, where asking another doubles the wait.
+An instance that refused is skipped for a moment (`skip_s`), so the next calls do not each pay its refusal
+first; when every instance is skipped they are still tried, since a call is never refused untried.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import aiohttp
 import httpx
@@ -32,6 +42,8 @@ from ordering_core.values import Line
 
 AVAILABILITY_PATH = "/products/availability"
 PRODUCTS_PATH = "/products"
+
+T = TypeVar("T")
 
 
 @frozen
@@ -91,6 +103,11 @@ class HttpProductCatalog:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
+    @property
+    def base_url(self) -> str:
+        """Which Product Service this asks, as errors name it."""
+        return str(self._client.base_url).rstrip("/")
+
     async def check(self, lines: Sequence[Line]) -> Availability:
         request = {"items": [{"product_id": line.product_id, "quantity": line.quantity} for line in lines]}
         response = await self._ask("POST", AVAILABILITY_PATH, json=request)
@@ -119,6 +136,85 @@ class HttpProductCatalog:
         if response.status_code != 200:
             raise CatalogUnavailable(f"it answered {response.status_code} to {path}")
         return response
+
+
+def spread_product_catalog(
+    urls: Sequence[str], timeout_s: float, *, skip_s: float = 1.0, clock: Callable[[], float] = time.monotonic
+) -> tuple[SpreadProductCatalog, list[httpx.AsyncClient]]:
+    """The catalog over every Product Service instance at `urls`, and the one pooled client per instance that
+    the caller closes (`aclose`) at shutdown."""
+    clients = [product_service_client(url, timeout_s) for url in urls]
+    catalog = SpreadProductCatalog([HttpProductCatalog(c) for c in clients], skip_s=skip_s, clock=clock)
+    return catalog, clients
+
+
+class SpreadProductCatalog:
+    """The `ProductCatalog` port over several Product Service instances: each call goes to the next in turn,
+    and on to the one after only if it refused the connection (the module docstring says why only then)."""
+
+    def __init__(
+        self,
+        instances: Sequence[HttpProductCatalog],
+        *,
+        skip_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not instances:
+            raise ValueError("a spread needs at least one Product Service instance")
+        self._instances = tuple(instances)
+        self._skip_s = skip_s
+        self._clock = clock
+        self._turn = 0
+        # When (on `clock`) each instance may be asked first again: in the past unless it is skipped.
+        self._skipped_until = [float("-inf")] * len(self._instances)
+
+    async def check(self, lines: Sequence[Line]) -> Availability:
+        return await self._ask(lambda instance: instance.check(lines))
+
+    async def products(self) -> list[Product]:
+        """Every product with its stock now, in the Product Service's order (by id)."""
+        return await self._ask(HttpProductCatalog.products)
+
+    async def _ask(self, question: Callable[[HttpProductCatalog], Awaitable[T]]) -> T:
+        """The answer of the instance whose turn it is, or of the next that does not refuse the connection.
+
+        Two passes in turn order: first the instances not skipped, then the skipped ones; each asked at most
+        once (`asked` is a bit per instance, so a call allocates no list).
+        """
+        count = len(self._instances)
+        if count == 1:  # nowhere else to go: exactly HttpProductCatalog
+            return await question(self._instances[0])
+        first = self._turn
+        now = self._clock()
+        asked = 0
+        refusal: CatalogUnavailable | None = None
+        for skipped_too in (False, True):
+            for offset in range(count):
+                index = (first + offset) % count
+                if asked >> index & 1 or (not skipped_too and self._skipped_until[index] > now):
+                    continue
+                asked |= 1 << index
+                # The next call starts after the instance asked, not after a skipped one, so the instances
+                # still up share its turns evenly; moved before awaiting, so concurrent calls differ.
+                self._turn = (index + 1) % count
+                try:
+                    return await question(self._instances[index])
+                except CatalogUnavailable as error:
+                    if not _refused(error):
+                        raise
+                    self._skipped_until[index] = self._clock() + self._skip_s
+                    refusal = error
+        raise _every_instance_refused(self._instances) from refusal
+
+
+def _refused(error: CatalogUnavailable) -> bool:
+    """Whether the instance refused the connection: then nothing was sent, and asking another is safe."""
+    return isinstance(error.__cause__, httpx.ConnectError)
+
+
+def _every_instance_refused(instances: Sequence[HttpProductCatalog]) -> CatalogUnavailable:
+    everyone = ", ".join(instance.base_url for instance in instances)
+    return CatalogUnavailable(f"every Product Service instance refused the connection ({everyone})")
 
 
 def _availability(lines: Sequence[Line], answer: AvailabilityAnswer) -> Availability:

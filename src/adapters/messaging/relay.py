@@ -14,6 +14,13 @@ back, and two relays with one id would abort each other for ever. So the relay s
 `fenced` is set, its thread ends, the service's readiness and `ordering_outbox_relay_fenced` say so, and it
 logs at error level. Its rows stay in the outbox; restarting the process (once only one runs) sends them.
 docs/operations.md says what to do.
+
+Several instances on one database (PostgreSQL) run a relay each, and exactly one publishes: the one holding
+the database's relay lease (`Lease`; adapters.postgres.lease says how it is chosen and replaced). The others
+stand by, ready, looking at the lease a few times a second. Every instance's relay has the same
+transactional id, so a new leader's producer fences the one before it, if that one still lives (paused, cut
+off). There, being fenced is the normal end of a term, not a second process by mistake: the relay gives its
+lease up and stands by again, instead of stopping for good.
 """
 
 from __future__ import annotations
@@ -52,6 +59,16 @@ class Outbox(Protocol):
         """How many rows wait to be sent."""
 
 
+class Lease(Protocol):
+    """Whether this process is the one that relays its database's outbox (module docstring)."""
+
+    @property
+    def held(self) -> bool: ...
+    def start(self) -> None: ...
+    def stop(self, timeout_s: float = 10.0) -> None: ...
+    def release(self) -> None: ...
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -59,12 +76,16 @@ class OutboxRelay:
         make_producer: Callable[[], Producer],
         *,
         name: str,
+        lease: Lease | None = None,
         batch_size: int = 500,
         idle_wait_s: float = 0.5,
+        standby_wait_s: float = 0.2,
         max_backoff_s: float = 5.0,
     ) -> None:
         self._outbox = outbox
         self._make_producer = make_producer
+        self._lease = lease
+        self._standby_wait_s = standby_wait_s
         self._producer: Producer | None = None
         self._batch_size = batch_size
         self._idle_wait_s = idle_wait_s
@@ -76,10 +97,14 @@ class OutboxRelay:
         self.last_error: str | None = None  # why the last attempt failed; None once one succeeds
         self.producing = False  # whether its producer is ready to publish (readiness waits for it)
         self.fenced = False  # another producer took its name: it never publishes again (module docstring)
+        self.standing_by = lease is not None  # another instance relays (module docstring)
+        self.terms = 0  # how many times this relay took the lease and started publishing
 
     # -- control -----------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self._lease is not None:
+            self._lease.start()
         self._thread.start()
 
     def wake(self) -> None:
@@ -94,6 +119,8 @@ class OutboxRelay:
         if self._producer is not None:
             self._producer.close()
             self._producer = None
+        if self._lease is not None:
+            self._lease.stop(timeout_s)
 
     # -- work --------------------------------------------------------------------------------------------
 
@@ -111,7 +138,8 @@ class OutboxRelay:
                 for row in rows:
                     batch.send(row.topic, key=row.key, value=row.value, headers=row.headers)
         except ProducerFenced as error:
-            self._fence(error)
+            if self._lease is None:
+                self._fence(error)
             raise
         self._outbox.mark_sent([row.id for row in rows])
         self.published += len(rows)
@@ -120,6 +148,14 @@ class OutboxRelay:
     def _run(self) -> None:
         backoff_s = 0.1
         while not self._stopping.is_set():
+            if self._lease is not None and not self._lease.held:
+                self._stand_by()
+                self._stopping.wait(self._standby_wait_s)
+                continue
+            if self.standing_by:
+                self.standing_by = False
+                self.terms += 1
+                log.info("outbox relay leads: this instance publishes the outbox; %d rows wait", self._safe_backlog())
             try:
                 # The producer first, before any row waits for it: making one waits for the broker's
                 # transaction coordinator (about 1.7 s on a fresh broker), which the first order would
@@ -129,6 +165,10 @@ class OutboxRelay:
                 self.producing = True
                 sent = self.relay_once()
             except ProducerFenced as error:
+                if self._lease is not None:
+                    self._lease.release()  # the end of this term: another instance leads (module docstring)
+                    self._stand_by(f"{type(error).__name__}: {error}")
+                    continue
                 self._fence(error)
                 return  # for good: a new producer would fence the one that took over
             except MessagingError as error:
@@ -146,6 +186,15 @@ class OutboxRelay:
             if sent < self._batch_size:
                 self._wake.wait(self._idle_wait_s)
                 self._wake.clear()
+
+    def _stand_by(self, why: str = "another instance holds the relay lease") -> None:
+        if self.standing_by:
+            return
+        self.standing_by = True
+        self.producing = False
+        self.last_error = None
+        log.info("outbox relay stands by: %s", why)
+        self._close_producer()
 
     def _fence(self, error: ProducerFenced) -> None:
         if self.fenced:

@@ -22,10 +22,12 @@ crash in that window sets the record aside twice, two identical dead letters wit
 `dlq-partition` and `dlq-offset`, which a reader tells apart from two refusals (the inbox does not help: a
 refused record is in no inbox). A record `handle` is given without its member is committed by the caller.
 
-The dead-letter producer is named `<group>-dead-letters`. If it is fenced (a second worker of the group
-took the name) the worker stops for good, as the relay does: the record is not committed, the member leaves
-the group (its partitions go to the worker that took over), `fenced` is set, readiness and
-`ordering_consumer_fenced` say so, and an error line is logged.
+The dead-letter producer is named `<group>-dead-letters-<instance>` (`<group>-dead-letters` without an
+instance): each instance of a service has its own, so instances sharing the group's partitions never fence
+each other, and a restarted instance fences its own zombie. If it is fenced (a second worker with the same
+instance name took the name) the worker stops for good, as a relay without a lease does: the record is not
+committed, the member leaves the group (its partitions go to the worker that took over), `fenced` is set,
+readiness and `ordering_consumer_fenced` say so, and an error line is logged.
 
 Every record is handled in a log context (adapters.logs) naming where it was read and, from its W3C
 `traceparent` header, the trace it belongs to; once decoded, its event's order, message and correlation ids.
@@ -83,11 +85,14 @@ class ConsumerWorker:
         max_backoff_s: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_dead_letter: Callable[[], None] = lambda: None,
+        instance: str | None = None,
     ) -> None:
         """`clock` stamps each dead letter (`dlq-at`); `on_dead_letter` is called after one was set aside
-        (so a gauge of dead letters waiting can look again now rather than at its next round)."""
+        (so a gauge of dead letters waiting can look again now rather than at its next round); `instance`
+        names this process among the service's (module docstring)."""
         self._broker = broker
         self.group = group
+        self._producer_name = f"{group}-dead-letters" + (f"-{instance}" if instance else "")
         self.topics = tuple(topics)
         self._apply = apply
         self._poll_timeout_s = poll_timeout_s
@@ -243,7 +248,7 @@ class ConsumerWorker:
         while not self._stopping.is_set() and not self.fenced:
             try:
                 if self._dead_letters is None:
-                    self._dead_letters = self._broker.producer(f"{self.group}-dead-letters")
+                    self._dead_letters = self._broker.producer(self._producer_name)
                 with self._dead_letters.transaction() as batch:
                     batch.send(
                         dead_letter_topic(record.topic), key=record.key, value=record.value, headers=headers

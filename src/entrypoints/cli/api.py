@@ -50,7 +50,7 @@ class Locations:
         """Where the services are: the URL given, else where the services' own settings put them."""
         return cls(
             order=Service("Order Service", order or f"http://127.0.0.1:{settings.order_port}"),
-            product=Service("Product Service", product or settings.product_service_url),
+            product=Service("Product Service", product or settings.product_service_url[0]),
             message=Service("Message Service", message or f"http://127.0.0.1:{settings.message_port}"),
         )
 
