@@ -12,10 +12,9 @@ that autovacuum reclaims for the table's next rows (the table does not shrink, i
 `Pruned.pages_freed` is always 0. A one-off `VACUUM FULL` after a large first prune is an operator's
 choice: it locks the table for its length.
 
-Cost. The outbox is read along its primary key (the oldest ids are the sent ones). The inbox and the
-Idempotency-Keys have no index on their time, so each batch scans its table to find the oldest rows; an
-index on `inbox (recorded_at)` and `idempotency_keys (claimed_at)` (a schema migration) would make a batch
-read only what it deletes.
+Cost. The outbox is read along its primary key (the oldest ids are the sent ones); the inbox and the
+Idempotency-Keys along an index on their time (`inbox_by_recorded_at`, `idempotency_keys_by_claimed_at`), so
+a batch reads only what it deletes.
 
 The cutoffs come from the caller's clock and the rows' times from the server's (`now()` at insert or
 `mark_sent`); a skew between the two moves every window by that much.
