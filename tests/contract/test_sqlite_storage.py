@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from adapters.memory.broker import InMemoryBroker
 from adapters.messaging.relay import OutboxRelay
 from adapters.messaging.topics import TOPICS
-from adapters.sqlite.database import Database, Schema, UnusableDatabase
+from adapters.schema import Schema, UnusableDatabase
+from adapters.sqlite.database import Database
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
 from adapters.sqlite.outbox import SqliteOutbox, dump_headers, load_headers

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from adapters.http.idempotency import fingerprint
-from adapters.sqlite.database import Database, Schema
+from adapters.schema import Schema
+from adapters.sqlite.database import Database
 from adapters.sqlite.idempotency import SqliteIdempotencyStore
 from adapters.sqlite.messages import MESSAGE_SCHEMA
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork

@@ -26,7 +26,6 @@ from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryMessageViews, InMemoryOrderViews, InMemoryProductViews
 from adapters.messaging.relay import Outbox
 from adapters.postgres.database import PostgresDatabase
-from adapters.postgres.database import Schema as PostgresSchema
 from adapters.postgres.message_views import PostgresMessageViews
 from adapters.postgres.messages import MESSAGE_SCHEMA as POSTGRES_MESSAGE_SCHEMA
 from adapters.postgres.messages import PostgresMessageUnitOfWork
@@ -37,6 +36,7 @@ from adapters.postgres.outbox import PostgresOutbox
 from adapters.postgres.products import PRODUCT_SCHEMA as POSTGRES_PRODUCT_SCHEMA
 from adapters.postgres.products import PostgresProductUnitOfWork
 from adapters.postgres.views import PostgresProductViews
+from adapters.schema import Schema
 from adapters.sqlite.database import Database
 from adapters.sqlite.messages import MESSAGE_SCHEMA, SqliteMessageUnitOfWork
 from adapters.sqlite.orders import ORDER_SCHEMA, SqliteOrderUnitOfWork
@@ -191,7 +191,7 @@ class PostgresStorage:
     def orders(self) -> PostgresDatabase:
         return self._open(POSTGRES_ORDER_SCHEMA, f"{self._namespace}_order")
 
-    def _open(self, schema: PostgresSchema, namespace: str) -> PostgresDatabase:
+    def _open(self, schema: Schema, namespace: str) -> PostgresDatabase:
         database = PostgresDatabase(self._url, schema, namespace=namespace)
         self._opened.append(database)
         return database

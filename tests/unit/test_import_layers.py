@@ -34,8 +34,9 @@ ROOMS: dict[str, frozenset[str]] = {
     # Implementations of ports, each knowing only the port's room and the wire.
     "adapters.kafka": frozenset({"adapters.messaging"}),
     "adapters.memory": frozenset({"adapters.messaging", "adapters.wire"}),
-    "adapters.sqlite": frozenset({"adapters.wire", "adapters.retention", "adapters.rows"}),
-    "adapters.postgres": frozenset({"adapters.wire", "adapters.retention", "adapters.rows"}),
+    "adapters.schema": frozenset(),
+    "adapters.sqlite": frozenset({"adapters.wire", "adapters.retention", "adapters.rows", "adapters.schema"}),
+    "adapters.postgres": frozenset({"adapters.wire", "adapters.retention", "adapters.rows", "adapters.schema"}),
     "adapters.http": frozenset(
         {"adapters.identity", "adapters.logs", "adapters.strict", "adapters.tracecontext", "adapters.distribution"}
     ),

@@ -22,8 +22,7 @@ as in SQLite; a unit of work switches its connection out of it for its block (`b
 bounded (`lock_timeout`, LOCK_TIMEOUT_S, like SQLite's busy timeout); waiting blocks the calling thread, so
 an event loop hands its units of work to a thread.
 
-Schema versions: the same idea as `adapters.sqlite.database` (a service's migrations are an ordered tuple,
-`migrations[n]` bringing version n to n + 1, only ever appended to), with the version kept in a
+Schema versions: the one mechanism of `adapters.schema`, as for SQLite, with the version kept in a
 `schema_migrations` table (one row per version applied, and when) instead of PRAGMA user_version. They are
 applied when the `PostgresDatabase` is made, in one transaction under an advisory lock of their own, so two
 instances starting at once apply them one after the other and the second finds nothing to do.
@@ -38,36 +37,16 @@ from types import TracebackType
 from typing import Self
 
 import psycopg
-from attrs import frozen
 from psycopg import sql
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
+
+from adapters.schema import Schema, migrate
 
 LOCK_TIMEOUT_S = 5.0
 POOL_SIZE = 10  # the event loop's writer, a relay, a few consumers and the scrape, with room to spare
 
 Connection = psycopg.Connection[TupleRow]
-
-
-class UnusableDatabase(Exception):
-    """The database cannot serve this service: written by a newer release, or another service's."""
-
-
-@frozen
-class Schema:
-    """A service's tables and how to build them: `migrations[n]` brings a database from version n to n + 1.
-
-    `tables` are the tables the adapters rely on; a database at the current version without them belongs to
-    another service.
-    """
-
-    name: str
-    tables: frozenset[str]
-    migrations: tuple[tuple[str, ...], ...]
-
-    @property
-    def version(self) -> int:
-        return len(self.migrations)
 
 
 def lock_key(*names: str) -> int:
@@ -189,30 +168,24 @@ class PostgresDatabase:
         with self.transaction() as connection:
             connection.execute(_LOCK, (lock_key(self.namespace or "", self.schema.name, "migrations"),))
             connection.execute(_MIGRATIONS_TABLE)
-            found = _fetch_int(connection, _VERSION)
-            if found > self.schema.version:
-                self._require_tables(connection)  # another service's database may well be at a higher version
-                raise UnusableDatabase(
-                    f"{self!r} is at {self.schema.name} schema version {found}, newer than this release's "
-                    f"{self.schema.version}"
-                )
-            for version, statements in enumerate(self.schema.migrations[found:], start=found + 1):
-                for statement in statements:
-                    connection.execute(statement.encode())  # our own constants, run as they are
-                connection.execute(_RECORD_VERSION, (version,))
-            self._require_tables(connection)
-
-    def _require_tables(self, connection: Connection) -> None:
-        present = {name for (name,) in connection.execute(_TABLES)}
-        missing = self.schema.tables - present
-        if missing:
-            raise UnusableDatabase(
-                f"{self!r} is not a {self.schema.name} database: it has no {', '.join(sorted(missing))} table"
-            )
+            migrate(self.schema, _PostgresMigrating(connection), where=repr(self))
 
 
-def _fetch_int(connection: Connection, query: str) -> int:
-    row = connection.execute(query).fetchone()
-    if row is None:
-        raise UnusableDatabase(f"{query!r} returned no row")
-    return int(row[0])
+class _PostgresMigrating:
+    """A database (or schema) inside `migrate`'s transaction; it keeps its versions in schema_migrations."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def version(self) -> int:
+        row = self._connection.execute(_VERSION).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def run(self, statement: str) -> None:
+        self._connection.execute(statement.encode())  # our own constants, run as they are
+
+    def record(self, version: int) -> None:
+        self._connection.execute(_RECORD_VERSION, (version,))
+
+    def tables(self) -> set[str]:
+        return {name for (name,) in self._connection.execute(_TABLES)}

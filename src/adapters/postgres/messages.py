@@ -14,9 +14,10 @@ was given (17:30+05:30 stays 17:30+05:30). Nothing selects or sorts by it.
 
 from __future__ import annotations
 
-from adapters.postgres.database import PostgresDatabase, Schema
+from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.transactions import INBOX_TABLES, Connect, PostgresInbox, PostgresUnitOfWork
 from adapters.rows import MESSAGE_COLUMNS
+from adapters.schema import Schema
 from ordering_core.messages import CustomerMessage
 
 MESSAGE_SCHEMA = Schema(

@@ -23,10 +23,11 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from adapters import rows
-from adapters.postgres.database import PostgresDatabase, Schema
+from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.outbox import OUTBOX_TABLES, PostgresEventPublisher
 from adapters.postgres.transactions import INBOX_TABLES, Connect, PostgresInbox, PostgresUnitOfWork
 from adapters.rows import ORDER_COLUMNS
+from adapters.schema import Schema
 from ordering_core.holds import NOTHING_HELD, Holdings
 from ordering_core.orders import Order
 from ordering_core.ports import Reply

@@ -13,9 +13,10 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from adapters.postgres.database import PostgresDatabase, Schema
+from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.outbox import OUTBOX_TABLES, PostgresEventPublisher
 from adapters.postgres.transactions import INBOX_TABLES, Connect, PostgresInbox, PostgresUnitOfWork
+from adapters.schema import Schema
 from ordering_core.products import Product
 from ordering_core.stock import EntryState, LedgerEntry
 from ordering_core.values import Line

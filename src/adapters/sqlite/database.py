@@ -30,35 +30,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from attrs import frozen
+from adapters.schema import Schema, UnusableDatabase, migrate
 
 BUSY_TIMEOUT_S = 5.0
 # STRICT tables (3.37) keep "2.50" a string and a quantity an integer, whatever a column's affinity would do;
 # JSON functions are built in from 3.38.
 MINIMUM_SQLITE_VERSION = (3, 38, 0)
 INCREMENTAL_AUTO_VACUUM = 2  # what PRAGMA auto_vacuum reads for INCREMENTAL (0 is NONE, 1 FULL)
-
-
-class UnusableDatabase(Exception):
-    """The file cannot serve this service: written by a newer release, another service's file, or no WAL."""
-
-
-@frozen
-class Schema:
-    """A service's tables and how to build them: `migrations[n]` brings a file from version n to n + 1.
-
-    The file records its version (PRAGMA user_version). Changing the tables means appending a migration,
-    never editing one: files in the field are at every earlier version. `tables` are the tables the adapters
-    rely on; a file at the current version without them belongs to another service.
-    """
-
-    name: str
-    tables: frozenset[str]
-    migrations: tuple[tuple[str, ...], ...]
-
-    @property
-    def version(self) -> int:
-        return len(self.migrations)
 
 
 def sql_text(value: str) -> str:
@@ -260,26 +238,26 @@ class Database:
 
     def _migrate(self) -> None:
         # In a write transaction: two processes opening a new file at once migrate it one after the other, and
-        # the second finds the version already current.
+        # the second finds the version already current (adapters.schema).
         with self.transaction() as connection:
-            found = connection.execute("PRAGMA user_version").fetchone()[0]
-            if found > self.schema.version:
-                self._require_tables(connection)  # another service's file may well be at a higher version
-                raise UnusableDatabase(
-                    f"{self.path} is at {self.schema.name} schema version {found}, newer than this release's "
-                    f"{self.schema.version}"
-                )
-            for statements in self.schema.migrations[found:]:
-                for statement in statements:
-                    connection.execute(statement)
-            # PRAGMA takes no parameters; the version is our own integer.
-            connection.execute(f"PRAGMA user_version = {self.schema.version:d}")
-            self._require_tables(connection)
+            migrate(self.schema, _SqliteMigrating(connection), where=str(self.path))
 
-    def _require_tables(self, connection: sqlite3.Connection) -> None:
-        present = {name for (name,) in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
-        missing = self.schema.tables - present
-        if missing:
-            raise UnusableDatabase(
-                f"{self.path} is not a {self.schema.name} database: it has no {', '.join(sorted(missing))} table"
-            )
+
+class _SqliteMigrating:
+    """A file inside `migrate`'s transaction; it keeps its version in PRAGMA user_version."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def version(self) -> int:
+        return int(self._connection.execute("PRAGMA user_version").fetchone()[0])
+
+    def run(self, statement: str) -> None:
+        self._connection.execute(statement)
+
+    def record(self, version: int) -> None:
+        self._connection.execute(f"PRAGMA user_version = {version:d}")  # PRAGMA takes no parameters
+
+    def tables(self) -> set[str]:
+        listed = self._connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
+        return {name for (name,) in listed}

@@ -11,7 +11,8 @@ column has no default: a message written without its customer fails instead of g
 from __future__ import annotations
 
 from adapters.rows import MESSAGE_COLUMNS
-from adapters.sqlite.database import Database, Schema, sql_text
+from adapters.schema import Schema
+from adapters.sqlite.database import Database, sql_text
 from adapters.sqlite.transactions import INBOX_TABLES, Connect, SqliteInbox, SqliteUnitOfWork
 from ordering_core.customers import UNIDENTIFIED_CUSTOMER
 from ordering_core.messages import CustomerMessage

@@ -24,7 +24,8 @@ from typing import Any
 
 from adapters import rows
 from adapters.rows import ORDER_COLUMNS
-from adapters.sqlite.database import Database, Schema, sql_text
+from adapters.schema import Schema
+from adapters.sqlite.database import Database, sql_text
 from adapters.sqlite.outbox import OUTBOX_TABLES, SqliteEventPublisher
 from adapters.sqlite.transactions import INBOX_TABLES, Connect, SqliteInbox, SqliteUnitOfWork
 from ordering_core.customers import UNIDENTIFIED_CUSTOMER

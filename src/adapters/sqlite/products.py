@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from adapters.sqlite.database import Database, Schema
+from adapters.schema import Schema
+from adapters.sqlite.database import Database
 from adapters.sqlite.outbox import OUTBOX_TABLES, SqliteEventPublisher
 from adapters.sqlite.transactions import INBOX_TABLES, Connect, SqliteInbox, SqliteUnitOfWork
 from ordering_core.products import Product
