@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from adapters.http.access import Endpoint, Verifier, signed_in
 from adapters.http.bodies import required_query_id
 from adapters.http.probes import Check
+from adapters.http.problems import DatabaseErrors
 from adapters.http.representations import message_json
 from adapters.http.service import Lifespan, build_app
 from ordering_core.customers import Caller
@@ -32,10 +33,13 @@ def create_app(
     lifespan: Lifespan | None = None,
     registry: CollectorRegistry | None = None,
     dead_letters: Sequence[Endpoint] = (),
+    unavailable: DatabaseErrors | None = None,
 ) -> Starlette:
     """The Message Service; `verifier` checks bearer tokens; `new_id` makes correlation ids for requests that
     come without one; `registry` is what GET /metrics reports, the HTTP metrics added (a new one when not
-    given); `dead_letters` are the dead-letter operations (entrypoints.dead_letters), none when not given."""
+    given); `dead_letters` are the dead-letter operations (entrypoints.dead_letters), none when not given;
+    `unavailable` the errors by which the database says it did not answer, each answered 503
+    (entrypoints.storage; none when not given)."""
 
     async def messages(request: Request, caller: Caller) -> Response:
         order_id = required_query_id(request.query_params, "order_id")
@@ -49,4 +53,5 @@ def create_app(
         readiness=readiness,
         lifespan=lifespan,
         registry=registry,
+        unavailable=unavailable,
     )

@@ -56,6 +56,7 @@ def create_app(settings: Settings) -> Starlette:
             closers=[*verifier_closers, broker.close, *storage.common.closers],
         ),
         dead_letters=consuming.endpoints(),
+        unavailable=storage.common.unavailable,
         registry=registry_of(*consuming.collectors(),),
     )
 

@@ -38,7 +38,7 @@ from adapters.http.demo_page import DemoSignIn, ProductListing, page_endpoints
 from adapters.http.idempotency import fingerprint, once
 from adapters.http.json import structure
 from adapters.http.probes import Check
-from adapters.http.problems import FieldError, InvalidRequest
+from adapters.http.problems import DatabaseErrors, FieldError, InvalidRequest
 from adapters.http.representations import order_json, status_json
 from adapters.http.service import Lifespan, build_app, json_bytes, read_json
 from ordering_core.customers import Caller
@@ -84,6 +84,7 @@ def create_app(
     on_commit: Callable[[], None] | None = None,
     registry: CollectorRegistry | None = None,
     dead_letters: Sequence[Endpoint] = (),
+    unavailable: DatabaseErrors | None = None,
 ) -> Starlette:
     """The Order Service.
 
@@ -93,7 +94,8 @@ def create_app(
     after each request that may have committed events (so an outbox relay can wake up instead of waiting
     for its next look); `lifespan` runs the composition root's background work; `registry` is what
     GET /metrics reports, the HTTP metrics added (a new one when not given); `dead_letters` are the
-    dead-letter operations (entrypoints.dead_letters), none when not given.
+    dead-letter operations (entrypoints.dead_letters), none when not given; `unavailable` the errors by which
+    the database says it did not answer, each answered 503 (entrypoints.storage; none when not given).
     """
     api = _OrderApi(uow, offload, views, catalog, idempotency, new_id, clock, hold_limit, on_commit or _nothing)
     endpoints = [
@@ -112,6 +114,7 @@ def create_app(
         readiness=readiness,
         lifespan=lifespan,
         registry=registry,
+        unavailable=unavailable,
     )
 
 

@@ -145,6 +145,7 @@ def create_app(settings: Settings) -> Starlette:
         ),
         on_commit=relay.wake,
         dead_letters=consuming.endpoints(),
+        unavailable=storage.common.unavailable,
         registry=registry_of(
             OrderStatusCollector(storage.orders_by_status),
             OutboxCollector(relay, outbox.backlog),

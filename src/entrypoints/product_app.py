@@ -23,6 +23,7 @@ from adapters.http.access import Endpoint, Verifier, admin_only, public
 from adapters.http.bodies import ItemsBody, ProductBody, RestockBody
 from adapters.http.json import structure
 from adapters.http.probes import Check
+from adapters.http.problems import DatabaseErrors
 from adapters.http.representations import availability_json, product_json
 from adapters.http.service import Lifespan, build_app, read_json
 from ordering_core.customers import Caller
@@ -43,6 +44,7 @@ def create_app(
     on_commit: Callable[[], None] | None = None,
     registry: CollectorRegistry | None = None,
     dead_letters: Sequence[Endpoint] = (),
+    unavailable: DatabaseErrors | None = None,
 ) -> Starlette:
     """The Product Service.
 
@@ -50,7 +52,8 @@ def create_app(
     admins' bearer tokens; `new_id` makes correlation ids for requests without one; `on_commit` is called after
     a request committed a change (a product created, edited or restocked); `registry` is what GET /metrics
     reports, the HTTP metrics added (a new one when not given); `dead_letters` are the dead-letter
-    operations (entrypoints.dead_letters), none when not given.
+    operations (entrypoints.dead_letters), none when not given; `unavailable` the errors by which
+    the database says it did not answer, each answered 503 (entrypoints.storage; none when not given).
     """
     api = _ProductApi(uow, offload, views, on_commit or _nothing)
     endpoints = [
@@ -69,6 +72,7 @@ def create_app(
         readiness=readiness,
         lifespan=lifespan,
         registry=registry,
+        unavailable=unavailable,
     )
 
 

@@ -81,6 +81,7 @@ def create_app(settings: Settings) -> Starlette:
         ),
         on_commit=relay.wake,
         dead_letters=consuming.endpoints(),
+        unavailable=storage.common.unavailable,
         registry=registry_of(
             ProductStockCollector(views.products),
             OutboxCollector(relay, outbox.backlog),

@@ -25,6 +25,7 @@ import psycopg
 from attrs import frozen
 
 from adapters.http.probes import Check
+from adapters.http.problems import DatabaseErrors
 from adapters.messaging.relay import Lease, Outbox
 from adapters.postgres import messages as pg_messages
 from adapters.postgres import orders as pg_orders
@@ -85,6 +86,7 @@ class Storage:
     check: Check  # the readiness probe's "database"
     pruner: Pruner  # the retention job's (entrypoints.retention)
     closers: tuple[Callable[[], None], ...]  # at shutdown, in order, once nothing uses the database
+    unavailable: DatabaseErrors  # what the engine raises when it does not answer: the app's 503
 
 
 @frozen
@@ -193,6 +195,7 @@ def _sqlite(database: Database, retention: Retention, *closers: Callable[[], Non
         check=_check(ping, sqlite3.Error),
         pruner=SqlitePruner(database, retention),
         closers=(*closers, database.close_all),
+        unavailable=SQLITE_UNAVAILABLE,
     )
 
 
@@ -205,7 +208,25 @@ def _postgres(database: PostgresDatabase, retention: Retention, *closers: Callab
         check=_check(ping, psycopg.Error),
         pruner=PostgresPruner(database, retention),
         closers=(*closers, database.close_all),
+        unavailable=POSTGRES_UNAVAILABLE,
     )
+
+
+def _sqlite_busy(error: Exception) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:  # raised by adapters.sqlite.database itself, when its own writer lock timed out
+        return str(error).startswith("database is locked")
+    return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # the primary code of an extended one
+
+
+# SQLite's OperationalError is also "no such table" or a syntax error: bugs, which stay 500s. Only a database
+# still locked by another writer when the busy timeout ran out is an outage.
+SQLITE_UNAVAILABLE = DatabaseErrors((sqlite3.OperationalError,), when=_sqlite_busy)
+# psycopg's OperationalError is the server's or the connection's state, never the statement's (a missing
+# table is a ProgrammingError): the server down, restarting or failing over, a lost connection, the pool
+# timing out (PoolTimeout) or closed at shutdown (PoolClosed), a lock wait over lock_timeout
+# (LockNotAvailable), a deadlock or a serialization failure (rolled back, so a retry may pass).
+POSTGRES_UNAVAILABLE = DatabaseErrors((psycopg.OperationalError,))
 
 
 def _check(ping: Callable[[], None], failure: type[Exception]) -> Check:

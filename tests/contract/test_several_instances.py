@@ -1,10 +1,11 @@
 """Several instances of the Order Service on one PostgreSQL database, each with its own pool (as separate
-processes have), racing on the rules that span orders: the hoarding limit, the expiry of unpaid orders and
-Idempotency-Keys stay correct because each is decided inside a unit of work under the service's writer lock
-(adapters.postgres.database), whichever instance runs it.
+processes have). They start at once on a new database, each creating the schema if missing, and all start.
+They race on the rules that span orders, which stay correct: the hoarding limit and the expiry of unpaid
+orders are decided inside a unit of work under the service's writer lock (adapters.postgres.database), an
+Idempotency-Key's claim under a lock of its key, whichever instance runs it.
 
-Each race starts its contenders together (a barrier) and runs them on threads: the database sees two
-instances' transactions at once, as it would from two processes.
+Each race starts its contenders together (a barrier) and runs them on threads: the database sees the
+instances' transactions at once, as it would from several processes.
 """
 
 from __future__ import annotations
@@ -103,6 +104,19 @@ def race(contenders: list[Callable[[], R]]) -> list[R | Exception]:
 
 
 class TestSeveralOrderServiceInstances:
+    def test_instances_started_at_once_on_a_new_database_all_start_on_one_schema(
+        self, postgres_url, postgres_namespace
+    ):
+        def start() -> PostgresDatabase:
+            return PostgresDatabase(postgres_url, ORDER_SCHEMA, namespace=postgres_namespace)
+
+        started = race([start] * 8)
+
+        databases = [each for each in started if isinstance(each, PostgresDatabase)]
+        for database in databases:
+            database.close_all()
+        assert started == databases  # none failed creating the schema or its tables
+
     def test_one_customer_s_orders_placed_on_both_at_once_never_pass_the_hoarding_limit(self, instances):
         first, second = instances
         placements = [lambda i=i: (first if i % 2 else second).place("alice") for i in range(8)]

@@ -3,7 +3,8 @@
 Two kinds of error reach here. The domain's tree (`ordering_core.errors`), mapped by class in `_BY_CLASS`;
 and the edge's own, `ApiError`, raised by the HTTP layer for what only it can see (a body that is not JSON,
 a wrong field, a reused Idempotency-Key), each naming its `ProblemType`. Starlette's own (`HTTPException`:
-no such route, wrong method) and anything unexpected (500) are mapped here too.
+no such route, wrong method), the database not answering (503, by the classes the composition root names in
+a `DatabaseErrors`: this room imports no database driver) and anything unexpected (500) are mapped here too.
 
 A problem's `type` is a stable relative URI; clients branch on it. openapi.yaml lists which types each
 operation can answer, and the contract tests hold every response to that list.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -87,6 +88,9 @@ TOO_MANY_UNPAID_ORDERS = ProblemType(
 )
 UNKNOWN_DEAD_LETTER = ProblemType("/problems/unknown-dead-letter", "No such dead letter here", 404)
 KAFKA_UNAVAILABLE = ProblemType("/problems/kafka-unavailable", "Kafka could not be read or written", 503)
+DATABASE_UNAVAILABLE = ProblemType(
+    "/problems/database-unavailable", "The service's database did not answer", 503
+)
 NOT_READY = ProblemType("/problems/not-ready", "The service is not ready", 503)
 INTERNAL_ERROR = ProblemType("/problems/internal-error", "The service failed", 500)
 # A refusal by a domain error this module does not know yet; a test keeps the table complete.
@@ -133,6 +137,25 @@ class InvalidRequest(ApiError):
             "; ".join(said[:_FIELDS_SAID]) + (f"; and {more} more (see errors)" if more > 0 else ""),
             errors=[{"field": e.field, "message": e.message} for e in self.errors],
         )
+
+
+def _any(_error: Exception) -> bool:
+    return True
+
+
+@frozen
+class DatabaseErrors:
+    """The errors by which a service's database engine says it did not answer (it is down, failing over, or a
+    lock wait timed out), as opposed to the request or the code being wrong.
+
+    `classes` are looked up as Starlette looks up every handler, by the error's MRO; `when` then picks among
+    their instances, for an engine that raises one class for both (SQLite's OperationalError is "database is
+    locked" and "no such table"): an instance it refuses stays a 500. The composition root, which knows the
+    engine, makes one (entrypoints.storage).
+    """
+
+    classes: tuple[type[Exception], ...] = ()
+    when: Callable[[Exception], bool] = _any
 
 
 class ProblemResponse(JSONResponse):
@@ -215,6 +238,8 @@ def for_domain_error(error: OrderingError) -> ProblemResponse:
 
 # -- Starlette exception handlers (registered by `service.build_app`) ------------------------------------
 
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
 
 async def on_domain_error(request: Request, error: Exception) -> Response:
     if not isinstance(error, OrderingError):  # registered for OrderingError alone (service.build_app)
@@ -248,13 +273,41 @@ async def on_http_exception(_request: Request, error: Exception) -> Response:
     return problem(kind, kind.title, headers=error.headers)  # keeps `Allow` on a 405
 
 
+def database_error_handlers(errors: DatabaseErrors) -> dict[type[Exception], ExceptionHandler]:
+    """A handler for each of `errors`' classes: 503 database-unavailable, logged as one warning line."""
+
+    async def on_database_unavailable(request: Request, error: Exception) -> Response:
+        if not errors.when(error):
+            raise error  # the engine's class, but not an outage: a bug, answered 500 with its traceback
+        # Safe to retry: a unit of work that raises is rolled back as it leaves its `with` block, and the
+        # Idempotency-Key it held is released (adapters.http.idempotency) or, if the release failed too,
+        # held only for its lease. The one exception is a connection lost while COMMIT was on its way, whose
+        # outcome the service cannot know: a retry with the same Idempotency-Key (or payment id) is then
+        # answered as the first request would have been.
+        response = problem(
+            DATABASE_UNAVAILABLE,
+            "the service's database did not answer; retry shortly (with the same Idempotency-Key, if any)",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+        # Expected while the database restarts or fails over, and says all there is: no traceback.
+        log.warning(
+            "database unavailable: %s: %s",
+            type(error).__name__,
+            " ".join(str(error).split()),  # psycopg's messages span lines
+            extra={"method": request.method, "path": request.url.path, "status": response.status_code},
+        )
+        return response
+
+    return dict.fromkeys(errors.classes, on_database_unavailable)
+
+
 async def on_unexpected_error(_request: Request, _error: Exception) -> Response:
     # The traceback goes to the server's log (Starlette re-raises after this); the client learns nothing
     # about the internals.
     return problem(INTERNAL_ERROR, "the service failed to answer this request; it has been logged")
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
     OrderingError: on_domain_error,
     ApiError: on_api_error,
     HTTPException: on_http_exception,

@@ -2,7 +2,8 @@
 
 Every app gets: its endpoints, each behind the guard its access declares (`access`), plus the probes and
 GET /metrics, public (its own registry unless given one, with the HTTP requests counted and timed);
-correlation ids; every error as problem+json (`problems`); and the lifespan the composition root gives it.
+correlation ids; every error as problem+json (`problems`), the database's outages (`unavailable`) as 503;
+and the lifespan the composition root gives it.
 `app.state.access` maps each (method, path template) to its access, for the contract tests. Endpoints read bodies with
 `read_json` and answer JSON with `json_bytes`, so a stored answer (Idempotency-Key) is byte-identical to
 the first one.
@@ -25,7 +26,14 @@ from adapters.http.correlation import CorrelationIds
 from adapters.http.json import parse_json
 from adapters.http.metrics import HttpMetrics, RequestMetrics, metrics_route
 from adapters.http.probes import Check, probe_routes
-from adapters.http.problems import BODY_TOO_LARGE, EXCEPTION_HANDLERS, MAX_BODY_BYTES, ApiError
+from adapters.http.problems import (
+    BODY_TOO_LARGE,
+    EXCEPTION_HANDLERS,
+    MAX_BODY_BYTES,
+    ApiError,
+    DatabaseErrors,
+    database_error_handlers,
+)
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
@@ -38,7 +46,10 @@ def build_app(
     readiness: Mapping[str, Check],
     lifespan: Lifespan | None,
     registry: CollectorRegistry | None = None,
+    unavailable: DatabaseErrors | None = None,
 ) -> Starlette:
+    """`unavailable`: the errors by which the service's database says it did not answer, each answered 503
+    (none when not given: an app over memory adapters)."""
     registry = CollectorRegistry() if registry is None else registry
     operations = [*probe_routes(readiness), metrics_route(registry)]
     app = Starlette(
@@ -49,7 +60,7 @@ def build_app(
             # wrote into its scope.
             Middleware(RequestMetrics, metrics=HttpMetrics(registry)),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, **database_error_handlers(unavailable or DatabaseErrors())},
         lifespan=lifespan,
     )
     access: dict[tuple[str, str], Access] = {

@@ -161,7 +161,10 @@ class PostgresDatabase:
 
     @staticmethod
     def _create_namespace(url: str, namespace: str) -> None:
-        with psycopg.connect(url, autocommit=True) as connection:
+        # Under a lock of its own, in one transaction: IF NOT EXISTS does not hold against a concurrent
+        # CREATE, and two instances started at once on a new database would have one of them fail.
+        with psycopg.connect(url) as connection, connection.transaction():
+            connection.execute(_LOCK, (lock_key(namespace, "namespace"),))
             connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(namespace)))
 
     def _migrate(self) -> None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from types import TracebackType
 from typing import Self
 
+import psycopg
 from psycopg.pq import TransactionStatus
 
 from adapters.postgres.database import Connection, PostgresDatabase
@@ -66,7 +67,10 @@ class PostgresUnitOfWork:
             # writer lock here, before the use case reads anything.
             self.database.begin(connection)
         except BaseException:
-            connection.rollback()
+            # The connection may be the reason (lost, its server gone): then rolling back fails too, and that
+            # must neither hide the first error nor keep the connection from the pool (which drops a broken one).
+            with suppress(psycopg.Error):
+                connection.rollback()
             self.database.pool.putconn(connection)
             raise
         self._thread.held = connection
@@ -77,10 +81,11 @@ class PostgresUnitOfWork:
     ) -> None:
         connection: Connection = self._thread.held
         self._thread.held = None
-        try:
-            connection.rollback()  # a no-op when everything was committed
-        finally:
-            self.database.pool.putconn(connection)
+        # A no-op when everything was committed. On a lost connection it fails, and the server has rolled back
+        # already: the error that ended the block, if any, is the one to tell.
+        with suppress(psycopg.Error):
+            connection.rollback()
+        self.database.pool.putconn(connection)
 
     def commit(self) -> None:
         held: Connection | None = getattr(self._thread, "held", None)
