@@ -105,7 +105,10 @@ bench: $(INSTALLED)
 # Faults under steady order traffic (kill -9 of each service and the broker, a paused Order Service and its
 # successor, a slowed and a cut-off Product Service), then checks that nothing was lost, duplicated or
 # oversold; bounded (~6 min), on a throwaway broker, all on 127.0.0.1. RELIABILITY.md reads the output; see
-# tools/chaos/. CHAOS_ARGS passes options, e.g. CHAOS_ARGS='--seed 7 --duration 120'.
+# tools/chaos/. CHAOS_ARGS passes options, e.g. CHAOS_ARGS='--seed 7 --duration 120'. The cluster form (two
+# instances of each service, PostgreSQL, three Kafka nodes; one instance of each and a node killed, the relay
+# takeover and the node-loss recovery timed):
+#   make chaos CHAOS_ARGS='--instances 2 --database postgres --kafka-nodes 3 --duration 90 --faults 4'
 CHAOS_ARGS ?=
 .PHONY: chaos
 chaos: $(INSTALLED)

@@ -3,6 +3,10 @@
 Prints progress on stderr and, at the end, one JSON document on stdout (also written to the run's folder as
 summary.json); exits 0 when every check passed, 1 when any failed (the document's `defects` names them),
 2 when the options make no sense. `--seed` repeats a run's schedule and traffic; the seed is printed.
+
+The cluster form, as `make run INSTANCES=2 DATABASE=postgres KAFKA_NODES=3` runs the system:
+
+    python -m chaos --instances 2 --database postgres --kafka-nodes 3 --duration 90 --faults 4
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from typing import Any
 
 from chaos.plan import PlanError, parse_kinds, plan
 from chaos.session import Options, chaos_run
+from chaos.summary import cluster_lines
 from chaos.system import say
+from run_plan import MAX_INSTANCES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,13 +53,22 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     add("--bootstrap", default=None,
         help="a running Kafka cluster to use (no broker kills then); default: a broker of the run's own")
     add("--workdir", type=Path, default=None, help="the run's folder (default var/chaos/<time>-<seed>)")
+    add("--instances", type=int, default=1,
+        help="processes of each service (default 1); more than 1 needs --database postgres")
+    add("--database", choices=("sqlite", "postgres"), default="sqlite",
+        help="sqlite files (default), or PostgreSQL: a new database on DATABASE_URL's server or a throwaway one")
+    add("--database-url", default=None,
+        help="with --database postgres: a new, empty database to use as it is (postgresql://...)")
+    add("--kafka-nodes", type=int, default=1,
+        help="nodes of the run's own Kafka cluster (default 1; 3: kill_broker kills one, the controller first)")
     return parser.parse_args(argv)
 
 
 def options_from(args: argparse.Namespace) -> Options:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1_000_000)
+    _refuse_unfit_form(args)
     schedule = plan(
-        seed, duration_s=args.duration, faults=args.faults, kinds=parse_kinds(args.kinds),
+        seed, duration_s=args.duration, faults=args.faults, kinds=parse_kinds(args.kinds, instances=args.instances),
         warmup_s=args.warmup, cooldown_s=args.cooldown, pause_s=args.pause,
     )
     if args.rate <= 0 or args.clients < 1 or args.customers < 1 or args.duration <= 0:
@@ -64,8 +79,23 @@ def options_from(args: argparse.Namespace) -> Options:
         seed=seed, duration_s=args.duration, schedule=schedule, rate=args.rate, clients=args.clients,
         customers=args.customers, give_up_s=args.give_up, drain_s=args.drain, products=args.products,
         scarce_products=args.scarce_products, scarce_units=args.scarce_units, workdir=workdir.resolve(),
-        bootstrap=args.bootstrap,
+        bootstrap=args.bootstrap, instances=args.instances, kafka_nodes=args.kafka_nodes, database=args.database,
+        database_url=args.database_url,
     )
+
+
+def _refuse_unfit_form(args: argparse.Namespace) -> None:
+    if not 1 <= args.instances <= MAX_INSTANCES:
+        raise PlanError(f"--instances must be 1 to {MAX_INSTANCES}")
+    if args.instances > 1 and args.database != "postgres":
+        raise PlanError("--instances above 1 needs --database postgres: on SQLite each service's file takes one "
+                        "process (a second would fence the first one's outbox relay)")
+    if args.database_url and args.database != "postgres":
+        raise PlanError("--database-url goes with --database postgres")
+    if args.kafka_nodes not in (1, 3):
+        raise PlanError("--kafka-nodes is 1 (a broker) or 3 (a cluster that survives the loss of one node)")
+    if args.kafka_nodes > 1 and args.bootstrap:
+        raise PlanError("--kafka-nodes starts the run's own cluster: drop --bootstrap")
 
 
 def main(argv: list[str]) -> int:
@@ -87,6 +117,8 @@ def main(argv: list[str]) -> int:
     text = json.dumps(summary, indent=2, default=str)
     (options.workdir / "summary.json").write_text(text + "\n")
     print(text, flush=True)
+    for line in cluster_lines(summary.get("cluster")):
+        say(line)
     say("chaos: every check passed" if summary["ok"] else f"chaos: FAILED: {', '.join(summary['defects'])}")
     return 0 if summary["ok"] else 1
 

@@ -10,6 +10,9 @@ sends it the traffic, and then the old one wakes up (SIGCONT). Kafka must fence 
 once it tries to publish, its `ordering_outbox_relay_fenced` is 1 and it published nothing since it was
 paused. So that "nothing since" is exact, the load is held for the instant the old relay's count is read
 (its outbox empty, its count still) and the process is stopped. Then it is killed.
+
+In the cluster form (several instances of each service, three Kafka nodes) a kill takes one instance or one
+node, chosen and measured by cluster_faults.py: the relay's leader, the controller's node.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import httpx
 
 import localkafka
 from chaos import observe
+from chaos.cluster_faults import ClusterFaults
 from chaos.ledger import FaultOutcome
 from chaos.plan import KILLED_SERVICE, Kind, PlannedFault
 from chaos.proxy import FaultyLink
@@ -41,6 +45,7 @@ class Injector:
         self._link = link
         self._traffic = traffic
         self._http = http
+        self._cluster = ClusterFaults(system, traffic, http) if system.several or system.cluster else None
         self.outcomes: list[FaultOutcome] = []
 
     async def run(self, schedule: Sequence[PlannedFault], started_at: float) -> None:
@@ -74,18 +79,52 @@ class Injector:
             await self._degrade_link(fault, outcome)
 
     async def _kill_service(self, service: str, hold_s: float, outcome: FaultOutcome) -> None:
-        outcome.details["pid"] = await asyncio.to_thread(self._system.kill, service)
+        if self._cluster is None or not self._system.several:
+            name, leads = service, False
+        else:
+            name, leads = await self._cluster.victim(service)
+            outcome.details.update(instance=name, relay_leader=leads)
+        outcome.details["pid"] = await asyncio.to_thread(self._system.kill, name)
         outcome.injected_at = time.monotonic()
-        await asyncio.sleep(hold_s)
-        outcome.restored_at = time.monotonic()
-        await asyncio.to_thread(self._system.restart, service)
+        measure = (
+            asyncio.ensure_future(self._cluster.takeover(service, name, outcome.injected_at))
+            if self._cluster is not None and leads else None
+        )
+        try:
+            await asyncio.sleep(hold_s)
+            outcome.restored_at = time.monotonic()
+            await asyncio.to_thread(self._system.restart, name)
+        finally:
+            if measure is not None:
+                await self._measured(measure, "takeover_s", outcome)
 
     async def _kill_broker(self, hold_s: float, outcome: FaultOutcome) -> None:
-        outcome.details["pid"] = await asyncio.to_thread(self._system.kill_broker)
+        node: int | None = None
+        controller = False
+        measure = None
+        if self._cluster is not None and self._system.cluster is not None:
+            node, controller = await asyncio.to_thread(self._cluster.node_to_kill)
+            outcome.details.update(node=node, controller=controller)
+        outcome.details["pid"] = await asyncio.to_thread(self._system.kill_broker, node)
         outcome.injected_at = time.monotonic()
-        await asyncio.sleep(hold_s)
-        outcome.restored_at = time.monotonic()
-        await asyncio.to_thread(self._system.restart_broker)
+        if self._cluster is not None and node is not None:
+            measure = asyncio.ensure_future(self._cluster.node_loss(node, controller, outcome.injected_at))
+        try:
+            await asyncio.sleep(hold_s)
+            outcome.restored_at = time.monotonic()
+            await asyncio.to_thread(self._system.restart_broker, node)
+        finally:
+            if measure is not None:
+                await self._measured(measure, "recovery_s", outcome)
+
+    @staticmethod
+    async def _measured(measure: asyncio.Future[dict[str, object]], key: str, outcome: FaultOutcome) -> None:
+        """The cluster measure's figures into the fault's details; a measure that never came is a failure."""
+        figures = await measure
+        outcome.details.update(figures)
+        if figures.get(key) is None:
+            outcome.ok = False
+            outcome.details["note"] = f"no {key} within the measure's time"
 
     async def _degrade_link(self, fault: PlannedFault, outcome: FaultOutcome) -> None:
         if fault.kind is Kind.SLOW_PRODUCT:

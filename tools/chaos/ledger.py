@@ -24,6 +24,7 @@ class Answer:
     order_status: str | None = None
     reason: str | None = None
     problem: str | None = None
+    via: str | None = None  # the URL of the Order Service process asked
 
     @property
     def final(self) -> bool:

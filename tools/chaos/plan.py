@@ -5,6 +5,11 @@ there are faults; each fault starts at a random moment in the first half of its 
 overlap (each has the second half to recover in) and their moments still differ from run to run. The first
 faults take each kind once, in a shuffled order, so that a run of at least as many faults as kinds injects
 every kind; the rest are drawn at random.
+
+Which kinds fit depends on the form of the run: the faults that swap or slow the one Order Service
+(`PAUSE_ORDER`, `SLOW_PRODUCT`, `PARTITION_PRODUCT`) need one instance of each service; `fitting_kinds` says
+which, and `all` means those. On a cluster of three Kafka nodes `KILL_BROKER` kills one node: the first
+time the one whose controller leads, then another, in turn (faults.py).
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ HOLD_S: dict[Kind, tuple[float, float]] = {
     Kind.SLOW_PRODUCT: (8.0, 15.0),
     Kind.PARTITION_PRODUCT: (4.0, 10.0),
 }
+# The kinds that need one instance of each service: a successor on the same DATA_DIR, the one link.
+SINGLE_INSTANCE_KINDS = frozenset({Kind.PAUSE_ORDER, Kind.SLOW_PRODUCT, Kind.PARTITION_PRODUCT})
+
 # The latency a slowed link adds, in seconds: below the Order Service's 2 s wait for the Product Service
 # (PRODUCT_SERVICE_TIMEOUT_S) mostly, above it sometimes, so both a slow success and a 503 happen.
 LATENCY_S = (0.2, 2.5)
@@ -91,12 +99,25 @@ def _fault(chooser: random.Random, number: int, kind: Kind, at_s: float, pause_s
     return PlannedFault(number, kind, round(at_s, 2), hold_s, latency_s)
 
 
-def parse_kinds(text: str) -> tuple[Kind, ...]:
-    """`kill_order,slow_product` (or `all`) as kinds; a name that is not one is a PlanError naming them all."""
+def fitting_kinds(*, instances: int = 1) -> tuple[Kind, ...]:
+    """The kinds a run with `instances` processes of each service can inject, in the enum's order."""
+    return tuple(kind for kind in Kind if not (kind in SINGLE_INSTANCE_KINDS and instances > 1))
+
+
+def parse_kinds(text: str, *, instances: int = 1) -> tuple[Kind, ...]:
+    """`kill_order,slow_product` (or `all`) as kinds; a name that is not one, or a kind the form cannot
+    inject, is a PlanError naming the ones it can."""
+    fitting = fitting_kinds(instances=instances)
     if text.strip() == "all":
-        return tuple(Kind)
+        return fitting
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in {kind.value for kind in Kind}]
     if unknown or not names:
-        raise PlanError(f"unknown fault kind {', '.join(unknown) or '(none)'}: use {', '.join(Kind)} or all")
+        raise PlanError(f"unknown fault kind {', '.join(unknown) or '(none)'}: use {', '.join(fitting)} or all")
+    unfit = [name for name in names if Kind(name) not in fitting]
+    if unfit:
+        raise PlanError(
+            f"{', '.join(unfit)} cannot be injected with --instances {instances}: "
+            f"use {', '.join(fitting)} or all"
+        )
     return tuple(Kind(name) for name in names)

@@ -1,11 +1,12 @@
 """The figures a chaos run reports, from what the clients heard and how each fault went: answers by kind,
 5xx split into the 503s with Retry-After during a dependency's outage and everything else, recovery time
-per kind of fault, and the one JSON document the run prints at its end."""
+per kind of fault, and the one JSON document the run prints at its end. In the cluster form also: the 201s
+per Order Service instance, the relay takeovers and the Kafka node losses, each timed from its kill."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from chaos.checks import Check
@@ -101,6 +102,59 @@ def check_server_errors(http: dict[str, Any]) -> Check:
     return Check("no_500s", ok, {"500": errors["500"], "other": errors["other"]})
 
 
+def accepted_by_instance(placements: Sequence[Placement], ports: Mapping[str, int]) -> dict[str, int]:
+    """The 201s each Order Service process gave, by its name (`order-1`), as the clients counted them."""
+    by_url = {f"http://127.0.0.1:{port}": name for name, port in ports.items()}
+    counted = Counter(by_url.get(a.via or "", a.via or "?") for p in placements for a in p.answers if a.status == 201)
+    return dict(sorted(counted.items()))
+
+
+TAKEOVER_KEYS = ("instance", "takeover_s", "survivor_leads_after_s", "probe_told_unpaid_after_s", "new_leader")
+NODE_LOSS_KEYS = ("node", "controller", "recovery_s", "controller_elected_after_s", "new_controller")
+
+
+def cluster_figures(
+    placements: Sequence[Placement], outcomes: Sequence[FaultOutcome], ports: Mapping[str, int]
+) -> dict[str, Any]:
+    """The relay takeover of each killed relay leader (seconds from the kill until a survivor leads and, for
+    the Order Service, an order placed on a survivor after the kill was told `unpaid`), the recovery from
+    each Kafka node's loss (from the kill until an order placed after it was told `unpaid`), and the 201s
+    per Order Service instance."""
+    takeovers = [
+        {"kind": o.kind, **{k: o.details.get(k) for k in TAKEOVER_KEYS}}
+        for o in outcomes if o.details.get("relay_leader")
+    ]
+    node_losses = [
+        {"kind": o.kind, **{k: o.details.get(k) for k in NODE_LOSS_KEYS}} for o in outcomes if "node" in o.details
+    ]
+    return {
+        "accepted_201_by_order_instance": accepted_by_instance(placements, ports),
+        "relay_takeover": takeovers,
+        "kafka_node_loss": node_losses,
+    }
+
+
+def cluster_lines(cluster: dict[str, Any] | None) -> list[str]:
+    """The cluster form's figures as lines for a person (stderr, a test's log)."""
+    if not cluster:
+        return []
+    lines = [f"chaos: 201s per Order Service instance: {cluster['accepted_201_by_order_instance']}"]
+    lines += [
+        f"chaos: relay takeover after {t['kind']} of the leader {t['instance']}: {t['takeover_s']} s "
+        f"(a survivor leads after {t['survivor_leads_after_s']} s, new leader {t['new_leader']}"
+        + (f", an order placed on it told unpaid after {t['probe_told_unpaid_after_s']} s)"
+           if t["kind"] == "kill_order" else ")")
+        for t in cluster["relay_takeover"]
+    ]
+    lines += [
+        f"chaos: Kafka node {n['node']} killed{' (its controller led)' if n['controller'] else ''}: an order "
+        f"placed after it told unpaid after {n['recovery_s']} s"
+        + (f"; node {n['new_controller']} leads after {n['controller_elected_after_s']} s" if n["controller"] else "")
+        for n in cluster["kafka_node_loss"]
+    ]
+    return lines
+
+
 def document(
     head: dict[str, Any],
     orders: dict[str, Any],
@@ -108,11 +162,13 @@ def document(
     http: dict[str, Any],
     recovered: dict[str, Any],
     checks: Sequence[Check],
+    cluster: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     failed = [c.name for c in checks if not c.ok]
     stock = next((c for c in checks if c.name == "stock_conserved"), None)
     return {
         **head,
+        **({"cluster": cluster} if cluster is not None else {}),
         "orders": orders,
         "faults_injected": dict(Counter(o.kind for o in faults)),
         "oversold_units": stock.figures["oversold_units"] if stock else None,

@@ -3,8 +3,9 @@ careful client does, with the same Idempotency-Key, after no answer, a 5xx or a 
 
 A pacer hands out one ticket per 1/rate seconds; `clients` tasks take them (a ticket nobody is free to take
 within a second is dropped and counted, so the rate is a ceiling and the run stays bounded). Every answer is
-written to the placement it belongs to (ledger.py). The faults can close a gate: new tries wait at it and
-`quiesce` returns once no request is in flight.
+written to the placement it belongs to (ledger.py), with the Order Service process that gave it. With
+several processes the requests go round them, as a load balancer's would, and a retry goes to the next one.
+The faults can close a gate: new tries wait at it and `quiesce` returns once no request is in flight.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ ACTIONS = (("pay", 0.45), ("cancel", 0.25), (None, 0.30))  # what a customer doe
 class Traffic:
     def __init__(
         self,
-        order_url: str,
+        order_urls: str | list[str],
         bearer: Callable[..., dict[str, str]],
         payments: dict[str, str],
         products: list[str],
@@ -39,7 +40,8 @@ class Traffic:
         customers: int,
         give_up_s: float,
     ) -> None:
-        self.order_url = order_url  # switched when a successor replaces the Order Service
+        self.order_urls = [order_urls] if isinstance(order_urls, str) else list(order_urls)
+        self._turn = 0  # whose turn it is among order_urls
         self._bearer = bearer
         self._payments = payments
         self._products = products
@@ -60,6 +62,22 @@ class Traffic:
         self._ending = asyncio.Event()
         self._http: httpx.AsyncClient | None = None
 
+    @property
+    def order_url(self) -> str:
+        return self.order_urls[0]
+
+    @order_url.setter
+    def order_url(self, url: str) -> None:
+        """Switched when a successor replaces the (one) Order Service."""
+        self.order_urls = [url]
+
+    def _next_turn(self) -> int:
+        self._turn += 1
+        return self._turn
+
+    def _url(self, turn: int) -> str:
+        return self.order_urls[turn % len(self.order_urls)]
+
     # -- control by the faults ----------------------------------------------------------------------------
 
     async def quiesce(self, timeout_s: float = 10.0) -> bool:
@@ -74,16 +92,17 @@ class Traffic:
     def reopen(self) -> None:
         self._gate.set()
 
-    async def probe(self, order_url: str) -> None:
-        """One order sent to `order_url` (a woken zombie, not the current Order Service), tried once; it is
-        a real order and is judged with the others."""
+    async def probe(self, order_url: str) -> Placement | None:
+        """One order sent to `order_url` (a woken zombie, a surviving instance), tried once; it is a real
+        order and is judged with the others. None once the run's client is closed."""
         if self._http is None:
-            return
+            return None
         placement = self._new_placement()
         self.placements.append(placement)
         body = {"items": [{"product_id": p, "quantity": q} for p, q in placement.items]}
         headers = {**self._customer_headers(placement.customer), "Idempotency-Key": placement.key}
         placement.answers.append(await self._post(self._http, "/orders/order", body, headers, order_url))
+        return placement
 
     # -- the run ------------------------------------------------------------------------------------------
 
@@ -144,8 +163,9 @@ class Traffic:
         body = {"items": [{"product_id": p, "quantity": q} for p, q in placement.items]}
         headers = {**self._customer_headers(placement.customer), "Idempotency-Key": placement.key}
         deadline = time.monotonic() + self._give_up_s
+        turn = self._next_turn()
         for attempt in range(1_000):  # bounded by the deadline long before this count
-            answer = await self._post(http, "/orders/order", body, headers)
+            answer = await self._post(http, "/orders/order", body, headers, self._url(turn + attempt))
             placement.answers.append(answer)
             if answer.final or time.monotonic() > deadline:
                 return
@@ -155,8 +175,9 @@ class Traffic:
         await asyncio.sleep(self._chooser.uniform(0, 0.5))  # a customer takes a moment
         path = "/orders/paid" if placement.action == "pay" else "/orders/cancel"
         headers = self._payments if placement.action == "pay" else self._customer_headers(placement.customer)
+        turn = self._next_turn()
         for attempt in range(ACTION_TRIES):
-            answer = await self._post(http, path, {"order_id": placement.order_id}, headers)
+            answer = await self._post(http, path, {"order_id": placement.order_id}, headers, self._url(turn + attempt))
             placement.action_answers.append(answer)
             if answer.final or (self._ending.is_set() and attempt >= 3):
                 return
@@ -168,15 +189,18 @@ class Traffic:
         await self._gate.wait()
         self._in_flight += 1
         self._idle.clear()
+        via = order_url or self.order_url
         try:
-            response = await http.post(f"{order_url or self.order_url}{path}", json=body, headers=headers)
+            response = await http.post(f"{via}{path}", json=body, headers=headers)
         except httpx.HTTPError:
-            return Answer(time.monotonic(), None)
+            return Answer(time.monotonic(), None, via=via)
         finally:
             self._in_flight -= 1
             if not self._in_flight:
                 self._idle.set()
-        return _answer(response)
+        answer = _answer(response)
+        answer.via = via
+        return answer
 
 
 def _answer(response: httpx.Response) -> Answer:
