@@ -96,7 +96,8 @@ clean: kafka-stop postgres-stop
 # Throughput and latency of POST /orders/order next to a Starlette echo baseline, propagation to stock and
 # messages, stock conservation after the load, micro-benchmarks of the core; one unattended command (~90 s
 # here) on a throwaway broker and temporary data. BENCHMARKS.md reads the output; see bench/run_bench.py.
-# BENCH_ARGS=--profile adds a py-spy profile of each service.
+# BENCH_ARGS=--profile adds a py-spy profile of each service; BENCH_ARGS='--instances 2 --database postgres'
+# runs two processes of each service on a throwaway PostgreSQL (BENCHMARKS.md, "Two instances on PostgreSQL").
 BENCH_ARGS ?=
 .PHONY: bench
 bench: $(INSTALLED)

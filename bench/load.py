@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from errors import BenchError
-from measurement import measure
+from measurement import Tree, measure
 from profiling import finish_profilers, start_profilers
 
 HERE = Path(__file__).resolve().parent
@@ -56,22 +56,31 @@ def wrk_command(port: int, path: str, connections: int, duration: float) -> list
             "-s", str(HERE / "wrk_post.lua"), f"http://127.0.0.1:{port}{path}"]
 
 
-def loadgen_command(port: int, path: str, mode: str, connections: int, duration: float, rate: float = 0) -> list[str]:
-    return [sys.executable, "-W", "ignore", str(HERE / "loadgen.py"), "--port", str(port), "--path", path,
+def loadgen_command(port: int | list[int], path: str, mode: str, connections: int, duration: float,
+                    rate: float = 0) -> list[str]:
+    """loadgen.py against `port`, or spread over several (one service's instances), connection by connection."""
+    ports = ",".join(str(p) for p in port) if isinstance(port, list) else str(port)
+    return [sys.executable, "-W", "ignore", str(HERE / "loadgen.py"), "--port", ports, "--path", path,
             "--mode", mode, "--connections", str(connections), "--duration", str(duration), "--rate", str(rate)]
 
 
-def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: dict[str, int],
+def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: dict[str, int | Tree],
                services: dict[str, subprocess.Popen[bytes]], *, tool: str, connections: int, duration: float,
-               warmup: float, profile: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+               warmup: float, profile: bool,
+               order_ports: list[int] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Warm up, then the measured runs: the echo closed loop (by `tool`, and by loadgen.py too when `tool` is
     wrk), the orders closed loop (sampled by py-spy with `profile`), the orders open loop at half the
-    closed-loop rate of accepted orders. Returns the echo run (what the others are compared with) and all."""
+    closed-loop rate of accepted orders. Returns the echo run (what the others are compared with) and all.
+    With `order_ports` (several Order Service instances; `tool` must then be loadgen, as wrk drives one
+    address), the orders are spread over them."""
     c, d = connections, duration
+    orders: int | list[int] = order_ports if order_ports and len(order_ports) > 1 else ports["order"]
+    if isinstance(orders, list) and tool != "loadgen":
+        raise BenchError("several Order Service instances are loaded by loadgen.py only (wrk drives one address)")
     runs: list[dict[str, Any]] = []
 
-    def closed(port: int, path: str, mode: str, name: str, by: str, short: str) -> dict[str, Any]:
-        if by == "wrk":
+    def closed(port: int | list[int], path: str, mode: str, name: str, by: str, short: str) -> dict[str, Any]:
+        if by == "wrk" and isinstance(port, int):
             command = wrk_command(port, path, c, d)
             tool_env = {**env, "BENCH_MODE": mode, "BENCH_PATH": path}
         else:
@@ -82,14 +91,14 @@ def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: 
     # broker's JIT: a fresh JVM spends seconds of CPU compiling, which would be counted against the orders.
     print(f"bench: warming up ({warmup:.0f} s of orders)...", flush=True)
     load.run(loadgen_command(ports["echo"], "/echo", "echo", c, 1.0), env, 60)
-    load.run(loadgen_command(ports["order"], "/orders/order", "orders", c, warmup), env, warmup + 60)
+    load.run(loadgen_command(orders, "/orders/order", "orders", c, warmup), env, warmup + 60)
     echo_run = closed(ports["echo"], "/echo", "echo", f"echo, closed loop ({tool})", tool, f"echo/{tool}")
     runs.append(echo_run)
     if tool == "wrk":
         runs.append(closed(ports["echo"], "/echo", "echo", "echo, closed loop (loadgen)", "loadgen",
                            "echo/loadgen"))
     profilers = start_profilers(services, d) if profile else {}
-    order_run = closed(ports["order"], "/orders/order", "orders", f"orders, closed loop ({tool})", tool,
+    order_run = closed(orders, "/orders/order", "orders", f"orders, closed loop ({tool})", tool,
                        f"orders/{tool}")
     finish_profilers(profilers)
     runs.append(order_run)
@@ -98,7 +107,7 @@ def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: 
     # Long enough for the propagation figures to cover at least MIN_PROPAGATED orders.
     open_d = min(MAX_OPEN_LOOP_S, max(d, math.ceil(MIN_PROPAGATED / open_rate)))
     runs.append(measure(f"orders, open loop at {open_rate:.0f}/s (loadgen)", "orders open", load,
-                        loadgen_command(ports["order"], "/orders/order", "orders", c, open_d, open_rate),
+                        loadgen_command(orders, "/orders/order", "orders", c, open_d, open_rate),
                         env, watched, open_d))
     runs[-1]["target_rate"] = open_rate
     return echo_run, runs

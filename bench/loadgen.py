@@ -1,7 +1,7 @@
 """A small HTTP/1.1 load generator over raw asyncio streams (uvloop when installed), run as its own process by
 bench/run_bench.py; prints one JSON line (prefixed `BENCHJSON `) with the counts and latencies.
 
-    python bench/loadgen.py --port P --path /echo --mode echo|orders --connections 32 --duration 8 [--rate R]
+    python bench/loadgen.py --port P[,P...] --path /echo --mode echo|orders --connections 32 --duration 8 [--rate R]
 
 Without --rate: closed loop, each connection sends its next request as soon as the answer is in.
 With --rate R: open loop, requests are due at a fixed rate of R/s whatever the answers do; a due request waits
@@ -9,6 +9,8 @@ for a free connection, and its latency counts from when it was due (no coordinat
 waiting when the run ends are reported as `not_sent`.
 
 Keep-alive connections to 127.0.0.1 only; every answer is read by its Content-Length (Starlette always sets it).
+With several ports (several instances of a service), connection i goes to port i mod their number, so the
+requests are spread evenly; the answers are also counted by port.
 
 With BENCH_TOKENS naming a file of bearer tokens (one a line), every request carries the next one in turn as
 `Authorization: Bearer`, echo requests too, so the baseline parses the same headers as the orders.
@@ -43,29 +45,36 @@ class Run:
         self.statuses: collections.Counter[int] = collections.Counter()
         self.errors: collections.Counter[str] = collections.Counter()
         self.counter = 0
+        self.ports = [int(port) for port in args.port.split(",")]
+        self.by_port: collections.Counter[int] = collections.Counter()
         tokens = os.environ.get("BENCH_TOKENS")
         lines = open(tokens).read().split() if tokens else []  # noqa: SIM115 - read once, at start
         self.authorizations = [f"Authorization: Bearer {token}\r\n" for token in lines] or [""]
 
-    def request(self) -> bytes:
+    def request(self, port: int) -> bytes:
         self.counter += 1
         body = order_body(self.counter) if self.args.mode == "orders" else ECHO_BODY
         authorization = self.authorizations[self.counter % len(self.authorizations)]
         return (
-            f"POST {self.args.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.args.port}\r\n{authorization}"
+            f"POST {self.args.path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{authorization}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
 
-    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", self.args.port), REQUEST_TIMEOUT_S)
+    async def connect(self, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), REQUEST_TIMEOUT_S)
+
+    def connection(self, n: int) -> list:
+        """The n-th connection's state: [reader, writer, port], not yet connected."""
+        return [None, None, self.ports[n % len(self.ports)]]
 
     async def exchange(self, conn: list) -> int | None:
-        """One request on `conn` ([reader, writer] or [None, None]); the status, or None after an error."""
+        """One request on `conn` ([reader, writer, port], the first two None when not connected); the status,
+        or None after an error."""
         try:
             if conn[0] is None:
-                conn[0], conn[1] = await self.connect()
-            reader, writer = conn
-            writer.write(self.request())
+                conn[0], conn[1] = await self.connect(conn[2])
+            reader, writer, port = conn
+            writer.write(self.request(port))
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT_S)
             status = int(head[9:12])
             length = 0
@@ -74,6 +83,7 @@ class Run:
                     length = int(line[15:])
             if length:
                 await asyncio.wait_for(reader.readexactly(length), REQUEST_TIMEOUT_S)
+            self.by_port[port] += 1
             return status
         except TimeoutError:
             self.errors["timeout"] += 1
@@ -98,15 +108,15 @@ class Run:
     async def closed(self) -> None:
         deadline = time.monotonic() + self.args.duration
 
-        async def worker() -> None:
-            conn: list = [None, None]
+        async def worker(n: int) -> None:
+            conn = self.connection(n)
             while time.monotonic() < deadline:
                 started = time.monotonic()
                 self.record(await self.exchange(conn), time.monotonic() - started)
             if conn[1] is not None:
                 conn[1].close()
 
-        await asyncio.gather(*(worker() for _ in range(self.args.connections)))
+        await asyncio.gather(*(worker(n) for n in range(self.args.connections)))
 
     async def open(self) -> None:
         due: asyncio.Queue[float] = asyncio.Queue()
@@ -123,8 +133,8 @@ class Run:
                     await asyncio.sleep(delay)
                 due.put_nowait(at)
 
-        async def worker() -> None:
-            conn: list = [None, None]
+        async def worker(n: int) -> None:
+            conn = self.connection(n)
             # Bounded: no request starts after the run's end plus a grace period.
             while time.monotonic() < end + REQUEST_TIMEOUT_S:
                 try:
@@ -137,7 +147,7 @@ class Run:
             if conn[1] is not None:
                 conn[1].close()
 
-        workers = [asyncio.ensure_future(worker()) for _ in range(self.args.connections)]
+        workers = [asyncio.ensure_future(worker(n)) for n in range(self.args.connections)]
         await schedule()
         await asyncio.gather(*workers)
         self.not_sent = due.qsize()
@@ -148,7 +158,7 @@ class Run:
         def pct(p: float) -> float:
             return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1e6 if lat else 0.0
 
-        return {
+        found = {
             "tool": "python-asyncio",
             "requests": sum(self.statuses.values()),
             "duration_us": int(elapsed_s * 1e6),
@@ -158,11 +168,14 @@ class Run:
             "latency_us": {"p50": pct(50), "p90": pct(90), "p99": pct(99), "max": lat[-1] * 1e6 if lat else 0.0,
                            "mean": sum(lat) / len(lat) * 1e6 if lat else 0.0},
         }
+        if len(self.ports) > 1:
+            found["answers_by_port"] = {str(port): self.by_port[port] for port in self.ports}
+        return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", required=True, help="a port, or several separated by commas")
     parser.add_argument("--path", required=True)
     parser.add_argument("--mode", choices=("echo", "orders"), required=True)
     parser.add_argument("--connections", type=int, default=32)

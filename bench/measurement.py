@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from errors import BenchError
 
@@ -22,15 +22,48 @@ REPO = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float | None:
+class Tree(NamedTuple):
+    """A watched server of several processes, a parent and the children it forks (PostgreSQL's postmaster
+    and its backends): its CPU is theirs together, the children that ended included."""
+
+    pid: int
+
+
+def _stat(pid: int | str) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return None
+
+
+def cpu_seconds(pid: int | Tree) -> float | None:
+    if isinstance(pid, Tree):
+        return tree_cpu_seconds(pid.pid)
+    fields = _stat(pid)
+    if fields is None:
         return None
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14 and 15 of stat)
 
 
-def peak_rss_mib(pid: int) -> float | None:
+def tree_cpu_seconds(pid: int) -> float | None:
+    """The CPU of `pid` and of its children, with what the children that were reaped used (cutime, cstime,
+    fields 16 and 17 of stat), so the total only grows as backends come and go."""
+    own = _stat(pid)
+    if own is None:
+        return None
+    ticks = sum(int(own[i]) for i in (11, 12, 13, 14))
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(pid):
+            fields = _stat(entry.name)
+            if fields is not None and fields[1] == str(pid):  # ppid, field 4
+                ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))
+    return ticks / CLK_TCK
+
+
+def peak_rss_mib(pid: int | Tree) -> float | None:
+    """VmHWM; None for a Tree, whose processes share their memory (PostgreSQL's shared buffers)."""
+    if isinstance(pid, Tree):
+        return None
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -81,9 +114,9 @@ def children_cpu() -> float:
     return usage.children_user + usage.children_system
 
 
-def measure(name: str, short: str, load: Load, command: list[str], env: dict[str, str], watched: dict[str, int],
-            duration: float) -> dict[str, Any]:
-    """Run the load; the result plus every watched process's CPU over the run (seconds and share of one core)."""
+def measure(name: str, short: str, load: Load, command: list[str], env: dict[str, str],
+            watched: dict[str, int | Tree], duration: float) -> dict[str, Any]:
+    """Run the load; the result plus every watched process's CPU over the run (seconds, and share of one core)."""
     before = {key: cpu_seconds(pid) for key, pid in watched.items()}
     tool_before = children_cpu()
     window_start = utc_text()
@@ -93,16 +126,20 @@ def measure(name: str, short: str, load: Load, command: list[str], env: dict[str
     result["window_utc"] = [window_start, utc_text()]
     tool_cpu = children_cpu() - tool_before
     cpu = {}
+    used = {}
     for key, pid in watched.items():
         after = cpu_seconds(pid)
         if before[key] is not None and after is not None:
             cpu[key] = round((after - before[key]) / wall, 3)
+            used[key] = round(after - before[key], 3)
     cpu["load tool"] = round(tool_cpu / wall, 3)
+    used["load tool"] = round(tool_cpu, 3)
     result["name"] = name
     result["short"] = short
     result["wall_s"] = round(wall, 2)
     result["rate"] = round(result["requests"] / (result["duration_us"] / 1e6), 1) if result["duration_us"] else 0
     result["cpu_share_of_one_core"] = cpu
+    result["cpu_seconds"] = used
     print(f"bench: {name}: {result['rate']:,.0f} req/s, p99 {result['latency_us']['p99'] / 1000:.1f} ms, "
           f"statuses {result['statuses']}, errors {result.get('errors')}", flush=True)
     return result

@@ -20,14 +20,15 @@ REPO = HERE.parent
 
 def report_of(runs: list[dict[str, Any]], check: dict[str, Any], peak: dict[str, float | None],
               micro: dict[str, Any], *, connections: int, duration: float, tool: str, kafka: str,
-              kafka_started_by_bench: bool) -> dict[str, Any]:
+              kafka_started_by_bench: bool, instances: int = 1, database: str = "sqlite") -> dict[str, Any]:
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "settings": {"connections": connections, "duration_s": duration, "products": len(PRODUCTS),
                      "initial_stock": INITIAL_STOCK, "closed_loop_tool": tool, "kafka": kafka,
-                     "kafka_started_by_bench": kafka_started_by_bench},
+                     "kafka_started_by_bench": kafka_started_by_bench, "instances": instances,
+                     "database": database},
         "runs": runs,
         "stock_check": check,
         "peak_rss_mib": {k: round(v, 1) for k, v in peak.items() if v is not None},
@@ -36,9 +37,14 @@ def report_of(runs: list[dict[str, Any]], check: dict[str, Any], peak: dict[str,
 
 
 def write(report: dict[str, Any]) -> None:
+    """To bench/results/<date>-<host>.json; another configuration than the default's adds its own suffix
+    (`-2x-postgres`), so that it does not replace the default's figures of the day."""
     # The local date, as the file names of earlier results have it.
     today = datetime.datetime.now().astimezone().date()
-    out = HERE / "results" / f"{today.isoformat()}-{socket.gethostname()}.json"
+    s = report["settings"]
+    instances, database = s.get("instances", 1), s.get("database", "sqlite")
+    suffix = "" if (instances, database) == (1, "sqlite") else f"-{instances}x-{database}"
+    out = HERE / "results" / f"{today.isoformat()}-{socket.gethostname()}{suffix}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"bench: written {out.relative_to(REPO)}", flush=True)
@@ -64,7 +70,10 @@ def print_table(report: dict[str, Any], echo_run: dict[str, Any]) -> None:
         if n == 0:
             print("  ".join("-" * w for w in widths))
     print("\nCPU share of one core during each run (of 2 cores = 2.0), and peak RSS (VmHWM) over the whole bench:")
-    keys = [*report["peak_rss_mib"], "load tool"]
+    # Every process with a peak, then any measured without one (PostgreSQL's processes share memory).
+    measured = [key for r in report["runs"] for key in r["cpu_share_of_one_core"]]
+    keys = [*report["peak_rss_mib"], *dict.fromkeys(k for k in measured if k not in report["peak_rss_mib"]
+                                                    and k != "load tool"), "load tool"]
     header = ["process", "peak MiB"] + [r["short"] for r in report["runs"]]
     table = [header]
     for key in keys:
@@ -105,3 +114,41 @@ def print_micro(micro: dict[str, Any]) -> None:
     width = max(len(name) for name in micro)
     for name, figures in micro.items():
         print(f"  {name.ljust(width)}  {figures['median_ns'] / 1000:8.2f} us  {figures['x_baseline']:6.2f} x baseline")
+
+
+DATABASE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def print_configuration(report: dict[str, Any], echo_run: dict[str, Any]) -> None:
+    """The figures that put one configuration beside another (BENCHMARKS.md, "Two instances on PostgreSQL"):
+    for each order run, accepted orders/s and that against the echo run of the same command, the latencies,
+    the CPU each process used per accepted order (every instance by its name), and the propagation."""
+    s = report["settings"]
+    instances, database = s.get("instances", 1), s.get("database", "sqlite")
+    each = "1 instance" if instances == 1 else f"{instances} instances"
+    print(f"configuration: {each} of each service, {DATABASE_NAMES.get(database, database)}; echo "
+          f"{echo_run['rate']:,.0f} req/s ({echo_run['name']})")
+    for r in report["runs"]:
+        if not r["short"].startswith("orders"):
+            continue
+        accepted = r["statuses"].get("201", 0)
+        rate = accepted / (r["duration_us"] / 1e6) if r["duration_us"] else 0.0
+        lat = r["latency_us"]
+        print(f"  {r['name']}: {rate:,.0f} orders/s, {rate / (echo_run['rate'] or 1.0):.3f} x echo, "
+              f"p50 {lat['p50'] / 1000:.2f} ms, p99 {lat['p99'] / 1000:.2f} ms"
+              + (f", answers by port {r['answers_by_port']}" if r.get("answers_by_port") else ""))
+        used = r.get("cpu_seconds", {})
+        per_order = {key: seconds * 1000 / accepted for key, seconds in used.items() if accepted}
+        services = sum(ms for key, ms in per_order.items() if key.endswith(" service"))
+        system = sum(ms for key, ms in per_order.items() if key not in ("echo", "load tool"))
+        print("    CPU ms per accepted order: "
+              + ", ".join(f"{key} {ms:.2f}" for key, ms in per_order.items() if key != "echo")
+              + f"; the services together {services:.2f}, with the broker"
+              + (" and PostgreSQL" if any(key.startswith("postgres") for key in per_order) else "")
+              + f" {system:.2f}")
+        for name, figures in r.get("propagation", {}).items():
+            if figures.get("orders"):
+                print(f"    propagation, {name}: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms "
+                      f"over {figures['orders']:,} orders" + (f" ({figures['missing']} not arrived)"
+                                                               if figures["missing"] else ""))
+    print()

@@ -1,15 +1,21 @@
 """The order path's throughput and latency next to a bare Starlette echo, in one unattended command (~80 s).
 
     make bench                      # or: .venv/bin/python bench/run_bench.py [--duration 8] [--connections 32]
+    make bench BENCH_ARGS='--instances 2 --database postgres'     # two processes of each service on PostgreSQL
 
 0. The micro-benchmarks of the core's hot functions (tests/benchmarks, pytest-benchmark), on a quiet machine,
    each also as a multiple of a baseline timed in the same run.
 1. Kafka: the cluster at KAFKA_BOOTSTRAP_SERVERS when it is set and answers, else a throwaway broker
    (tools/localkafka/) in a temporary folder on free ports, stopped at the end. The three services start as
    `make run` starts them (tools/run.py), on free ports with a fresh temporary DATA_DIR; 20 products
-   B00..B19 with 100,000 units each are created by PUT, as an admin. Orders are placed by 1,000 customers
-   in turn, each with a token of the local key (as a real shop's many customers would), and the hold limit
-   is raised out of the way: the bench measures throughput, and the limit's query still runs on every order.
+   B00..B19 with 100,000 units each are created by PUT, as an admin. With --database postgres the services
+   keep their state in one fresh database (each service in its schema) on a throwaway PostgreSQL
+   (tools/localpg/), or on DATABASE_URL's server when that is set; with --instances N each service runs as N
+   processes, each told what `make run INSTANCES=N` tells it (configuration.py), and the load spreads the
+   orders over every Order Service instance (loadgen.py only: wrk drives one address). Orders are placed by
+   1,000 customers in turn, each with a token of the local key (as a real shop's many customers would), and
+   the hold limit is raised out of the way: the bench measures throughput, and the limit's query still runs
+   on every order.
 2. The baseline: bench/echo_app.py (Starlette, JSON echo) under the same uvicorn settings, its own process.
 3. Load from a separate process, the same connections for every run: `wrk` when installed (closed loop;
    Debian/Ubuntu: `apt-get install -y wrk`), else bench/loadgen.py; the open-loop run (fixed arrival rate at
@@ -20,21 +26,26 @@
    for the orders of each order run, how long the stock and the customer's message took to follow, from
    the services' own timestamps (bench/propagation.py). The open-loop run lasts long enough to place at
    least 1,200 orders.
-5. Peak RSS (VmHWM) and CPU used per process (services, broker, echo, load tool) during each run.
-6. A table with absolute figures and ratios to the echo; the JSON in bench/results/<date>-<host>.json (a later
-   run the same day replaces it). With --profile, py-spy samples each service during the closed-loop order run
-   (collapsed stacks in bench/results/profile-<service>.txt, summarised by bench/profile_summary.py).
+5. Peak RSS (VmHWM) and CPU used per process (services, every instance by its name, broker, echo, load
+   tool) during each run, also as CPU milliseconds per accepted order.
+6. A table with absolute figures and ratios to the echo, and the configuration's summary (what BENCHMARKS.md
+   puts beside another configuration's); the JSON in bench/results/<date>-<host>.json, or
+   <date>-<host>-2x-postgres.json for another configuration (a later run the same day replaces it). With
+   --profile, py-spy samples each service process during the closed-loop order run (collapsed stacks in
+   bench/results/profile-<service>.txt, `profile-order-2.txt` among several; bench/profile_summary.py).
 
 All traffic goes to 127.0.0.1. Ctrl-C stops everything this script started (by pid), and nothing else.
 
 This module is the order of those steps and the clean-up; each step is a module of its own beside it:
 system_under_test.py (1, 2), load.py (3), measurement.py (0, 5), stock_check.py (4), report.py (6),
-profiling.py (--profile), catalogue.py (the products), errors.py (BenchError).
+profiling.py (--profile), catalogue.py (the products), errors.py (BenchError), configuration.py (--instances,
+--database), postgres_state.py (what step 4 reads of PostgreSQL).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -54,14 +65,18 @@ for folder in (REPO / "tools", REPO / "src"):
         sys.path.insert(0, str(folder))
 
 import localkafka
+import localpg
+import postgres_state
 import propagation
 import report
 import run
 from catalogue import INITIAL_STOCK, PRODUCTS, load_products
+from configuration import Configuration, fresh_database_name, layout
 from errors import BenchError
 from load import Load, apply_load
-from measurement import broker_pid, micro_benchmarks, peak_rss_mib
-from stock_check import wait_idle_and_check
+from measurement import Tree, broker_pid, micro_benchmarks, peak_rss_mib
+from run_plan import DATABASES, Plan
+from stock_check import unsent_outbox_rows, wait_idle_and_check
 from system_under_test import (
     service_environment,
     sign_in,
@@ -88,11 +103,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="sample each service with py-spy during the closed-loop order run; collapsed stacks "
                              "in bench/results/profile-<service>.txt and the top costs printed")
+    parser.add_argument("--instances", type=int, default=1,
+                        help="processes of each service (1); more than 1 needs --database postgres")
+    parser.add_argument("--database", choices=DATABASES, default="sqlite",
+                        help="sqlite (a file per service in DATA_DIR) or postgres (one fresh database on a "
+                             "throwaway server, or on DATABASE_URL's server when set)")
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_args()
+    try:
+        config = Configuration.from_options(args.instances, args.database)
+    except BenchError as error:
+        print(f"bench: error: {error}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
 
@@ -100,7 +125,15 @@ def main() -> int:
     if args.tool == "wrk" and not use_wrk:
         print("bench: error: wrk not found (Debian/Ubuntu: apt-get install -y wrk)", file=sys.stderr)
         return 1
-    if not use_wrk and args.tool == "auto":
+    if use_wrk and config.instances > 1:
+        if args.tool == "wrk":
+            print("bench: error: --tool wrk drives one address; several Order Service instances need loadgen",
+                  file=sys.stderr)
+            return 1
+        use_wrk = False
+        print("bench: several Order Service instances: bench/loadgen.py for every run (wrk drives one address)",
+              flush=True)
+    elif not use_wrk and args.tool == "auto":
         print("bench: wrk not found, using bench/loadgen.py for every run "
               "(to use wrk: apt-get install -y wrk, or your system's package)", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="ordering-bench-"))
@@ -113,16 +146,26 @@ def main() -> int:
     echo: subprocess.Popen[bytes] | None = None
     load = Load()
     failed = interrupted = False
+    database = contextlib.ExitStack()  # the PostgreSQL server and database of --database postgres
+    database_url: str | None = None
+    postgres_pid: list[int] = []  # the throwaway server's postmaster, once started
     # Our packages first on the path of every process started here (the same order as the Makefile's).
     base_env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO / "src"), str(REPO / "tools"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    if config.database == "sqlite":
+        base_env.pop("DATABASE_URL", None)  # it would take the services to PostgreSQL (as run.py drops it)
     try:
         print("bench: micro-benchmarks of the core (tests/benchmarks)...", flush=True)
         micro = micro_benchmarks(workdir, base_env)
         bootstrap, broker = start_kafka(workdir)
-        ports = {name: localkafka.free_port() for name in ("order", "product", "message", "echo")}
+        if config.database == "postgres":
+            database_url = start_database(database, postgres_pid, keep=args.keep)
+        chosen = layout(config, database_url)
+        ports = {service: chosen.first(service).port for service in run.SERVICES}
+        ports["echo"] = localkafka.free_port()
         env = service_environment(base_env, bootstrap, data_dir, ports)
-        start_services(env, ports, log, services)
+        print(f"bench: {config.describe()}", flush=True)
+        start_services(env, chosen, config, log, services)
         echo = start_echo(ports["echo"], env, log)
         wait_http(f"http://127.0.0.1:{ports['echo']}/echo", echo)
         admin, tokens = sign_in(data_dir, workdir)
@@ -130,30 +173,42 @@ def main() -> int:
         load_products(ports["product"], admin)
         print(f"bench: {len(PRODUCTS)} products with {INITIAL_STOCK:,} units each; logs in {log_path}", flush=True)
 
-        watched = {f"{name} service": process.pid for name, process in services.items()}
+        watched: dict[str, int | Tree] = {f"{name} service": process.pid for name, process in services.items()}
         watched["echo"] = echo.pid
+        if postgres_pid:
+            watched["postgres server"] = Tree(postgres_pid[0])  # the postmaster and its backends
         kafka_pid = broker_pid(bootstrap, broker)
         if kafka_pid is not None:
             watched["kafka broker"] = kafka_pid
         tool = "wrk" if use_wrk else "loadgen"
         echo_run, runs = apply_load(load, ports, env, watched, services, tool=tool, connections=args.connections,
-                                    duration=args.duration, warmup=args.warmup, profile=args.profile)
+                                    duration=args.duration, warmup=args.warmup, profile=args.profile,
+                                    order_ports=order_ports(chosen))
 
         print("bench: waiting until propagation is idle...", flush=True)
-        check = wait_idle_and_check(ports["order"], ports["product"], data_dir, admin)
+        if database_url is not None:
+            url = database_url
+            check = wait_idle_and_check(ports["order"], ports["product"],
+                                        lambda: postgres_state.unsent_outbox_rows(url), admin)
+        else:
+            check = wait_idle_and_check(ports["order"], ports["product"], lambda: unsent_outbox_rows(data_dir),
+                                        admin)
         for r in runs:
             if r["short"].startswith("orders"):
-                r["propagation"] = propagation.propagation(data_dir, *r["window_utc"])
+                r["propagation"] = (postgres_state.propagation(database_url, *r["window_utc"]) if database_url
+                                    else propagation.propagation(data_dir, *r["window_utc"]))
         peak = {key: peak_rss_mib(pid) for key, pid in watched.items()}
         found = report.report_of(runs, check, peak, micro, connections=args.connections, duration=args.duration,
-                                 tool=tool, kafka=bootstrap, kafka_started_by_bench=broker is not None)
+                                 tool=tool, kafka=bootstrap, kafka_started_by_bench=broker is not None,
+                                 instances=config.instances, database=config.database)
         report.print_table(found, echo_run)
+        report.print_configuration(found, echo_run)
         report.write(found)
         failed = verdict(check, runs, log_path)
     except KeyboardInterrupt:
         failed = interrupted = True
         print("\nbench: interrupted, stopping...", flush=True)
-    except (BenchError, run.RunError, localkafka.BrokerSetupError) as error:
+    except (BenchError, run.RunError, localkafka.BrokerSetupError, localpg.PostgresSetupError) as error:
         failed = True
         print(f"bench: error: {error} (service logs: {log_path})", file=sys.stderr, flush=True)
     finally:
@@ -161,6 +216,9 @@ def main() -> int:
         load.stop()
         stop_process(echo)
         run.stop_all(services, None)
+        database.close()  # after the services, which write to it until they stop
+        if postgres_pid:
+            print("bench: throwaway PostgreSQL stopped", flush=True)
         if broker is not None:
             broker.stop()
             print("bench: throwaway Kafka stopped", flush=True)
@@ -170,6 +228,30 @@ def main() -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return 1 if failed else 0
+
+
+def start_database(stack: contextlib.ExitStack, postgres_pid: list[int], *, keep: bool) -> str:
+    """A fresh database on a throwaway PostgreSQL (or DATABASE_URL's server), its URL; `stack` stops the server
+    (or drops the database from DATABASE_URL's server, unless `keep`) when it closes. The throwaway server's
+    pid goes in `postgres_pid` (its CPU is measured; a server DATABASE_URL names is not)."""
+    server = stack.enter_context(localpg.throwaway())
+    name = fresh_database_name()
+    url = server.create_database(name)
+    if isinstance(server, localpg.ExternalPostgres):
+        if not keep:
+            stack.callback(postgres_state.drop_database, server.url, name)
+        print(f"bench: PostgreSQL (DATABASE_URL's server), database {name}", flush=True)
+    elif isinstance(server, localpg.LocalPostgres):
+        pid = server.running_pid()
+        if pid is not None:
+            postgres_pid.append(pid)
+        print(f"bench: throwaway PostgreSQL at {server.url.rsplit('@', 1)[-1].rsplit('/', 1)[0]}, "
+              f"database {name}", flush=True)
+    return url
+
+
+def order_ports(chosen: Plan) -> list[int]:
+    return [instance.port for instance in chosen.instances if instance.service == "order"]
 
 
 def verdict(check: dict[str, Any], runs: list[dict[str, Any]], log_path: Path) -> bool:

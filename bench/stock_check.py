@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,15 +66,17 @@ def conservation(stocks: dict[str, int], orders: list[dict[str, Any]]) -> dict[s
             "orders_by_status": statuses, "units_held": sum(held.values())}
 
 
-def wait_idle_and_check(order_port: int, product_port: int, data_dir: Path, admin: dict[str, str]) -> dict[str, Any]:
-    """Until no outbox row is unsent and stock conservation holds (or the stock stops moving), bounded."""
+def wait_idle_and_check(order_port: int, product_port: int, unsent: Callable[[], int],
+                        admin: dict[str, str]) -> dict[str, Any]:
+    """Until no outbox row is unsent and stock conservation holds (or the stock stops moving), bounded.
+    `unsent` counts the unsent outbox rows: `unsent_outbox_rows` of the SQLite files, or of PostgreSQL
+    (postgres_state.py). The ports are any instance's: every instance of a service reads the same state."""
     started = time.monotonic()
     last_stocks: dict[str, int] | None = None
     stable_since = time.monotonic()
     check: dict[str, Any] = {}
     while time.monotonic() - started < IDLE_TIMEOUT_S:
-        unsent = unsent_outbox_rows(data_dir)
-        if unsent == 0:
+        if unsent() == 0:
             stocks, orders = read_state(order_port, product_port, admin)
             check = conservation(stocks, orders)
             if check["exact"]:
@@ -87,6 +90,6 @@ def wait_idle_and_check(order_port: int, product_port: int, data_dir: Path, admi
         stocks, orders = read_state(order_port, product_port, admin)
         check = conservation(stocks, orders)
         check["timed_out"] = True
-    check["unsent_outbox_rows"] = unsent_outbox_rows(data_dir)
+    check["unsent_outbox_rows"] = unsent()
     check["idle_after_s"] = round(time.monotonic() - started, 1)
     return check

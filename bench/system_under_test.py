@@ -1,6 +1,7 @@
 """The system the bench loads, started the way `make run` starts it: Kafka (the cluster at
 KAFKA_BOOTSTRAP_SERVERS when it answers, else a throwaway broker), the three services on free ports with a
-fresh DATA_DIR, the echo baseline beside them, and the customers who place the orders."""
+fresh DATA_DIR (and with --database postgres a fresh database, with --instances several processes of each
+service: configuration.py), the echo baseline beside them, and the customers who place the orders."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ import httpx
 import localkafka
 import run
 from adapters.identity.local import LocalIssuer, LocalKeyFile
+from configuration import Configuration, process_environment
 from entrypoints.settings import LOCAL_KEY_FILE_NAME
 from errors import BenchError
 from ordering_core.customers import Role
+from run_plan import Plan
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -63,13 +66,17 @@ def service_environment(base_env: dict[str, str], bootstrap: str, data_dir: Path
             "ORDER_MAX_UNPAID_UNITS": str(HOLD_LIMIT_OUT_OF_THE_WAY)}
 
 
-def start_services(env: dict[str, str], ports: dict[str, int], log: TextIO,
+def start_services(env: dict[str, str], chosen: Plan, config: Configuration, log: TextIO,
                    services: dict[str, subprocess.Popen[bytes]]) -> None:
-    """Start each service as `make run` does and wait until it is ready; `services` holds every one started,
-    so that the caller stops them even when a later one fails."""
-    for name in run.SERVICES:
-        services[name] = run.start_service(name, ports[name], env, log)
-        run.wait_until_ready(name, ports[name], services[name])
+    """Start each process of `chosen` as `make run` does and wait until it is ready; `services` holds every one
+    started, by its name (`order`, or `order-2` among several), so that the caller stops them even when a
+    later one fails."""
+    for instance in chosen.instances:
+        name = chosen.name(instance)
+        own = process_environment(config, chosen, instance)
+        services[name] = run.start_service(instance.service, instance.port, {**env, **own}, log,
+                                           instance=instance.id if chosen.several else None)
+        run.wait_until_ready(name, instance.port, services[name])
 
 
 def start_echo(port: int, env: dict[str, str], log: TextIO) -> subprocess.Popen[bytes]:
