@@ -269,6 +269,11 @@ def test_each_kafka_node_is_a_broker_and_controller_of_the_one_quorum_of_three(n
     assert node["healthcheck"] == SERVICES["kafka"]["healthcheck"]
 
 
+def test_the_single_kafka_node_keeps_its_log_in_its_volume():
+    # The image's default log.dirs is under /tmp: without this the topics would not outlive the container.
+    assert f"kafka-data:{SERVICES['kafka']['environment']['KAFKA_LOG_DIRS']}" in SERVICES["kafka"]["volumes"]
+
+
 def test_the_kafka_nodes_share_one_cluster_id_and_each_keeps_its_log_in_a_volume_of_its_own():
     environments = [CLUSTER[node]["environment"] for node in KAFKA_NODES]
 
