@@ -23,16 +23,32 @@ from hypothesis import settings
 import localkafka
 import localpg
 
+TESTS = Path(__file__).resolve().parent
+
 # `make test` runs the "default" profile; HYPOTHESIS_PROFILE=soak explores 20 times as much (make soak).
 settings.register_profile("default", deadline=None)
 settings.register_profile("soak", max_examples=2_000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+# The folders in the order their tests start, the longest-running first. `make test` hands whole modules to
+# its two processes in this order, so the quick ones fill the end, instead of one long module (the cluster's
+# chaos run takes 100 s) starting last and running alone.
+LONGEST_FIRST = ("e2e", "integration", "packaging", "browser", "contract", "properties", "benchmarks", "unit")
+
+
+def _folder_rank(item: pytest.Item) -> int:
+    folder = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+    return LONGEST_FIRST.index(folder) if folder in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test has an id of its own. `make test` runs on several processes (pytest-xdist), which hands
+    """The longest-running folders first (`LONGEST_FIRST`; stable: within a folder, as collected).
+
+    Every test has an id of its own. `make test` runs on several processes (pytest-xdist), which hands
     tests out by id: two tests with one id would run once, silently. Schemathesis names its tests one per
     operation (`test_...[GET /products]`) but leaves them the function's id; they get their name's."""
+    items.sort(key=_folder_rank)
     for item in items:
         if item.parent is not None and not item.nodeid.endswith(item.name):
             # pytest 9 keeps the id as `_id` (what `Node.id` reads); the check below fails if that changes.
