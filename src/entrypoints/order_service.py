@@ -22,7 +22,6 @@ from adapters.http.catalog import spread_product_catalog
 from adapters.http.demo_page import DemoSignIn
 from adapters.kafka.broker import KafkaBroker
 from adapters.logs import log_context, log_json_lines
-from adapters.messaging.relay import OutboxRelay
 from adapters.metrics import (
     OrderStatusCollector,
     OutboxCollector,
@@ -41,6 +40,7 @@ from entrypoints.runtime import (
     kafka_check,
     new_id,
     outbox_check,
+    outbox_relay,
     utc_now,
 )
 from entrypoints.settings import Settings
@@ -56,14 +56,7 @@ def create_app(settings: Settings) -> Starlette:
     storage = order_storage(where_of(settings))
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
     outbox = storage.outbox
-    # One transactional id for every instance's relay: the lease picks the one that publishes, and the id
-    # fences the one before it (adapters.messaging.relay).
-    relay = OutboxRelay(
-        outbox,
-        lambda: broker.producer(f"{GROUP}-outbox"),
-        name="order-outbox-relay",
-        lease=storage.relay_lease,
-    )
+    relay = outbox_relay(broker, outbox, group=GROUP, lease=storage.relay_lease)
     uow = storage.uow  # one for the service, shared by its threads
 
     def unit_of_work() -> OrderUnitOfWork:

@@ -15,7 +15,6 @@ from starlette.applications import Starlette
 
 from adapters.kafka.broker import KafkaBroker
 from adapters.logs import log_json_lines
-from adapters.messaging.relay import OutboxRelay
 from adapters.metrics import (
     OutboxCollector,
     ProductStockCollector,
@@ -33,6 +32,7 @@ from entrypoints.runtime import (
     kafka_check,
     new_id,
     outbox_check,
+    outbox_relay,
     utc_now,
 )
 from entrypoints.settings import Settings
@@ -46,13 +46,7 @@ def create_app(settings: Settings) -> Starlette:
     storage = product_storage(where_of(settings))
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
     outbox = storage.outbox
-    # One transactional id for every instance's relay, as in the Order Service's root.
-    relay = OutboxRelay(
-        outbox,
-        lambda: broker.producer(f"{GROUP}-outbox"),
-        name="product-outbox-relay",
-        lease=storage.relay_lease,
-    )
+    relay = outbox_relay(broker, outbox, group=GROUP, lease=storage.relay_lease)
     uow = storage.uow  # one for the service, shared by its threads
 
     def unit_of_work() -> ProductUnitOfWork:

@@ -21,7 +21,8 @@ from starlette.applications import Starlette
 
 from adapters.distribution import installed_version
 from adapters.http.probes import Check
-from adapters.messaging.relay import OutboxRelay
+from adapters.messaging.broker import Broker
+from adapters.messaging.relay import Lease, Outbox, OutboxRelay
 from adapters.messaging.worker import STUCK_AFTER_TRIES, ConsumerWorker
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,14 @@ new_id = RandomIds()
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def outbox_relay(broker: Broker, outbox: Outbox, *, group: str, lease: Lease | None) -> OutboxRelay:
+    """The service's outbox relay. Every instance's has one transactional id, `<group>-outbox`: the lease (if
+    several instances share the outbox) picks the one that publishes, and the id fences the one before it
+    (adapters.messaging.relay)."""
+    name = f"{group.removesuffix('-service')}-outbox-relay"
+    return OutboxRelay(outbox, lambda: broker.producer(f"{group}-outbox"), name=name, lease=lease)
 
 
 def background(
