@@ -7,6 +7,7 @@ there now never comes), some seconds for Kafka (records travel). Tests wait by c
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -118,3 +119,12 @@ def postgres_namespace(postgres_url: str) -> Iterator[str]:
         ).fetchall()
         for (schema,) in made:
             connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A server that accepts connections (the kernel does, into the backlog) and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"

@@ -72,15 +72,6 @@ def closing(client: httpx.AsyncClient) -> Any:
 
 
 @pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A server that accepts connections (the kernel does, into the backlog) and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-
-
-@pytest.fixture
 def hanging_up_server() -> Iterator[str]:
     """A server that accepts each connection and closes it without a word."""
     listener = socket.socket()

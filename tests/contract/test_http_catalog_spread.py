@@ -332,15 +332,6 @@ def dead_ports() -> list[str]:
 
 
 @pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A server that accepts connections (the kernel does, into the backlog) and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-
-
-@pytest.fixture
 def product_list_server() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 answering `GET /products` with the pen, as the Product Service does."""
     body = json.dumps([{"product_id": "pen", "name": "Pen", "price": "2.50", "stocks": 10}]).encode()
