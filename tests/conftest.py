@@ -37,6 +37,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 # its two processes in this order, so the quick ones fill the end, instead of one long module (the cluster's
 # chaos run takes 100 s) starting last and running alone.
 LONGEST_FIRST = ("e2e", "integration", "packaging", "browser", "contract", "properties", "benchmarks", "unit")
+# The two chaos runs each take the machine, and hold one lock (tests/e2e/exclusive.py): the longer starts
+# first and the other last of its folder, so that neither waits for the other.
+APART = {"test_chaos_cluster.py": 0, "test_chaos.py": 2}
 
 
 def _folder_rank(item: pytest.Item) -> int:
@@ -72,7 +75,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     Every test has an id of its own. `make test` runs on several processes (pytest-xdist), which hands
     tests out by id: two tests with one id would run once, silently. Schemathesis names its tests one per
     operation (`test_...[GET /products]`) but leaves them the function's id; they get their name's."""
-    items.sort(key=_folder_rank)
+    items.sort(key=lambda item: (_folder_rank(item), APART.get(item.path.name, 1)))
     for item in items:
         if item.parent is not None and not item.nodeid.endswith(item.name):
             # pytest 9 keeps the id as `_id` (what `Node.id` reads); the check below fails if that changes.

@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from exclusive import alone
 
-pytestmark = pytest.mark.kafka
+# The run may first wait for the cluster form's to end (about 100 s; conftest.py, `alone`).
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[2]
 SHORT_FORM = [
@@ -28,11 +30,12 @@ SHORT_FORM = [
 @pytest.fixture(scope="module")
 def summary(kafka_bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     workdir = tmp_path_factory.mktemp("chaos")
-    finished = subprocess.run(
-        [sys.executable, "-m", "chaos", *SHORT_FORM, "--bootstrap", kafka_bootstrap_servers,
-         "--workdir", str(workdir)],
-        cwd=REPO, capture_output=True, text=True, timeout=110, check=False,
-    )
+    with alone("chaos", tmp_path_factory):  # not beside the cluster form's run (exclusive.py)
+        finished = subprocess.run(
+            [sys.executable, "-m", "chaos", *SHORT_FORM, "--bootstrap", kafka_bootstrap_servers,
+             "--workdir", str(workdir)],
+            cwd=REPO, capture_output=True, text=True, timeout=110, check=False,
+        )
     assert finished.stdout, f"no summary (status {finished.returncode}): {finished.stderr[-2000:]}"
     return {"status": finished.returncode, **json.loads(finished.stdout)}
 

@@ -18,12 +18,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from exclusive import alone
 
 import localkafka
 
 # The run takes about 100 s, most of it three JVMs starting (twice for the killed node): more than the
 # suite's 120 s per test would leave room for on a busy machine.
-pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[2]
 SHORT_FORM = [
@@ -41,19 +42,20 @@ def summary(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> dict:
     workdir = tmp_path_factory.mktemp("chaos-cluster")
     database_url = postgres_server.create_database(f"chaos_{uuid.uuid4().hex[:12]}")
     command = [sys.executable, "-m", "chaos", *SHORT_FORM, "--database-url", database_url, "--workdir", str(workdir)]
-    running = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = running.communicate(timeout=RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        running.send_signal(signal.SIGTERM)  # the run stops its services and its cluster on SIGTERM
-        out, err = running.communicate(timeout=60)
-    finally:
-        if running.poll() is None:
-            running.kill()
-            running.wait()
-        # Whatever the run left: its cluster's nodes, found by their pid files under the run's folder.
-        if (workdir / "kafka").is_dir():
-            localkafka.LocalKafkaCluster(workdir / "kafka", nodes=3).stop()
+    with alone("chaos", tmp_path_factory):  # not beside the single form's run (exclusive.py)
+        running = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = running.communicate(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            running.send_signal(signal.SIGTERM)  # the run stops its services and its cluster on SIGTERM
+            out, err = running.communicate(timeout=60)
+        finally:
+            if running.poll() is None:
+                running.kill()
+                running.wait()
+            # Whatever the run left: its cluster's nodes, found by their pid files under the run's folder.
+            if (workdir / "kafka").is_dir():
+                localkafka.LocalKafkaCluster(workdir / "kafka", nodes=3).stop()
     print(err[-6000:], file=sys.stderr)  # the run's progress and figures, for `pytest -s` and the log
     assert out, f"no summary (status {running.returncode}): {err[-3000:]}"
     return {"status": running.returncode, **json.loads(out)}
