@@ -1,5 +1,7 @@
 """What the bench found: one report (written as JSON to bench/results/<date>-<host>.json; a later run the
-same day replaces it) and the tables printed at the end, each figure next to the echo's."""
+same day replaces it) and the tables printed at the end, each figure next to the echo's. Every run of every
+round is in the report's "runs" (an order run with its "round"); its "headline" holds the figures a change is
+judged by, each as median, min, max and relative noise over the rounds (guard.py), printed last."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import guard
 import propagation
 from catalogue import INITIAL_STOCK, PRODUCTS
 
@@ -30,6 +33,7 @@ def report_of(runs: list[dict[str, Any]], check: dict[str, Any], peak: dict[str,
                      "kafka_started_by_bench": kafka_started_by_bench, "instances": instances,
                      "database": database},
         "runs": runs,
+        "headline": guard.summarise(guard.round_figures(runs)),
         "stock_check": check,
         "peak_rss_mib": {k: round(v, 1) for k, v in peak.items() if v is not None},
         "micro_benchmarks": micro,
@@ -74,7 +78,8 @@ def print_table(report: dict[str, Any], echo_run: dict[str, Any]) -> None:
     measured = [key for r in report["runs"] for key in r["cpu_share_of_one_core"]]
     keys = [*report["peak_rss_mib"], *dict.fromkeys(k for k in measured if k not in report["peak_rss_mib"]
                                                     and k != "load tool"), "load tool"]
-    header = ["process", "peak MiB"] + [r["short"] for r in report["runs"]]
+    header = ["process", "peak MiB"] + [r["short"] + (f" #{r['round']}" if "round" in r else "")
+                                        for r in report["runs"]]
     table = [header]
     for key in keys:
         rss = report["peak_rss_mib"].get(key)
@@ -152,3 +157,34 @@ def print_configuration(report: dict[str, Any], echo_run: dict[str, Any]) -> Non
                       f"over {figures['orders']:,} orders" + (f" ({figures['missing']} not arrived)"
                                                                if figures["missing"] else ""))
     print()
+
+
+def print_headline(report: dict[str, Any]) -> None:
+    """The figures a change is judged by (guard.py), each as its median [min-max] over the rounds: the closed
+    loop's rate and CPU per accepted order (all processes but the echo and the load tool, then each, the
+    costliest first), the open loop's p99 and propagation p99."""
+    headline = report["headline"]
+    figures = headline["figures"]
+    each = sorted(((name.removeprefix(guard.CPU_OF), f["median"]) for name, f in figures.items()
+                   if name.startswith(guard.CPU_OF) and name != guard.CPU_ALL), key=lambda item: -item[1])
+    rounds = headline["rounds"]
+    rate = span(figures, guard.ORDERS_PER_S, "{:,.0f}", "orders/s")
+    x_echo = span(figures, guard.X_ECHO, "{:.3f}", "x echo")
+    cpu = span(figures, guard.CPU_ALL, "{:.2f}", "ms")
+    cpu_each = f" ({', '.join(f'{name} {ms:.2f}' for name, ms in each)})" if each else ""
+    p99 = span(figures, guard.P99_HALF, "{:.1f}", "ms")
+    stock = span(figures, guard.STOCK_P99, "{:.0f}", "ms")
+    message = span(figures, guard.MESSAGE_P99, "{:.0f}", "ms")
+    print(f"headline ({rounds} round{'' if rounds == 1 else 's'}, median [min-max]):\n"
+          f"  {rate} = {x_echo}\n"
+          f"  CPU per accepted order at the max rate, all processes {cpu}{cpu_each}\n"
+          f"  p99 at half rate {p99}\n"
+          f"  propagation p99 at half rate: stock {stock}, message {message}", flush=True)
+
+
+def span(figures: dict[str, Any], name: str, number: str, unit: str) -> str:
+    """"median unit [min-max]" of one headline figure, or "-" when the runs could not give it."""
+    if name not in figures:
+        return "-"
+    f = figures[name]
+    return f"{number.format(f['median'])} {unit} [{number.format(f['min'])}-{number.format(f['max'])}]"

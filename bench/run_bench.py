@@ -1,6 +1,6 @@
-"""The order path's throughput and latency next to a bare Starlette echo, in one unattended command (~80 s).
+"""The order path's throughput and latency next to a bare Starlette echo, in one unattended command (~2 min).
 
-    make bench                      # or: .venv/bin/python bench/run_bench.py [--duration 8] [--connections 32]
+    make bench                      # or: .venv/bin/python bench/run_bench.py [--duration 8] [--rounds 3]
     make bench BENCH_ARGS='--instances 2 --database postgres'     # two processes of each service on PostgreSQL
 
 0. The micro-benchmarks of the core's hot functions (tests/benchmarks, pytest-benchmark), on a quiet machine,
@@ -20,26 +20,33 @@
 3. Load from a separate process, the same connections for every run: `wrk` when installed (closed loop;
    Debian/Ubuntu: `apt-get install -y wrk`), else bench/loadgen.py; the open-loop run (fixed arrival rate at
    half the measured order rate) always uses bench/loadgen.py (wrk has no fixed rate). loadgen.py is also run
-   against the echo, so its own ceiling is shown next to the rates it is asked for.
+   against the echo, so its own ceiling is shown next to the rates it is asked for. The two order runs
+   (closed loop, then open loop at half that round's accepted rate) are repeated --rounds times (3) on the
+   same running system, each round measured as one run is, so that every headline figure has a spread.
 4. After the load, when propagation is idle (no unsent outbox rows, stock stable; bounded wait): stock
    conservation per product (initial = stock now + units in non-cancelled orders) and oversold units; and,
    for the orders of each order run, how long the stock and the customer's message took to follow, from
    the services' own timestamps (bench/propagation.py). The open-loop run lasts long enough to place at
-   least 1,200 orders.
+   least 1,200 orders, in each round.
 5. Peak RSS (VmHWM) and CPU used per process (services, every instance by its name, broker, echo, load
    tool) during each run, also as CPU milliseconds per accepted order.
 6. A table with absolute figures and ratios to the echo, and the configuration's summary (what BENCHMARKS.md
    puts beside another configuration's); the JSON in bench/results/<date>-<host>.json, or
    <date>-<host>-2x-postgres.json for another configuration (a later run the same day replaces it). With
-   --profile, py-spy samples each service process during the closed-loop order run (collapsed stacks in
-   bench/results/profile-<service>.txt, `profile-order-2.txt` among several; bench/profile_summary.py).
+   --profile, py-spy samples each service process during the first round's closed-loop order run (collapsed
+   stacks in bench/results/profile-<service>.txt, `profile-order-2.txt` among several;
+   bench/profile_summary.py).
+7. The headline: each figure a change is judged by as its median [min-max] over the rounds (also in the
+   JSON's "headline"), then the guard: those figures beside the last committed results file of the same kind
+   (as git's HEAD has it), each called worse, better or within noise. The guard only prints; the exit status
+   is step 4's verdict.
 
 All traffic goes to 127.0.0.1. Ctrl-C stops everything this script started (by pid), and nothing else.
 
 This module is the order of those steps and the clean-up; each step is a module of its own beside it:
-system_under_test.py (1, 2), load.py (3), measurement.py (0, 5), stock_check.py (4), report.py (6),
-profiling.py (--profile), catalogue.py (the products), errors.py (BenchError), configuration.py (--instances,
---database), postgres_state.py (what step 4 reads of PostgreSQL).
+system_under_test.py (1, 2), load.py (3), measurement.py (0, 5), stock_check.py (4), report.py (6, 7),
+guard.py (7), profiling.py (--profile), catalogue.py (the products), errors.py (BenchError),
+configuration.py (--instances, --database), postgres_state.py (what step 4 reads of PostgreSQL).
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ for folder in (REPO / "tools", REPO / "src"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
+import guard
 import localkafka
 import localpg
 import postgres_state
@@ -92,11 +100,20 @@ def _interrupt(_signal: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def at_least_one(text: str) -> int:
+    """--rounds: a round is both order runs, so fewer than one measures nothing."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of rounds, at least 1")
+    return int(text)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per load run (8)")
     parser.add_argument("--connections", type=int, default=32, help="connections for every load run (32)")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds of orders before measuring (15)")
+    parser.add_argument("--rounds", type=at_least_one, default=3,
+                        help="times the two order runs are repeated, for the headline's spread (3)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (data, logs)")
     parser.add_argument("--tool", choices=("auto", "wrk", "loadgen"), default="auto",
                         help="closed-loop load tool: wrk when installed (auto), or bench/loadgen.py")
@@ -183,7 +200,7 @@ def main() -> int:
         tool = "wrk" if use_wrk else "loadgen"
         echo_run, runs = apply_load(load, ports, env, watched, services, tool=tool, connections=args.connections,
                                     duration=args.duration, warmup=args.warmup, profile=args.profile,
-                                    order_ports=order_ports(chosen))
+                                    rounds=args.rounds, order_ports=order_ports(chosen))
 
         print("bench: waiting until propagation is idle...", flush=True)
         if database_url is not None:
@@ -204,6 +221,8 @@ def main() -> int:
         report.print_table(found, echo_run)
         report.print_configuration(found, echo_run)
         report.write(found)
+        report.print_headline(found)
+        guard.compare_with_committed(found)
         failed = verdict(check, runs, log_path)
     except KeyboardInterrupt:
         failed = interrupted = True
