@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import httpx
 from starlette.applications import Starlette
 
 from adapters.http.catalog import spread_product_catalog
@@ -56,7 +55,9 @@ def create_app(settings: Settings) -> Starlette:
     storage = order_storage(where_of(settings))
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
     outbox = storage.outbox
-    relay = outbox_relay(broker, outbox, group=GROUP, lease=storage.relay_lease)
+    relay = outbox_relay(
+        broker, outbox, group=GROUP, lease=storage.relay_lease, group_commit_s=settings.outbox_group_commit_ms / 1000
+    )
     uow = storage.uow  # one for the service, shared by its threads
 
     def unit_of_work() -> OrderUnitOfWork:
@@ -86,24 +87,10 @@ def create_app(settings: Settings) -> Starlette:
         if await storage.offload(sweep):
             relay.wake()
 
-    # One pooled client per Product Service instance, for the process: that hop is on every order.
+    # One pool of connections per Product Service instance, for the process: that hop is on every order.
     catalog, product_services = spread_product_catalog(
         settings.product_service_url, settings.product_service_timeout_s
     )
-
-    async def product_service_check() -> str | None:
-        """Ready while one Product Service instance answers: the catalog skips those that refuse."""
-        problems = []
-        for client in product_services:
-            try:
-                answer = await client.get("/healthz")
-            except httpx.HTTPError as error:
-                problems.append(f"unreachable at {client.base_url} ({type(error).__name__})")
-                continue
-            if answer.status_code == 200:
-                return None
-            problems.append(f"{client.base_url} answered {answer.status_code} to /healthz")
-        return "; ".join(problems)
 
     return order_app.create_app(
         uow=unit_of_work,
@@ -121,7 +108,7 @@ def create_app(settings: Settings) -> Starlette:
             "kafka": kafka_check(settings.kafka_bootstrap_servers),
             "outbox": outbox_check(relay, outbox.backlog),
             "consumer": consumer_check(consuming.worker),
-            "product-service": product_service_check,
+            "product-service": catalog.health,
         },
         lifespan=background(
             workers=[relay, *consuming.workers()],
@@ -130,7 +117,7 @@ def create_app(settings: Settings) -> Starlette:
                 prune_job(storage.common.pruner, settings, clock=utc_now),
             ],
             closers=[
-                *(client.aclose for client in product_services),
+                *(transport.aclose for transport in product_services),
                 *verifier_closers,
                 broker.close,
                 *storage.common.closers,

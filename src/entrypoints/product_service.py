@@ -46,7 +46,9 @@ def create_app(settings: Settings) -> Starlette:
     storage = product_storage(where_of(settings))
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
     outbox = storage.outbox
-    relay = outbox_relay(broker, outbox, group=GROUP, lease=storage.relay_lease)
+    relay = outbox_relay(
+        broker, outbox, group=GROUP, lease=storage.relay_lease, group_commit_s=settings.outbox_group_commit_ms / 1000
+    )
     uow = storage.uow  # one for the service, shared by its threads
 
     def unit_of_work() -> ProductUnitOfWork:

@@ -68,12 +68,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def outbox_relay(broker: Broker, outbox: Outbox, *, group: str, lease: Lease | None) -> OutboxRelay:
+def outbox_relay(
+    broker: Broker, outbox: Outbox, *, group: str, lease: Lease | None, group_commit_s: float
+) -> OutboxRelay:
     """The service's outbox relay. Every instance's has one transactional id, `<group>-outbox`: the lease (if
     several instances share the outbox) picks the one that publishes, and the id fences the one before it
     (adapters.messaging.relay)."""
     name = f"{group.removesuffix('-service')}-outbox-relay"
-    return OutboxRelay(outbox, lambda: broker.producer(f"{group}-outbox"), name=name, lease=lease)
+    return OutboxRelay(
+        outbox, lambda: broker.producer(f"{group}-outbox"), name=name, lease=lease, window_s=group_commit_s
+    )
 
 
 def background(

@@ -85,6 +85,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("IDEMPOTENCY_KEY_TTL_S", "86400", "how long an Idempotency-Key replays its answer, in seconds"),
     Setting("PRUNE_INTERVAL_S", "60", "how often each service deletes what it kept long enough"),
+    # adapters/messaging/relay.py says what the window buys, BENCHMARKS.md what it measured.
+    Setting(
+        "OUTBOX_GROUP_COMMIT_MS",
+        "10",
+        "the outbox relay starts at most one Kafka transaction per this many ms (0: one per wake-up)",
+    ),
 )
 
 LOCAL_KEY_FILE_NAME = "local-keys.json"
@@ -119,6 +125,7 @@ class Settings:
     inbox_retention_s: float
     idempotency_key_ttl_s: float
     prune_interval_s: float
+    outbox_group_commit_ms: float
 
     @property
     def external_identity_provider(self) -> bool:
@@ -167,6 +174,7 @@ class Settings:
             inbox_retention_s=read("INBOX_RETENTION_S", _positive, "a positive number of seconds"),
             idempotency_key_ttl_s=read("IDEMPOTENCY_KEY_TTL_S", _positive, "a positive number of seconds"),
             prune_interval_s=read("PRUNE_INTERVAL_S", _positive, "a positive number of seconds"),
+            outbox_group_commit_ms=read("OUTBOX_GROUP_COMMIT_MS", _group_commit_window, "a number of ms, 0 to 1000"),
         )._checked()
 
     def _checked(self) -> Settings:
@@ -186,6 +194,14 @@ class Settings:
                 "whoever asks, so it is switched on only for services bound to a loopback address (127.0.0.1)"
             )
         return self
+
+
+def _group_commit_window(raw: str) -> float:
+    # Past a second the window is no longer a batching delay but an outage of propagation.
+    window = _not_negative(raw)
+    if window > 1000:
+        raise ValueError(raw)
+    return window
 
 
 def _text(raw: str) -> str:

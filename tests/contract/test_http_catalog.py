@@ -20,7 +20,7 @@ import pytest
 from http_services import services
 
 import identities
-from adapters.http.catalog import HttpProductCatalog, product_service_client
+from adapters.http.catalog import HttpProductCatalog, product_service_transport
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryProductViews
 from entrypoints import product_app
@@ -30,7 +30,7 @@ from ordering_core.ports import run_here
 PEN = Product("pen", "Pen", Decimal("2.50"), 10)
 
 
-def product_service(*products: Product) -> httpx.AsyncClient:
+def product_service(*products: Product) -> Transport:
     shelf = InMemoryProductUnitOfWork(products)
     app = product_app.create_app(
         uow=lambda: shelf,
@@ -40,32 +40,48 @@ def product_service(*products: Product) -> httpx.AsyncClient:
         new_id=lambda: "c",
         readiness={},
     )
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://product")
+    return Transport(httpx.ASGITransport(app=app))
 
 
-def answering(status: int, body: Any) -> httpx.AsyncClient:
+class Transport(httpx.AsyncBaseTransport):
+    """A transport that remembers being closed: the composition root owns the catalog's pool and closes it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self.closed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        self.closed = True
+        await self._inner.aclose()
+
+
+def answering(status: int, body: Any) -> Transport:
     def handler(request: httpx.Request) -> httpx.Response:
         if isinstance(body, bytes):
             return httpx.Response(status, content=body)
         return httpx.Response(status, json=body)
 
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://product")
+    return Transport(httpx.MockTransport(handler))
 
 
-def check(client: httpx.AsyncClient, *lines: Line) -> Any:
+def check(transport: httpx.AsyncBaseTransport, *lines: Line, base_url: str = "http://product",
+          timeout_s: float = 2.0) -> Any:
     async def ask() -> Any:
-        async with client:
-            return await HttpProductCatalog(client).check(lines)
+        async with transport:
+            return await HttpProductCatalog(base_url, transport, timeout_s=timeout_s).check(lines)
 
     return asyncio.run(ask())
 
 
-def closing(client: httpx.AsyncClient) -> Any:
-    """A lifespan that closes the client when the app stops: how a composition root owns its one client."""
+def closing(transport: httpx.AsyncBaseTransport) -> Any:
+    """A lifespan that closes the transport when the app stops: how a composition root owns its one pool."""
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
-        async with client:
+        async with transport:
             yield
 
     return lifespan
@@ -125,14 +141,14 @@ class TestAnswers:
                 },
             )
 
-        check(httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://p"), Line("pen", 2))
+        check(httpx.MockTransport(handler), Line("pen", 2), base_url="http://p")
 
         assert [(r.method, r.url.path) for r in requests] == [("POST", "/products/availability")]
         assert requests[0].content == b'{"items":[{"product_id":"pen","quantity":2}]}'
 
     def test_an_order_placed_through_http_gets_the_product_services_prices(self) -> None:
-        client = product_service(PEN)
-        system = services(catalog=HttpProductCatalog(client), lifespan=closing(client))
+        transport = product_service(PEN)
+        system = services(catalog=HttpProductCatalog("http://product", transport), lifespan=closing(transport))
 
         with system.order:  # runs the lifespan, and one event loop serves every request, as in a server
             placed = system.order.post(
@@ -142,47 +158,43 @@ class TestAnswers:
                 "/orders/order", json={"items": [{"product_id": "pen", "quantity": 11}]}
             )
 
-        assert client.is_closed
+        assert transport.closed
         assert (placed.status_code, placed.json()["total"]) == (201, "10.00")
         assert (refused.status_code, refused.json()["items"][0]["in_stock"]) == (409, 10)
 
 
-def default_client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(timeout_s))
-
-
-# The failures read the same whichever transport the client has: httpx's own, and the aiohttp pool the Order
-# Service uses (product_service_client).
-clients = pytest.mark.parametrize(
-    "client_for", [default_client, product_service_client], ids=["httpx-pool", "aiohttp-pool"]
+# The failures read the same whichever transport the catalog has: httpx's own pool, and the one the Order
+# Service uses (product_service_transport).
+transports = pytest.mark.parametrize(
+    "transport_for", [httpx.AsyncHTTPTransport, product_service_transport], ids=["httpx-pool", "order-service-pool"]
 )
 
 
 class TestNoAnswer:
-    @clients
-    def test_a_product_service_that_is_down_is_unavailable(self, dead_port: str, client_for) -> None:
+    @transports
+    def test_a_product_service_that_is_down_is_unavailable(self, dead_port: str, transport_for) -> None:
         with pytest.raises(CatalogUnavailable, match=r"could not reach it \(ConnectError"):
-            check(client_for(dead_port, 1.0), Line("pen", 1))
+            check(transport_for(), Line("pen", 1), base_url=dead_port, timeout_s=1.0)
 
-    @clients
-    def test_a_product_service_that_hangs_up_is_unavailable(self, hanging_up_server: str, client_for) -> None:
+    @transports
+    def test_a_product_service_that_hangs_up_is_unavailable(self, hanging_up_server: str, transport_for) -> None:
         with pytest.raises(CatalogUnavailable, match="could not reach it"):
-            check(client_for(hanging_up_server, 1.0), Line("pen", 1))
+            check(transport_for(), Line("pen", 1), base_url=hanging_up_server, timeout_s=1.0)
 
-    @clients
+    @transports
     def test_a_product_service_slower_than_the_timeout_is_unavailable(
-        self, silent_server: str, client_for
+        self, silent_server: str, transport_for
     ) -> None:
-        client = client_for(silent_server, 0.2)
-
         with pytest.raises(CatalogUnavailable, match=r"no answer in time \(ReadTimeout\)"):
-            check(client, Line("pen", 1))
+            check(transport_for(), Line("pen", 1), base_url=silent_server, timeout_s=0.2)
 
     def test_the_order_service_answers_503_and_stores_nothing_when_the_product_service_is_down(
         self, dead_port: str
     ) -> None:
-        client = httpx.AsyncClient(base_url=dead_port, timeout=1.0)
-        system = services(catalog=HttpProductCatalog(client), lifespan=closing(client))
+        transport = product_service_transport()
+        system = services(
+            catalog=HttpProductCatalog(dead_port, transport, timeout_s=1.0), lifespan=closing(transport)
+        )
 
         with system.order:
             answer = system.order.post(

@@ -4,7 +4,7 @@ Each instance here is the real Product Service app behind a transport the test c
 instance refuses the connection exactly as httpx reports it (`httpx.ConnectError`) and every attempt to
 reach it is counted. The clock is a fake the test moves: the skip window passes without sleeping. A dead
 port, a server that never answers and a real HTTP server on 127.0.0.1 show the same through real sockets
-and the aiohttp pool the Order Service uses (`spread_product_catalog`).
+and the pool the Order Service uses (`spread_product_catalog`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import identities
 from adapters.http.catalog import (
     HttpProductCatalog,
     SpreadProductCatalog,
-    product_service_client,
+    product_service_transport,
     spread_product_catalog,
 )
 from adapters.memory.products import InMemoryProductUnitOfWork
@@ -78,7 +78,7 @@ class Instance(httpx.AsyncBaseTransport):
         return await self._app.handle_async_request(request)
 
     def catalog(self) -> HttpProductCatalog:
-        return HttpProductCatalog(httpx.AsyncClient(transport=self, base_url=f"http://{self.name}"))
+        return HttpProductCatalog(f"http://{self.name}", self)
 
 
 def spread(*instances: Instance, clock: Clock | None = None) -> SpreadProductCatalog:
@@ -216,9 +216,9 @@ class TestEveryInstanceRefuses:
         assert (a.attempts, b.attempts) == (1, 1)
 
     def test_through_real_sockets_the_dead_ports_are_named(self, dead_ports: list[str]) -> None:
-        catalog, clients = spread_product_catalog(dead_ports, 1.0)
+        catalog, transports = spread_product_catalog(dead_ports, 1.0)
 
-        outcome = answered_then_closed(catalog, clients)
+        outcome = answered_then_closed(catalog, transports)
 
         assert isinstance(outcome, CatalogUnavailable)
         everyone = ", ".join(dead_ports)
@@ -230,9 +230,9 @@ class TestNoAnswerIsNotAskedElsewhere:
     Service answers 503 and the client decides, as with one instance."""
 
     def test_a_timeout_is_raised_and_the_next_instance_is_not_asked(self, silent_server: str) -> None:
-        slow = product_service_client(silent_server, 0.2)
+        slow = product_service_transport()
         b = Instance("b")
-        catalog = SpreadProductCatalog([HttpProductCatalog(slow), b.catalog()])
+        catalog = SpreadProductCatalog([HttpProductCatalog(silent_server, slow, timeout_s=0.2), b.catalog()])
 
         async def ask_then_close() -> Any:
             try:
@@ -249,11 +249,7 @@ class TestNoAnswerIsNotAskedElsewhere:
         assert b.attempts == 0
 
     def test_a_bad_answer_is_raised_and_the_next_instance_is_not_asked(self) -> None:
-        broken = HttpProductCatalog(
-            httpx.AsyncClient(
-                transport=httpx.MockTransport(lambda _: httpx.Response(500)), base_url="http://broken"
-            )
-        )
+        broken = HttpProductCatalog("http://broken", httpx.MockTransport(lambda _: httpx.Response(500)))
         b = Instance("b")
 
         outcome = answered(SpreadProductCatalog([broken, b.catalog()]), 1)[0]
@@ -286,35 +282,52 @@ class TestOneInstance:
 
 
 class TestWiring:
-    def test_one_pooled_client_per_url_asks_the_live_instance_past_a_dead_one(
+    def test_one_pool_per_url_asks_the_live_instance_past_a_dead_one(
         self, dead_ports: list[str], product_list_server: str
     ) -> None:
         urls = [dead_ports[0], product_list_server]
-        catalog, clients = spread_product_catalog(urls, 1.0)
+        catalog, transports = spread_product_catalog(urls, 1.0)
 
-        async def ask_then_close() -> list[list[Product]]:
+        async def ask_then_close() -> tuple[list[list[Product]], str | None]:
             try:
-                return [await catalog.products() for _ in range(3)]
+                return [await catalog.products() for _ in range(3)], await catalog.health()
             finally:
-                for client in clients:
-                    await client.aclose()
+                for transport in transports:
+                    await transport.aclose()
 
-        lists = asyncio.run(ask_then_close())
+        lists, health = asyncio.run(ask_then_close())
 
-        assert [str(c.base_url) for c in clients] == urls
+        assert len(transports) == 2 and transports[0] is not transports[1]
         assert lists == [[PEN]] * 3
-        assert all(client.is_closed for client in clients)
+        assert health is None  # one instance answers: the Order Service is ready
+
+    def test_health_says_of_each_instance_why_it_does_not_answer(self, dead_ports: list[str]) -> None:
+        catalog, transports = spread_product_catalog(dead_ports, 1.0)
+
+        async def health_then_close() -> str | None:
+            try:
+                return await catalog.health()
+            finally:
+                for transport in transports:
+                    await transport.aclose()
+
+        health = asyncio.run(health_then_close())
+
+        assert health is not None
+        problems = health.split("; ")
+        assert [problem.split(": ", 1)[0] for problem in problems] == dead_ports
+        assert all(": could not reach it (ConnectError" in problem for problem in problems)
 
 
-def answered_then_closed(catalog: SpreadProductCatalog, clients: list[httpx.AsyncClient]) -> Any:
+def answered_then_closed(catalog: SpreadProductCatalog, transports: list[httpx.AsyncBaseTransport]) -> Any:
     async def ask() -> Any:
         try:
             return await catalog.check([Line("pen", 1)])
         except CatalogUnavailable as error:
             return error
         finally:
-            for client in clients:
-                await client.aclose()
+            for transport in transports:
+                await transport.aclose()
 
     return asyncio.run(ask())
 

@@ -22,7 +22,7 @@ from http_services import Services, UnreachableCatalog, items, pen_and_ink, plac
 from test_http_catalog import answering, closing, product_service
 
 import identities
-from adapters.http.catalog import HttpProductCatalog
+from adapters.http.catalog import HttpProductCatalog, product_service_transport
 from adapters.http.demo_page import ASSETS, PAGE_DIR, DemoSignIn
 from entrypoints.in_process import Counter
 from ordering_core import CatalogUnavailable, Product
@@ -309,10 +309,10 @@ class TestDemoSignIn:
         assert answer.status_code == 200
 
 
-def listed(client: httpx.AsyncClient) -> Any:
+def listed(transport: httpx.AsyncBaseTransport, base_url: str = "http://product") -> Any:
     async def ask() -> Any:
-        async with client:
-            return await HttpProductCatalog(client).products()
+        async with transport:
+            return await HttpProductCatalog(base_url, transport, timeout_s=1.0).products()
 
     return asyncio.run(ask())
 
@@ -324,10 +324,10 @@ class TestHttpProductCatalogListing:
         assert listed(product_service(pen, ink)) == [ink, pen]
 
     def test_the_order_service_lists_through_it(self) -> None:
-        client = product_service(Product("pen", "Pen", Decimal("2.50"), 7))
-        system = services(catalog=HttpProductCatalog(client), lifespan=closing(client))
+        transport = product_service(Product("pen", "Pen", Decimal("2.50"), 7))
+        system = services(catalog=HttpProductCatalog("http://product", transport), lifespan=closing(transport))
 
-        with system.order:  # runs the lifespan, which closes the client at the end
+        with system.order:  # runs the lifespan, which closes the transport at the end
             answer = system.order.get("/catalog")
 
         assert answer.json() == [{"product_id": "pen", "name": "Pen", "price": "2.50", "stocks": 7}]
@@ -338,7 +338,7 @@ class TestHttpProductCatalogListing:
             port = probe.getsockname()[1]  # closed again: nothing listens there
 
         with pytest.raises(CatalogUnavailable, match=r"could not reach it \(ConnectError"):
-            listed(httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=1.0))
+            listed(product_service_transport(), f"http://127.0.0.1:{port}")
 
     def test_any_status_but_200_is_unavailable(self) -> None:
         with pytest.raises(CatalogUnavailable, match="it answered 500 to /products"):

@@ -135,6 +135,63 @@ class TestOutboxRelay:
         assert relay.last_error == "MessagingError: broker unreachable"
 
 
+class BatchesMarked:
+    """An outbox that notes when each batch was marked sent, and how many rows it had: one per transaction."""
+
+    def __init__(self, outbox: InMemoryOutbox) -> None:
+        self._outbox = outbox
+        self.batches: list[tuple[float, int]] = []  # (time.monotonic(), rows)
+
+    def pending(self, limit):
+        return self._outbox.pending(limit)
+
+    def mark_sent(self, ids):
+        self._outbox.mark_sent(ids)
+        self.batches.append((time.monotonic(), len(ids)))
+
+    def backlog(self):
+        return self._outbox.backlog()
+
+
+class TestGroupCommit:
+    """At most one Kafka transaction per window: rows committed while one is recent wait and go together."""
+
+    WINDOW_S = 1.0
+
+    def test_rows_committed_within_the_window_share_the_next_transaction(self, broker):
+        events = InMemoryEventPublisher()
+        outbox = BatchesMarked(InMemoryOutbox(events))
+        relay = OutboxRelay(
+            outbox, lambda: broker.producer("relay"), name="relay", window_s=self.WINDOW_S, idle_wait_s=60
+        )
+        relay.start()
+        events.publish([status_event(1)])
+        woken_at = time.monotonic()
+        relay.wake()
+        wait_until(lambda: len(outbox.batches) == 1)
+        for n in range(2, 6):  # four commits, each waking the relay, well within one window
+            events.publish([status_event(n)])
+            relay.wake()
+        wait_until(lambda: outbox.backlog() == 0)
+        relay.stop()
+
+        (first_at, first_rows), (second_at, second_rows) = outbox.batches
+        assert (first_rows, second_rows) == (1, 4)
+        assert first_at - woken_at < self.WINDOW_S  # after a quiet spell a row goes at once
+        assert second_at - first_at >= self.WINDOW_S * 0.99  # the rest waited out the window (clock slack)
+        assert len(broker.records("order-status")) == 5
+
+    def test_a_full_batch_goes_without_waiting_for_the_window(self, broker):
+        events = InMemoryEventPublisher([status_event(n) for n in range(5)])
+        outbox = BatchesMarked(InMemoryOutbox(events))
+        relay = OutboxRelay(outbox, lambda: broker.producer("relay"), name="relay", batch_size=2, window_s=60)
+        relay.start()
+        wait_until(lambda: outbox.backlog() == 0)  # within wait_until's 5 s: no 60 s window was waited
+        relay.stop()
+
+        assert [rows for _, rows in outbox.batches] == [2, 2, 1]
+
+
 class TestConsumerWorker:
     def test_a_valid_record_is_applied(self, broker):
         applied = []

@@ -33,6 +33,8 @@ class TestSettings:
             ("ORDER_PAYMENT_TIMEOUT_S", "-5", "ORDER_PAYMENT_TIMEOUT_S='-5' is not a positive number of seconds"),
             ("PRODUCT_SERVICE_URL", "127.0.0.1:8002", "PRODUCT_SERVICE_URL='127.0.0.1:8002' is not an http://"),
             ("KAFKA_BOOTSTRAP_SERVERS", "localhost", "KAFKA_BOOTSTRAP_SERVERS='localhost' is not host:port"),
+            ("OUTBOX_GROUP_COMMIT_MS", "-1", "OUTBOX_GROUP_COMMIT_MS='-1' is not a number of ms, 0 to 1000"),
+            ("OUTBOX_GROUP_COMMIT_MS", "5000", "OUTBOX_GROUP_COMMIT_MS='5000' is not a number of ms, 0 to 1000"),
         ],
     )
     def test_a_bad_value_names_the_variable_and_what_it_accepts(self, name, value, message):

@@ -3,8 +3,8 @@
 It also reads the Product Service's list (`GET /products`, `products()`) for the Order Service's demo page
 (`GET /catalog`): the browser reaches only the Order Service, so the Order Service asks for it.
 
-The caller makes the `httpx.AsyncClient` (one per process, pooled, with `base_url` and explicit timeouts;
-`product_service_client` makes the one the Order Service uses) and closes it; this class only uses it.
+The caller makes the transport (one pool of connections per instance, for the process;
+`product_service_transport` makes the one the Order Service uses) and closes it; this class only uses it.
 
 Any way of not getting a usable answer is `CatalogUnavailable`: no connection, a timeout, a status other
 than 200, or a body that is not the documented answer to the lines asked. Nothing is retried (but a refused
@@ -22,16 +22,15 @@ first; when every instance is skipped they are still tried, since a call is neve
 
 from __future__ import annotations
 
-import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import aiohttp
 import httpx
 from attrs import frozen
-from httpx_aiohttp import AiohttpTransport
 
+from adapters.http.connections import KeepAlivePool
 from adapters.http.json import Id, Name, Price, Quantity, StockLevel, parse_json, structure
 from adapters.http.problems import ApiError, InvalidRequest
 from ordering_core.availability import Availability, Shortage, UnavailableLine
@@ -42,6 +41,7 @@ from ordering_core.values import Line
 
 AVAILABILITY_PATH = "/products/availability"
 PRODUCTS_PATH = "/products"
+HEALTH_PATH = "/healthz"
 
 T = TypeVar("T")
 
@@ -70,82 +70,91 @@ class ProductAnswer:
     stocks: StockLevel
 
 
-def product_service_client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
-    """The Order Service's one pooled client for the Product Service: the httpx API over aiohttp's pool.
-
-    httpx's own pool cost 80% of the order path's event-loop time under load; over aiohttp's, the path ran
-    3.2x faster (BENCHMARKS.md). The caller closes it (`aclose`) at shutdown.
+def product_service_transport() -> httpx.AsyncBaseTransport:
+    """The Order Service's pool of connections to one Product Service instance; the caller closes it
+    (`aclose`) at shutdown. Ours (adapters.http.connections): httpx's own pool cost 80% of the order path's
+    event-loop time under load, and aiohttp's under httpx still twice the CPU of the exchange (BENCHMARKS.md).
     """
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    return httpx.AsyncClient(
-        base_url=base_url, timeout=httpx.Timeout(timeout_s), transport=_AiohttpPool(limits=limits)
-    )
-
-
-class _AiohttpPool(AiohttpTransport):
-    """httpx-aiohttp (0.2) reports every aiohttp connection error as `httpx.ConnectTimeout`, a refused
-    connection included: here only a timeout is a timeout, so a Product Service that is down is "could not
-    reach it", not "no answer in time"."""
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return await super().handle_async_request(request)
-        except httpx.ConnectTimeout as error:
-            cause = error.__cause__
-            timed_out = isinstance(cause, asyncio.TimeoutError)
-            if timed_out or not isinstance(cause, aiohttp.ClientConnectionError):
-                raise
-            kind = httpx.ConnectError if isinstance(cause, aiohttp.ClientConnectorError) else httpx.ReadError
-            raise kind(str(cause), request=request) from cause
+    return KeepAlivePool()
 
 
 class HttpProductCatalog:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self._client = client
+    """One Product Service instance at `base_url`, asked over `transport` (httpx's transport API).
 
-    @property
-    def base_url(self) -> str:
-        """Which Product Service this asks, as errors name it."""
-        return str(self._client.base_url).rstrip("/")
+    Each call is one `httpx.Request` handed straight to the transport: an `httpx.AsyncClient` would merge the
+    URL, apply cookies, auth, redirects and hooks on every request, none of which this call uses, and that
+    cost more CPU than the exchange itself (BENCHMARKS.md, "The availability call"). The URL, headers and
+    timeouts are made once.
+    """
+
+    def __init__(self, base_url: str, transport: httpx.AsyncBaseTransport, *, timeout_s: float = 2.0) -> None:
+        self.base_url = base_url.rstrip("/")  # which Product Service this asks, as errors name it
+        self._transport = transport
+        self._availability_url = httpx.URL(self.base_url + AVAILABILITY_PATH)
+        self._products_url = httpx.URL(self.base_url + PRODUCTS_PATH)
+        self._health_url = httpx.URL(self.base_url + HEALTH_PATH)
+        self._json = httpx.Headers({"accept": "application/json", "content-type": "application/json"})
+        self._extensions = {"timeout": httpx.Timeout(timeout_s).as_dict()}
+        # The availability question reads and changes nothing: asking again on a fresh connection, when a
+        # pooled one turns out closed before any answer, is safe (adapters.http.connections).
+        self._question = {**self._extensions, "retry_on_stale_connection": True}
 
     async def check(self, lines: Sequence[Line]) -> Availability:
-        request = {"items": [{"product_id": line.product_id, "quantity": line.quantity} for line in lines]}
-        response = await self._ask("POST", AVAILABILITY_PATH, json=request)
+        asked = {"items": [{"product_id": line.product_id, "quantity": line.quantity} for line in lines]}
+        body = json.dumps(asked, ensure_ascii=False, separators=(",", ":")).encode()
+        request = httpx.Request(
+            "POST", self._availability_url, headers=self._json, content=body, extensions=self._question
+        )
+        content = await self._ask(request, AVAILABILITY_PATH)
         try:
-            return _availability(lines, structure(parse_json(response.content), AvailabilityAnswer))
+            return _availability(lines, structure(parse_json(content), AvailabilityAnswer))
         except (ApiError, InvalidValue) as error:
             raise CatalogUnavailable(f"its answer is not the documented one: {_why(error)}") from error
 
     async def products(self) -> list[Product]:
         """Every product with its stock now, in the Product Service's order (by id)."""
-        response = await self._ask("GET", PRODUCTS_PATH)
+        request = httpx.Request("GET", self._products_url, headers=self._json, extensions=self._extensions)
+        content = await self._ask(request, PRODUCTS_PATH)
         try:
-            answers = structure(parse_json(response.content), list[ProductAnswer])
+            answers = structure(parse_json(content), list[ProductAnswer])
             return [Product(a.product_id, a.name, a.price, a.stocks) for a in answers]
         except (ApiError, InvalidValue) as error:
             raise CatalogUnavailable(f"its answer is not the documented one: {_why(error)}") from error
 
-    async def _ask(self, method: str, path: str, **options: Any) -> httpx.Response:
-        """The Product Service's 200 answer, or `CatalogUnavailable` saying why there is none."""
+    async def health(self) -> str | None:
+        """None when the instance answers 200 to `/healthz`, else why not (the Order Service's readiness)."""
+        request = httpx.Request("GET", self._health_url, extensions=self._extensions)
         try:
-            response = await self._client.request(method, path, **options)
+            await self._ask(request, HEALTH_PATH)
+        except CatalogUnavailable as error:
+            return f"{self.base_url}: {error.reason}"
+        return None
+
+    async def _ask(self, request: httpx.Request, path: str) -> bytes:
+        """The body of the Product Service's 200 answer, or `CatalogUnavailable` saying why there is none."""
+        try:
+            response = await self._transport.handle_async_request(request)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
         except httpx.TimeoutException as error:
             raise CatalogUnavailable(f"no answer in time ({type(error).__name__})") from error
         except httpx.TransportError as error:
             raise CatalogUnavailable(f"could not reach it ({type(error).__name__}: {error})") from error
         if response.status_code != 200:
             raise CatalogUnavailable(f"it answered {response.status_code} to {path}")
-        return response
+        return content
 
 
 def spread_product_catalog(
     urls: Sequence[str], timeout_s: float, *, skip_s: float = 1.0, clock: Callable[[], float] = time.monotonic
-) -> tuple[SpreadProductCatalog, list[httpx.AsyncClient]]:
-    """The catalog over every Product Service instance at `urls`, and the one pooled client per instance that
-    the caller closes (`aclose`) at shutdown."""
-    clients = [product_service_client(url, timeout_s) for url in urls]
-    catalog = SpreadProductCatalog([HttpProductCatalog(c) for c in clients], skip_s=skip_s, clock=clock)
-    return catalog, clients
+) -> tuple[SpreadProductCatalog, list[httpx.AsyncBaseTransport]]:
+    """The catalog over every Product Service instance at `urls`, and the one pool of connections per instance
+    that the caller closes (`aclose`) at shutdown."""
+    transports = [product_service_transport() for _ in urls]
+    instances = [HttpProductCatalog(url, t, timeout_s=timeout_s) for url, t in zip(urls, transports, strict=True)]
+    return SpreadProductCatalog(instances, skip_s=skip_s, clock=clock), transports
 
 
 class SpreadProductCatalog:
@@ -174,6 +183,17 @@ class SpreadProductCatalog:
     async def products(self) -> list[Product]:
         """Every product with its stock now, in the Product Service's order (by id)."""
         return await self._ask(HttpProductCatalog.products)
+
+    async def health(self) -> str | None:
+        """None while one instance answers its `/healthz` (the calls skip those that do not), else why none
+        does, instance by instance."""
+        problems = []
+        for instance in self._instances:
+            problem = await instance.health()
+            if problem is None:
+                return None
+            problems.append(problem)
+        return "; ".join(problems)
 
     async def _ask(self, question: Callable[[HttpProductCatalog], Awaitable[T]]) -> T:
         """The answer of the instance whose turn it is, or of the next that does not refuse the connection.
