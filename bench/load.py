@@ -12,11 +12,13 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from errors import BenchError
-from measurement import Tree, measure
+from measurement import Tree, measure, relay_counters
 from profiling import finish_profilers, start_profilers
 
 HERE = Path(__file__).resolve().parent
@@ -77,6 +79,8 @@ def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: 
     as wrk drives one address), the orders are spread over them."""
     c, d = connections, duration
     orders: int | list[int] = order_ports if order_ports and len(order_ports) > 1 else ports["order"]
+    relays = order_ports or [ports["order"]]
+    counters = partial(relay_counters, relays)  # every instance's relay: the one that leads publishes
     if isinstance(orders, list) and tool != "loadgen":
         raise BenchError("several Order Service instances are loaded by loadgen.py only (wrk drives one address)")
     runs: list[dict[str, Any]] = []
@@ -87,7 +91,8 @@ def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: 
             tool_env = {**env, "BENCH_MODE": mode, "BENCH_PATH": path}
         else:
             command, tool_env = loadgen_command(port, path, mode, c, d), env
-        return measure(name, short, load, command, tool_env, watched, d)
+        return measure(name, short, load, command, tool_env, watched, d,
+                       counters if mode == "orders" else None)
 
     # Warm-up, not reported: first connections, imports, SQLite pages, Kafka producers, and above all the
     # broker's JIT: a fresh JVM spends seconds of CPU compiling, which would be counted against the orders.
@@ -108,12 +113,13 @@ def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: 
         finish_profilers(profilers)
         order_run["round"] = n
         runs.append(order_run)
-        runs.append(open_loop(load, orders, env, watched, c, d, order_run, n))
+        runs.append(open_loop(load, orders, env, watched, c, d, order_run, n, counters))
     return echo_run, runs
 
 
 def open_loop(load: Load, orders: int | list[int], env: dict[str, str], watched: dict[str, int | Tree],
-              connections: int, duration: float, order_run: dict[str, Any], n: int) -> dict[str, Any]:
+              connections: int, duration: float, order_run: dict[str, Any], n: int,
+              counters: Callable[[], dict[str, float]]) -> dict[str, Any]:
     """The orders open loop of round `n`, at half the accepted rate of that round's closed loop, `order_run`."""
     ok_rate = order_run["statuses"].get("201", 0) / (order_run["duration_us"] / 1e6)
     open_rate = max(1.0, round(ok_rate / 2))
@@ -121,7 +127,7 @@ def open_loop(load: Load, orders: int | list[int], env: dict[str, str], watched:
     open_d = min(MAX_OPEN_LOOP_S, max(duration, math.ceil(MIN_PROPAGATED / open_rate)))
     run = measure(f"orders, open loop at {open_rate:.0f}/s (loadgen), round {n}", "orders open", load,
                   loadgen_command(orders, "/orders/order", "orders", connections, open_d, open_rate),
-                  env, watched, open_d)
+                  env, watched, open_d, counters)
     run["target_rate"] = open_rate
     run["round"] = n
     return run

@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -115,8 +117,11 @@ def children_cpu() -> float:
 
 
 def measure(name: str, short: str, load: Load, command: list[str], env: dict[str, str],
-            watched: dict[str, int | Tree], duration: float) -> dict[str, Any]:
-    """Run the load; the result plus every watched process's CPU over the run (seconds, and share of one core)."""
+            watched: dict[str, int | Tree], duration: float,
+            counters: Callable[[], dict[str, float]] | None = None) -> dict[str, Any]:
+    """Run the load; the result plus every watched process's CPU over the run (seconds, and share of one core),
+    and with `counters` how much each of them grew over the run."""
+    counted = counters() if counters is not None else {}
     before = {key: cpu_seconds(pid) for key, pid in watched.items()}
     tool_before = children_cpu()
     window_start = utc_text()
@@ -140,9 +145,28 @@ def measure(name: str, short: str, load: Load, command: list[str], env: dict[str
     result["rate"] = round(result["requests"] / (result["duration_us"] / 1e6), 1) if result["duration_us"] else 0
     result["cpu_share_of_one_core"] = cpu
     result["cpu_seconds"] = used
+    if counters is not None:
+        result["counters"] = {key: value - counted.get(key, 0.0) for key, value in counters().items()}
     print(f"bench: {name}: {result['rate']:,.0f} req/s, p99 {result['latency_us']['p99'] / 1000:.1f} ms, "
           f"statuses {result['statuses']}, errors {result.get('errors')}", flush=True)
     return result
+
+
+RELAY_COUNTERS = {"ordering_events_published_total": "events published",
+                  "ordering_outbox_transactions_total": "kafka transactions"}
+
+
+def relay_counters(ports: list[int]) -> dict[str, float]:
+    """What the Order Service's outbox relays published so far, and in how many Kafka transactions, over every
+    instance (one leads): from their `GET /metrics`."""
+    totals = dict.fromkeys(RELAY_COUNTERS.values(), 0.0)
+    for port in ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            for line in answer.read().decode().splitlines():
+                name, _, value = line.partition(" ")
+                if name in RELAY_COUNTERS:
+                    totals[RELAY_COUNTERS[name]] += float(value)
+    return totals
 
 
 def micro_benchmarks(workdir: Path, env: dict[str, str]) -> dict[str, Any]:

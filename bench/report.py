@@ -151,6 +151,12 @@ def print_configuration(report: dict[str, Any], echo_run: dict[str, Any]) -> Non
               + f"; the services together {services:.2f}, with the broker"
               + (" and PostgreSQL" if any(key.startswith("postgres") for key in per_order) else "")
               + f" {system:.2f}")
+        counted = r.get("counters") or {}
+        if counted.get("kafka transactions"):
+            events, transactions = counted["events published"], counted["kafka transactions"]
+            print(f"    outbox relay: {events:,.0f} events in {transactions:,.0f} Kafka transactions, "
+                  f"{events / transactions:.1f} events per transaction, "
+                  f"{transactions / max(accepted, 1):.2f} transactions per accepted order")
         for name, figures in r.get("propagation", {}).items():
             if figures.get("orders"):
                 print(f"    propagation, {name}: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms "

@@ -31,6 +31,7 @@ ORDERS = "ordering_orders"
 PRODUCT_STOCK = "ordering_product_stock"
 OUTBOX_BACKLOG = "ordering_outbox_backlog"
 EVENTS_PUBLISHED = "ordering_events_published_total"
+RELAY_TRANSACTIONS = "ordering_outbox_transactions_total"
 RECORDS_APPLIED = "ordering_records_applied_total"
 DEAD_LETTERED = "ordering_dead_lettered_total"
 CONSUMER_LAG = "ordering_consumer_lag"
@@ -45,6 +46,7 @@ NAMES = (
     PRODUCT_STOCK,
     OUTBOX_BACKLOG,
     EVENTS_PUBLISHED,
+    RELAY_TRANSACTIONS,
     RELAY_FENCED,
     RELAY_LEADS,
     RECORDS_APPLIED,
@@ -62,6 +64,8 @@ class Relay(Protocol):
 
     @property
     def published(self) -> int: ...
+    @property
+    def transactions(self) -> int: ...
     @property
     def fenced(self) -> bool: ...
     @property
@@ -134,9 +138,11 @@ class ProductStockCollector:
 
 class OutboxCollector:
     """`ordering_outbox_backlog` (rows not yet sent, from the outbox), `ordering_events_published_total`
-    (rows the relay published since the service started), `ordering_outbox_relay_fenced` (1 once another
-    producer took the relay's name: it publishes no more) and `ordering_outbox_relay_leads` (1 while this
-    instance's relay is the one that publishes; 0 while it stands by for another instance's)."""
+    (rows the relay published since the service started), `ordering_outbox_transactions_total` (the Kafka
+    transactions they went in: published / transactions is how well group commit batches),
+    `ordering_outbox_relay_fenced` (1 once another producer took the relay's name: it publishes no more) and
+    `ordering_outbox_relay_leads` (1 while this instance's relay is the one that publishes; 0 while it stands
+    by for another instance's)."""
 
     def __init__(self, relay: Relay, backlog: Callable[[], int]) -> None:
         self._relay = relay
@@ -148,6 +154,11 @@ class OutboxCollector:
             yield GaugeMetricFamily(OUTBOX_BACKLOG, "Events in the outbox waiting for Kafka.", value=backlog)
         yield CounterMetricFamily(
             EVENTS_PUBLISHED, "Events the outbox relay published to Kafka.", value=self._relay.published
+        )
+        yield CounterMetricFamily(
+            RELAY_TRANSACTIONS,
+            "Kafka transactions the outbox relay committed its events in.",
+            value=self._relay.transactions,
         )
         yield GaugeMetricFamily(
             RELAY_FENCED,
@@ -164,6 +175,7 @@ class OutboxCollector:
         return [
             GaugeMetricFamily(OUTBOX_BACKLOG, ""),
             CounterMetricFamily(EVENTS_PUBLISHED, ""),
+            CounterMetricFamily(RELAY_TRANSACTIONS, ""),
             GaugeMetricFamily(RELAY_FENCED, ""),
             GaugeMetricFamily(RELAY_LEADS, ""),
         ]

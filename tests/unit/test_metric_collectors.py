@@ -148,6 +148,8 @@ class TestOutbox:
         assert sample(before, "ordering_events_published_total") == 0
         assert sample(after, "ordering_outbox_backlog") == 1
         assert sample(after, "ordering_events_published_total") == 2
+        transactions = "ordering_outbox_transactions_total"
+        assert (sample(before, transactions), sample(after, transactions)) == (0, 1)
 
 
 class TestFencing:

@@ -105,6 +105,7 @@ class OutboxRelay:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.published = 0  # rows published and marked sent since start
+        self.transactions = 0  # the Kafka transactions they went in (group commit's batching, as a figure)
         self.last_error: str | None = None  # why the last attempt failed; None once one succeeds
         self.producing = False  # whether its producer is ready to publish (readiness waits for it)
         self.fenced = False  # another producer took its name: it never publishes again (module docstring)
@@ -155,6 +156,7 @@ class OutboxRelay:
             raise
         self._outbox.mark_sent([row.id for row in rows])
         self.published += len(rows)
+        self.transactions += 1
         return len(rows)
 
     def _run(self) -> None:
