@@ -30,7 +30,7 @@ help:
 	@echo "make kafka-status  whether the local broker runs, and where (each node)"
 	@echo "make postgres    start only the local PostgreSQL (var/postgres, port 5432) and print its DATABASE_URL"
 	@echo "make postgres-stop  stop the local PostgreSQL"
-	@echo "make bench       order throughput and latency next to an echo baseline (~100 s, BENCH_ARGS=--profile)"
+	@echo "make bench       order throughput and latency next to an echo baseline, 3 rounds (~4 min, BENCH_ARGS=--profile)"
 	@echo "make chaos       kill, pause and cut off the services and the broker under load, then check (~6 min, CHAOS_ARGS=...)"
 	@echo "make clean       stop the local broker and PostgreSQL, delete var/ (all data and the local key), caches, coverage"
 
@@ -95,8 +95,8 @@ clean: kafka-stop postgres-stop
 	rm -rf var .pytest_cache .hypothesis .coverage .mypy_cache .ruff_cache
 
 # Throughput and latency of POST /orders/order next to a Starlette echo baseline, propagation to stock and
-# messages, stock conservation after the load, micro-benchmarks of the core; one unattended command (~90 s
-# here) on a throwaway broker and temporary data. BENCHMARKS.md reads the output; see bench/run_bench.py.
+# messages, stock conservation after the load, micro-benchmarks of the core; one unattended command (~4 min
+# here: the broker is warmed up until its JIT settles, then three rounds) on a throwaway broker and temporary data. BENCHMARKS.md reads the output; see bench/run_bench.py.
 # BENCH_ARGS=--profile adds a py-spy profile of each service; BENCH_ARGS='--instances 2 --database postgres'
 # runs two processes of each service on a throwaway PostgreSQL (BENCHMARKS.md, "Two instances on PostgreSQL").
 BENCH_ARGS ?=

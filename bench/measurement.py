@@ -75,6 +75,24 @@ def peak_rss_mib(pid: int | Tree) -> float | None:
     return None
 
 
+def compiling_cpu_seconds(pid: int) -> float | None:
+    """CPU the JVM `pid`'s JIT compiler threads ("C1 CompilerThre", "C2 CompilerThre"...) have used so far;
+    None when the process is gone or not readable."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                if not (task / "comm").read_text().startswith(("C1 Compiler", "C2 Compiler")):
+                    continue
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the thread ended between the listing and the read
+            total += int(fields[11]) + int(fields[12])
+    except OSError:
+        return None
+    return total / CLK_TCK
+
+
 def broker_pid(bootstrap: str, started: localkafka.LocalKafka | None) -> int | None:
     """Our broker's pid; for an external one on 127.0.0.1, the local kafka.Kafka JVM listening there, if any."""
     if started is not None:

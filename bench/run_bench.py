@@ -1,4 +1,4 @@
-"""The order path's throughput and latency next to a bare Starlette echo, in one unattended command (~2 min).
+"""The order path's throughput and latency next to a bare Starlette echo, in one unattended command (~4 min).
 
     make bench                      # or: .venv/bin/python bench/run_bench.py [--duration 8] [--rounds 3]
     make bench BENCH_ARGS='--instances 2 --database postgres'     # two processes of each service on PostgreSQL
@@ -20,7 +20,8 @@
 3. Load from a separate process, the same connections for every run: `wrk` when installed (closed loop;
    Debian/Ubuntu: `apt-get install -y wrk`), else bench/loadgen.py; the open-loop run (fixed arrival rate at
    half the measured order rate) always uses bench/loadgen.py (wrk has no fixed rate). loadgen.py is also run
-   against the echo, so its own ceiling is shown next to the rates it is asked for. The two order runs
+   against the echo, so its own ceiling is shown next to the rates it is asked for. Before any of it, 15 s of
+   orders (--warmup), then more, 5 s at a time, until the broker's JIT compilers settle (load.py). The two order runs
    (closed loop, then open loop at half that round's accepted rate) are repeated --rounds times (3) on the
    same running system, each round measured as one run is, so that every headline figure has a spread.
 4. After the load, when propagation is idle (no unsent outbox rows, stock stable; bounded wait): stock
@@ -29,7 +30,8 @@
    the services' own timestamps (bench/propagation.py). The open-loop run lasts long enough to place at
    least 1,200 orders, in each round.
 5. Peak RSS (VmHWM) and CPU used per process (services, every instance by its name, broker, echo, load
-   tool) during each run, also as CPU milliseconds per accepted order.
+   tool) during each run, also as CPU milliseconds per accepted order; and the events the Order Service's
+   outbox relay published during each order run, and in how many Kafka transactions (its /metrics).
 6. A table with absolute figures and ratios to the echo, and the configuration's summary (what BENCHMARKS.md
    puts beside another configuration's); the JSON in bench/results/<date>-<host>.json, or
    <date>-<host>-2x-postgres.json for another configuration (a later run the same day replaces it). With
