@@ -166,15 +166,10 @@ class KeepAlivePool(httpx.AsyncBaseTransport):
         tls = self._tls() if scheme == "https" else None
         limit = timeouts.get("connect")
         try:
-            if limit is None:
+            async with asyncio.timeout(limit):  # None: no limit
                 await loop.create_connection(
                     lambda: connection, host, port, ssl=tls, server_hostname=host if tls else None
                 )
-            else:
-                async with asyncio.timeout(limit):
-                    await loop.create_connection(
-                        lambda: connection, host, port, ssl=tls, server_hostname=host if tls else None
-                    )
         except TimeoutError as error:  # before OSError: TimeoutError is one (ETIMEDOUT)
             raise httpx.ConnectTimeout(
                 f"no connection to {host}:{port} within {limit} s", request=request
@@ -250,11 +245,8 @@ class _Connection(asyncio.Protocol):
             await self._drain(request, timeouts.get("write"))
         limit = timeouts.get("read")
         try:
-            if limit is None:
+            async with asyncio.timeout(limit):  # None: no limit
                 await answer
-            else:
-                async with asyncio.timeout(limit):
-                    await answer
         except TimeoutError as error:
             raise httpx.ReadTimeout(
                 f"no complete answer from {self.where} within {limit} s", request=request
