@@ -73,7 +73,8 @@ class ProductAnswer:
 def product_service_transport() -> httpx.AsyncBaseTransport:
     """The Order Service's pool of connections to one Product Service instance; the caller closes it
     (`aclose`) at shutdown. Ours (adapters.http.connections): httpx's own pool cost 80% of the order path's
-    event-loop time under load, and aiohttp's under httpx still twice the CPU of the exchange (BENCHMARKS.md).
+    event-loop time under load, and httpx's client over aiohttp's pool 4-5 times the CPU per request of
+    this (BENCHMARKS.md, "Issue 16: before and after").
     """
     return KeepAlivePool()
 
@@ -83,7 +84,7 @@ class HttpProductCatalog:
 
     Each call is one `httpx.Request` handed straight to the transport: an `httpx.AsyncClient` would merge the
     URL, apply cookies, auth, redirects and hooks on every request, none of which this call uses, and that
-    cost more CPU than the exchange itself (BENCHMARKS.md, "The availability call"). The URL, headers and
+    cost more CPU than the exchange itself (BENCHMARKS.md, "Issue 16: before and after"). The URL, headers and
     timeouts are made once.
     """
 
