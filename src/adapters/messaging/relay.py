@@ -11,7 +11,9 @@ transaction started less than a window ago, the relay waits out the rest of the 
 committed meanwhile go in the same transaction. The broker's work follows the number of transactions (each
 is a round of requests, markers on every partition written and a record in its transaction log), not the
 number of rows. After a quiet spell a row goes at once, so the window costs latency only under load, and
-at most one window. A full batch (`batch_size` rows) goes without waiting: the relay is behind.
+at most one window. A full batch (`batch_size` rows) goes without waiting: the relay is behind. Where a
+transaction itself takes longer than the window (10-20 ms with the broker on our 2-core machine), the rows
+committed during it already share the next one, and the window never binds (BENCHMARKS.md).
 
 It runs on its own thread because everything it calls blocks (SQLite, librdkafka's transaction protocol).
 
