@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from propagation import summary
+from propagation import figures_of
 
 QUERY = """
 WITH accepted AS (
@@ -43,17 +43,7 @@ def propagation(database_url: str, since: str, until: str) -> dict[str, Any]:
     """As propagation.propagation, for the orders accepted between `since` and `until` (ISO texts, UTC)."""
     with psycopg.connect(database_url) as connection:
         rows = connection.execute(QUERY, {"since": since, "until": until}).fetchall()
-    delays: dict[str, list[float]] = {"update-stock": [], "order-status": []}
-    missing = {"update-stock": 0, "order-status": 0}
-    for topic, delay in rows:
-        if delay is None:
-            missing[topic] += 1
-        else:
-            delays[topic].append(float(delay))
-    return {
-        "stock taken": summary(delays["update-stock"], missing["update-stock"]),
-        "message recorded": summary(delays["order-status"], missing["order-status"]),
-    }
+    return figures_of(rows)
 
 
 def unsent_outbox_rows(database_url: str) -> int:

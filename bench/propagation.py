@@ -51,13 +51,19 @@ def propagation(data_dir: Path, since: str = "0000", until: str = "9999") -> dic
                FROM main.outbox"""
         )
         rows = connection.execute(QUERY, {"since": since, "until": until}).fetchall()
+    return figures_of(rows)
+
+
+def figures_of(rows: list[tuple[str, float | None]]) -> dict[str, Any]:
+    """Per destination, the summary of (topic, delay ms or None while missing) rows, as QUERY selects them (and
+    postgres_state.QUERY on PostgreSQL)."""
     delays: dict[str, list[float]] = {"update-stock": [], "order-status": []}
     missing = {"update-stock": 0, "order-status": 0}
     for topic, delay in rows:
         if delay is None:
             missing[topic] += 1
         else:
-            delays[topic].append(delay)
+            delays[topic].append(float(delay))
     return {
         "stock taken": summary(delays["update-stock"], missing["update-stock"]),
         "message recorded": summary(delays["order-status"], missing["order-status"]),
