@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 
@@ -90,13 +90,7 @@ class Injector:
             asyncio.ensure_future(self._cluster.takeover(service, name, outcome.injected_at))
             if self._cluster is not None and leads else None
         )
-        try:
-            await asyncio.sleep(hold_s)
-            outcome.restored_at = time.monotonic()
-            await asyncio.to_thread(self._system.restart, name)
-        finally:
-            if measure is not None:
-                await self._measured(measure, "takeover_s", outcome)
+        await self._restart_after(hold_s, outcome, lambda: self._system.restart(name), measure, "takeover_s")
 
     async def _kill_broker(self, hold_s: float, outcome: FaultOutcome) -> None:
         node: int | None = None
@@ -109,13 +103,27 @@ class Injector:
         outcome.injected_at = time.monotonic()
         if self._cluster is not None and node is not None:
             measure = asyncio.ensure_future(self._cluster.node_loss(node, controller, outcome.injected_at))
+        await self._restart_after(
+            hold_s, outcome, lambda: self._system.restart_broker(node), measure, "recovery_s"
+        )
+
+    async def _restart_after(
+        self,
+        hold_s: float,
+        outcome: FaultOutcome,
+        restart: Callable[[], object],
+        measure: asyncio.Future[dict[str, object]] | None,
+        key: str,
+    ) -> None:
+        """Keep the killed process down for `hold_s`, restart it, then (whatever happened) take the cluster
+        measure's figures, if one runs, into the fault's details under `key`."""
         try:
             await asyncio.sleep(hold_s)
             outcome.restored_at = time.monotonic()
-            await asyncio.to_thread(self._system.restart_broker, node)
+            await asyncio.to_thread(restart)
         finally:
             if measure is not None:
-                await self._measured(measure, "recovery_s", outcome)
+                await self._measured(measure, key, outcome)
 
     @staticmethod
     async def _measured(measure: asyncio.Future[dict[str, object]], key: str, outcome: FaultOutcome) -> None:
