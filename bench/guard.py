@@ -74,6 +74,14 @@ def accepted_rate(run: dict[str, Any]) -> float:
     return run["statuses"].get("201", 0) / seconds if seconds else 0.0
 
 
+def cpu_ms_per_order(run: dict[str, Any]) -> dict[str, float]:
+    """CPU milliseconds each watched process used per accepted (201) answer of `run`; {} without any."""
+    accepted = run["statuses"].get("201", 0)
+    if not accepted:
+        return {}
+    return {key: seconds * 1000 / accepted for key, seconds in run.get("cpu_seconds", {}).items()}
+
+
 def figures_of_round(echo_rate: float, closed: dict[str, Any], open_loop: dict[str, Any]) -> dict[str, float]:
     """One round's headline figures; a figure the runs cannot give (no echo rate, no accepted order, no
     propagation, a file from before CPU seconds were kept) is left out rather than guessed."""
@@ -81,11 +89,10 @@ def figures_of_round(echo_rate: float, closed: dict[str, Any], open_loop: dict[s
     figures = {ORDERS_PER_S: rate}
     if echo_rate:
         figures[X_ECHO] = rate / echo_rate
-    accepted = closed["statuses"].get("201", 0)
-    used = {key: s for key, s in closed.get("cpu_seconds", {}).items() if key not in NOT_THE_SYSTEM}
-    if accepted and used:
-        figures[CPU_ALL] = sum(used.values()) * 1000 / accepted
-        figures.update({CPU_OF + key: s * 1000 / accepted for key, s in used.items()})
+    per_order = {key: ms for key, ms in cpu_ms_per_order(closed).items() if key not in NOT_THE_SYSTEM}
+    if per_order:
+        figures[CPU_ALL] = sum(per_order.values())
+        figures.update({CPU_OF + key: ms for key, ms in per_order.items()})
     figures[P99_HALF] = open_loop["latency_us"]["p99"] / 1000
     for figure, destination in ((STOCK_P99, "stock taken"), (MESSAGE_P99, "message recorded")):
         p99 = open_loop.get("propagation", {}).get(destination, {}).get("p99_ms")

@@ -137,15 +137,14 @@ def print_configuration(report: dict[str, Any], echo_run: dict[str, Any]) -> Non
         if not r["short"].startswith("orders"):
             continue
         accepted = r["statuses"].get("201", 0)
-        rate = accepted / (r["duration_us"] / 1e6) if r["duration_us"] else 0.0
+        rate = guard.accepted_rate(r)
         lat = r["latency_us"]
         print(f"  {r['name']}: {rate:,.0f} orders/s, {rate / (echo_run['rate'] or 1.0):.3f} x echo, "
               f"p50 {lat['p50'] / 1000:.2f} ms, p99 {lat['p99'] / 1000:.2f} ms"
               + (f", answers by port {r['answers_by_port']}" if r.get("answers_by_port") else ""))
-        used = r.get("cpu_seconds", {})
-        per_order = {key: seconds * 1000 / accepted for key, seconds in used.items() if accepted}
+        per_order = guard.cpu_ms_per_order(r)
         services = sum(ms for key, ms in per_order.items() if key.endswith(" service"))
-        system = sum(ms for key, ms in per_order.items() if key not in ("echo", "load tool"))
+        system = sum(ms for key, ms in per_order.items() if key not in guard.NOT_THE_SYSTEM)
         print("    CPU ms per accepted order: "
               + ", ".join(f"{key} {ms:.2f}" for key, ms in per_order.items() if key != "echo")
               + f"; the services together {services:.2f}, with the broker"
