@@ -94,6 +94,7 @@ class HttpProductCatalog:
         self._availability_url = httpx.URL(self.base_url + AVAILABILITY_PATH)
         self._products_url = httpx.URL(self.base_url + PRODUCTS_PATH)
         self._health_url = httpx.URL(self.base_url + HEALTH_PATH)
+        self._accept = httpx.Headers({"accept": "application/json"})
         self._json = httpx.Headers({"accept": "application/json", "content-type": "application/json"})
         self._extensions = {"timeout": httpx.Timeout(timeout_s).as_dict()}
         # The availability question reads and changes nothing: asking again on a fresh connection, when a
@@ -114,7 +115,7 @@ class HttpProductCatalog:
 
     async def products(self) -> list[Product]:
         """Every product with its stock now, in the Product Service's order (by id)."""
-        request = httpx.Request("GET", self._products_url, headers=self._json, extensions=self._extensions)
+        request = httpx.Request("GET", self._products_url, headers=self._accept, extensions=self._extensions)
         content = await self._ask(request, PRODUCTS_PATH)
         try:
             answers = structure(parse_json(content), list[ProductAnswer])
