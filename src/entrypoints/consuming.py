@@ -12,6 +12,8 @@ those waiting for the gauge, again at once after a record is set aside or replay
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from attrs import frozen
 
 from adapters.http.access import Endpoint
@@ -19,7 +21,7 @@ from adapters.messaging.broker import Broker
 from adapters.messaging.dead_letter_watch import DeadLetterWatch
 from adapters.messaging.dead_letters import DeadLetters
 from adapters.messaging.topics import dead_letter_topic
-from adapters.messaging.worker import ConsumerWorker
+from adapters.messaging.worker import Batch, ConsumerWorker
 from adapters.metrics import ConsumerCollector, DeadLettersWaitingCollector
 from entrypoints.consumers import Consumption
 from entrypoints.dead_letters import dead_letter_endpoints
@@ -43,8 +45,18 @@ class Consuming:
         return ConsumerCollector([self.worker]), DeadLettersWaitingCollector(self.waiting)
 
 
-def consume(broker: Broker, *, group: str, consumed: Consumption, instance: str | None = None) -> Consuming:
+def consume(
+    broker: Broker,
+    *,
+    group: str,
+    consumed: Consumption,
+    batch: Batch | None = None,
+    on_batch_committed: Callable[[], None] = lambda: None,
+    instance: str | None = None,
+) -> Consuming:
     """`group`'s worker over the topics `consumed` names, and the dead-letter topics of those topics;
+    `batch` applies the records a poll has ready in one database transaction, after which
+    `on_batch_committed` runs (the outbox relay's wake: what they published is visible only now);
     `instance` names this process among the service's (its dead-letter producer's transactional id)."""
     dead_letters = DeadLetters(
         broker, topics=[dead_letter_topic(t) for t in consumed.topics], name=group, clock=utc_now
@@ -52,6 +64,6 @@ def consume(broker: Broker, *, group: str, consumed: Consumption, instance: str 
     waiting = DeadLetterWatch(dead_letters.waiting)
     worker = ConsumerWorker(
         broker, group=group, topics=consumed.topics, apply=consumed.apply, clock=utc_now, on_dead_letter=waiting.wake,
-        instance=instance,
+        instance=instance, batch=batch, on_batch_committed=on_batch_committed,
     )
     return Consuming(worker, dead_letters, waiting)

@@ -39,7 +39,9 @@ def create_app(settings: Settings) -> Starlette:
     storage = message_storage(where_of(settings))
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
     consumed = message_events(uow=storage.uow)  # one unit of work for the service, shared by its threads
-    consuming = consume(broker, group=GROUP, consumed=consumed, instance=settings.instance_id)
+    consuming = consume(
+        broker, group=GROUP, consumed=consumed, batch=storage.common.batch, instance=settings.instance_id
+    )
     verifier, verifier_closers = token_verifier(settings)
     return message_app.create_app(
         views=storage.views,

@@ -64,7 +64,14 @@ def create_app(settings: Settings) -> Starlette:
         return uow
 
     consumed = order_events(uow=uow, new_id=new_id, clock=utc_now, on_published=relay.wake)
-    consuming = consume(broker, group=GROUP, consumed=consumed, instance=settings.instance_id)
+    consuming = consume(
+        broker,
+        group=GROUP,
+        consumed=consumed,
+        batch=storage.common.batch,
+        on_batch_committed=relay.wake,
+        instance=settings.instance_id,
+    )
     payment_timeout = timedelta(seconds=settings.order_payment_timeout_s)
     verifier, verifier_closers = token_verifier(settings)
     demo_sign_in = DemoSignIn(local_issuer(settings), new_id) if settings.demo_sign_in else None

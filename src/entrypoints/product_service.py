@@ -55,7 +55,14 @@ def create_app(settings: Settings) -> Starlette:
         return uow
 
     consumed = product_events(uow=uow, new_id=new_id, clock=utc_now, on_published=relay.wake)
-    consuming = consume(broker, group=GROUP, consumed=consumed, instance=settings.instance_id)
+    consuming = consume(
+        broker,
+        group=GROUP,
+        consumed=consumed,
+        batch=storage.common.batch,
+        on_batch_committed=relay.wake,
+        instance=settings.instance_id,
+    )
     views = storage.views
     verifier, verifier_closers = token_verifier(settings)
     return product_app.create_app(

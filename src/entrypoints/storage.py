@@ -27,6 +27,7 @@ from attrs import frozen
 from adapters.http.probes import Check
 from adapters.http.problems import DatabaseErrors
 from adapters.messaging.relay import Lease, Outbox
+from adapters.messaging.worker import Batch
 from adapters.postgres import messages as pg_messages
 from adapters.postgres import orders as pg_orders
 from adapters.postgres import products as pg_products
@@ -87,6 +88,7 @@ class Storage:
     pruner: Pruner  # the retention job's (entrypoints.retention)
     closers: tuple[Callable[[], None], ...]  # at shutdown, in order, once nothing uses the database
     unavailable: DatabaseErrors  # what the engine raises when it does not answer: the app's 503
+    batch: Batch  # the consumer's: several records' units of work in one transaction (adapters.messaging.worker)
 
 
 @frozen
@@ -196,6 +198,7 @@ def _sqlite(database: Database, retention: Retention, *closers: Callable[[], Non
         pruner=SqlitePruner(database, retention),
         closers=(*closers, database.close_all),
         unavailable=SQLITE_UNAVAILABLE,
+        batch=database.batch,
     )
 
 
@@ -209,6 +212,7 @@ def _postgres(database: PostgresDatabase, retention: Retention, *closers: Callab
         pruner=PostgresPruner(database, retention),
         closers=(*closers, database.close_all),
         unavailable=POSTGRES_UNAVAILABLE,
+        batch=database.batch,
     )
 
 

@@ -519,6 +519,99 @@ class TestMessageUnitOfWork:
         assert storage.message_views().messages_for("o-1", customer_id=None) == []
 
 
+class TestBatch:
+    """A consumer applies a poll's records in one batch (adapters.messaging.worker): the units of work opened in
+    it are kept together when it ends, each refused unit takes back only its own writes, and a batch that
+    fails keeps nothing, not even what its units committed."""
+
+    @staticmethod
+    def tell(uow: MessageUnitOfWork, order_id: str, *, commit: bool = True) -> None:
+        with uow:
+            uow.notifier.notify(a_message(order_id, f"{order_id}-m", OrderStatus.UNPAID))
+            uow.inbox.record(f"{order_id}-m")
+            if commit:
+                uow.commit()
+
+    @staticmethod
+    def told(storage: Storage) -> list[str]:
+        uow = storage.message_uow()
+        with uow:
+            return [order_id for order_id in ("o-1", "o-2", "o-3") if uow.inbox.seen(f"{order_id}-m")]
+
+    def test_the_units_committed_in_a_batch_are_kept_when_it_ends(self, storage):
+        uow = storage.message_uow()
+
+        with uow.batch():
+            self.tell(uow, "o-1")
+            self.tell(uow, "o-2")
+
+        assert self.told(storage) == ["o-1", "o-2"]
+        assert [m.order_id for m in storage.message_views().messages_for("o-2", customer_id=CUSTOMER)] == ["o-2"]
+
+    def test_a_unit_left_without_commit_takes_back_only_its_own_writes(self, storage):
+        uow = storage.message_uow()
+
+        with uow.batch():
+            self.tell(uow, "o-1")
+            self.tell(uow, "o-2", commit=False)
+            self.tell(uow, "o-3")
+
+        assert self.told(storage) == ["o-1", "o-3"]
+        assert storage.message_views().messages_for("o-2", customer_id=None) == []
+
+    def test_a_unit_refused_by_an_error_takes_back_only_its_own_writes(self, storage):
+        uow = storage.message_uow()
+
+        with uow.batch():
+            self.tell(uow, "o-1")
+            with pytest.raises(RuntimeError, match="refused"), uow:
+                uow.notifier.notify(a_message("o-2", "o-2-m", OrderStatus.UNPAID))
+                uow.inbox.record("o-2-m")
+                raise RuntimeError("refused")
+            self.tell(uow, "o-3")
+
+        assert self.told(storage) == ["o-1", "o-3"]
+
+    def test_a_batch_left_by_an_error_keeps_nothing_its_units_committed(self, storage):
+        uow = storage.message_uow()
+        self.tell(uow, "o-1")
+
+        with pytest.raises(RuntimeError, match="boom"), uow.batch():
+            self.tell(uow, "o-2")
+            self.tell(uow, "o-3")
+            raise RuntimeError("boom")
+
+        assert self.told(storage) == ["o-1"]
+        assert storage.message_views().messages_for("o-3", customer_id=None) == []
+
+    def test_work_after_a_commit_in_a_batch_is_kept_only_if_committed_again(self, storage):
+        uow = storage.message_uow()
+
+        with uow.batch():
+            with uow:
+                uow.inbox.record("o-1-m")
+                uow.commit()
+                uow.inbox.record("o-2-m")
+            with uow:
+                uow.inbox.record("o-3-m")
+                uow.commit()
+
+        assert self.told(storage) == ["o-1", "o-3"]
+
+    def test_product_units_in_a_batch_change_the_stock_together(self, storage):
+        add_products(storage, pen("p-1", stock=10))
+        uow = storage.product_uow()
+
+        with uow.batch():
+            for taken in (2, 3):
+                with uow:
+                    product = uow.products.get_many(["p-1"])["p-1"]
+                    uow.products.save(Product(product.product_id, product.name, product.price, product.stock - taken))
+                    uow.commit()
+
+        assert storage.product_uow().products.get_many(["p-1"])["p-1"].stock == 5
+
+
 class TestNotifier:
     """One message per order and status: what keeps a replay from telling the customer twice once the inbox
     has forgotten the record's id (adapters/sqlite/retention.py)."""

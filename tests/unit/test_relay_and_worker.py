@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import contextmanager
 
 import pytest
 
 from adapters.memory.broker import InMemoryBroker
+from adapters.memory.messages import InMemoryMessageUnitOfWork
 from adapters.memory.outbox import InMemoryOutbox
 from adapters.memory.transactions import InMemoryEventPublisher
 from adapters.messaging.broker import CommitFailed, Message, MessagingError, Record
@@ -287,6 +289,126 @@ class TestConsumerWorker:
         run_until_caught_up(worker, broker)
 
         assert sorted(e.envelope.message_id for e in applied) == [f"m-{n}" for n in range(5)]
+
+
+class Ledger:
+    """A consumer's store for these tests: the ids of the messages applied (the inbox of an in-memory unit of
+    work), the ids each committed batch added, and a use case that can be told to refuse or fail."""
+
+    def __init__(self) -> None:
+        self.uow = InMemoryMessageUnitOfWork()
+        self.batches: list[list[str]] = []  # the ids each committed batch kept, in the order applied
+        self.refused: set[str] = set()
+        self.fail_once: set[str] = set()
+        self.lag_while_open: list[int] = []
+        self._open: list[str] | None = None
+
+    def apply(self, event: OrderStatusChanged) -> None:
+        message_id = event.envelope.message_id
+        with self.uow:
+            self.uow.inbox.record(message_id)
+            if message_id in self.refused:
+                raise UnknownOrder(event.envelope.order_id)
+            if message_id in self.fail_once:
+                self.fail_once.discard(message_id)
+                raise OSError("database is locked")
+            self.uow.commit()
+        if self._open is not None:
+            self._open.append(message_id)
+
+    def kept(self) -> set[str]:
+        return set(self.uow.inbox.message_ids)
+
+    def batch(self, broker: InMemoryBroker, group: str, *, commit_fails: bool = False):
+        @contextmanager
+        def one_batch():
+            self._open = []
+            try:
+                with self.uow.batch():
+                    yield
+                    self.lag_while_open.append(broker.lag(group))
+                    if commit_fails:
+                        raise OSError("disk I/O error")  # as a COMMIT that fails
+                self.batches.append(self._open)
+            finally:
+                self._open = None
+
+        return one_batch
+
+
+class TestConsumerWorkerBatches:
+    """With a batch, the records a poll has ready are applied in one database transaction, noted for Kafka only
+    once it commits; what the batch cannot take is handled alone, as without one."""
+
+    def worker(self, broker, ledger, **batch) -> ConsumerWorker:
+        return ConsumerWorker(
+            broker, group="messages", topics=["order-status"], apply=ledger.apply,
+            batch=ledger.batch(broker, "messages", **batch),
+        )
+
+    def test_the_records_ready_are_applied_in_one_batch_and_committed_to_kafka_after_it(self, broker):
+        publish_status_events(broker, 5)
+        ledger = Ledger()
+        worker = self.worker(broker, ledger)
+
+        run_until_caught_up(worker, broker)
+
+        assert ledger.kept() == {f"m-{n}" for n in range(5)}
+        assert [sorted(batch) for batch in ledger.batches] == [[f"m-{n}" for n in range(5)]]
+        assert ledger.lag_while_open == [5]  # no offset committed before the batch
+        assert worker.applied == 5
+
+    def test_a_batch_takes_at_most_max_batch_records(self, broker):
+        publish_status_events(broker, 5)
+        ledger = Ledger()
+        worker = ConsumerWorker(
+            broker, group="messages", topics=["order-status"], apply=ledger.apply,
+            batch=ledger.batch(broker, "messages"), max_batch=2,
+        )
+
+        run_until_caught_up(worker, broker)
+
+        assert [len(batch) for batch in ledger.batches] == [2, 2, 1]
+        assert ledger.kept() == {f"m-{n}" for n in range(5)}
+
+    def test_a_refused_record_ends_the_batch_and_is_set_aside_alone_and_the_next_batch_goes_on(self, broker):
+        publish_status_events(broker, 5)
+        ledger = Ledger()
+        worker = self.worker(broker, ledger)
+        order = [decode(r.topic, r.value).envelope.message_id for r in broker.records("order-status")]
+        refused = order[2]
+        ledger.refused.add(refused)
+
+        run_until_caught_up(worker, broker)
+
+        (dead,) = broker.records("order-status.dlq")
+        assert decode(dead.topic.removesuffix(".dlq"), dead.value).envelope.message_id == refused
+        assert ledger.kept() == set(order) - {refused}  # its unit of work took back its own writes
+        assert len(ledger.batches) == 2 and refused not in {m for batch in ledger.batches for m in batch}
+        assert worker.applied == 4 and worker.dead_lettered == 1
+
+    def test_a_batch_that_fails_keeps_nothing_and_its_records_are_applied_one_at_a_time(self, broker):
+        publish_status_events(broker, 5)
+        ledger = Ledger()
+        ledger.fail_once.add("m-3")
+        worker = self.worker(broker, ledger)
+
+        run_until_caught_up(worker, broker)
+
+        assert ledger.batches == []  # the one batch failed, and the records then went alone
+        assert ledger.kept() == {f"m-{n}" for n in range(5)}
+        assert worker.applied == 5 and broker.records("order-status.dlq") == ()
+
+    def test_a_batch_whose_commit_fails_is_applied_again_one_record_at_a_time(self, broker):
+        publish_status_events(broker, 3)
+        ledger = Ledger()
+        worker = self.worker(broker, ledger, commit_fails=True)
+
+        run_until_caught_up(worker, broker)
+
+        assert ledger.batches == [] and ledger.lag_while_open == [3]
+        assert ledger.kept() == {f"m-{n}" for n in range(3)}
+        assert worker.applied == 3
 
 
 class CountingBroker:

@@ -4,11 +4,15 @@ A unit of work lists its parts by attribute name. Entering the block replaces ea
 copy; `commit()` makes each committed part adopt its copy's state; leaving the block puts the committed
 parts back, so whatever was not committed is gone. Outside a block the attributes are the committed parts,
 and they keep their identity, so a test may hold `uow.events` and inspect it later.
+
+`batch()` is the databases' batch (a consumer applying a poll's records as one transaction): what the units
+of work commit inside it is kept only if the whole block ends normally.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import ClassVar, Protocol, Self
 
@@ -51,6 +55,19 @@ class InMemoryUnitOfWork:
             part.adopt(getattr(self, name))
         self.commits += 1
         self._work_on_copies(self._committed)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Several units of work as one transaction (module docstring); opened outside a block."""
+        if self._committed is not None:
+            raise RuntimeError("a batch opens outside the unit of work's `with` block")
+        before = {name: getattr(self, name).copy() for name in self.parts}
+        try:
+            yield
+        except BaseException:
+            for name, part in before.items():
+                getattr(self, name).adopt(part)
+            raise
 
     def _work_on_copies(self, committed: dict[str, Part]) -> None:
         for name, part in committed.items():

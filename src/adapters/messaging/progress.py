@@ -8,12 +8,12 @@ half its samples waiting in it, the Product Service's a fifth (BENCHMARKS.md). W
 loses is only the note that some records were done: they are delivered again and the inbox drops them.
 
 A record the worker keeps failing to apply (not the record's fault: the database down, a bug) is made
-visible, not bounded. The worker's loop handles one record at a time on one
-thread, so while it retries it polls nothing: every partition this member owns waits, not only the record's
-(making the others go on would need pausing one partition, a retry queue and per-partition commits; not
-done). What shows it: the worker's `stuck()` (where, since when, how many tries, the last error), read by the service's
-readiness (`consumer_check`) and by `ordering_consumer_retries` / `ordering_consumer_stuck_seconds`; each
-failed try is a warning, and the `STUCK_AFTER_TRIES`th (then every `STUCK_AFTER_TRIES` more) an error,
+visible, not bounded. The worker's loop runs on one thread and retries a record alone (a batch that failed
+is applied again one record at a time), so while it retries it polls nothing: every partition this member
+owns waits, not only the record's (making the others go on would need pausing one partition, a retry queue
+and per-partition commits; not done). What shows it: the worker's `stuck()` (where, since when, how many
+tries, the last error), read by the service's readiness (`consumer_check`) and by
+`ordering_consumer_retries` / `ordering_consumer_stuck_seconds`; each failed try is a warning, and the `STUCK_AFTER_TRIES`th (then every `STUCK_AFTER_TRIES` more) an error,
 "consumer ... stuck". Kafka's `max.poll.interval.ms` (300 s) is not a bound either: past it the member is
 put out of the group and, once the record is applied, rejoins; the records it applied and had not
 committed come again and the inbox drops them. docs/operations.md says what an operator does.

@@ -13,6 +13,19 @@ backoff (0.1 s doubling to `max_backoff_s`), and not committed until it is appli
 
 A record that keeps failing so is made visible, not bounded: adapters.messaging.progress, `Stuck`.
 
+Given a `batch` (the unit of work's: one database transaction in which each unit of work is a savepoint), the
+worker applies the records a poll has ready, up to `max_batch`, in one: one BEGIN and one COMMIT for them all
+instead of one each (BENCHMARKS.md). Their offsets are noted only after the batch commits, and the batch always
+commits before anything is set aside: a dead letter commits its record's offset, which covers the records before
+it on that partition. So:
+- a record that cannot be applied (undecodable, refused) ends the batch before it; its unit of work took back
+  its own writes; the batch commits, and the record is handled alone, as without a batch;
+- a batch that fails (an error that is not the record's fault, or the COMMIT itself) keeps nothing, and its
+  records are applied again one at a time, with the retries above.
+A line a use case logs about a record ("stock reserved") is written before the batch commits; a batch that then
+fails applies that record again and logs it again. `on_batch_committed` runs after each batch that applied
+something (the composition root wakes its outbox relay: what the batch published was not visible before).
+
 A dead letter and its offset commit are one transaction (the port's `commit_offsets`, Kafka's
 `send_offsets_to_transaction`): the record is set aside and its partition's progress committed together, so
 a crash in between cannot set it aside twice. Only the first try does so: if that transaction fails, the
@@ -43,7 +56,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 
 from adapters import tracecontext
@@ -71,6 +85,12 @@ log = logging.getLogger(__name__)
 # short of Kafka's max.poll.interval.ms (300 s).
 STUCK_AFTER_TRIES = 10
 
+# The most records applied in one database transaction: what one poll's fetch usually holds under load, and a
+# bound on how long the batch holds the database's writer lock (about 10 ms at 100 us a record).
+MAX_BATCH = 100
+
+Batch = Callable[[], AbstractContextManager[object]]
+
 
 class ConsumerWorker:
     def __init__(
@@ -86,10 +106,14 @@ class ConsumerWorker:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_dead_letter: Callable[[], None] = lambda: None,
         instance: str | None = None,
+        batch: Batch | None = None,
+        max_batch: int = MAX_BATCH,
+        on_batch_committed: Callable[[], None] = lambda: None,
     ) -> None:
         """`clock` stamps each dead letter (`dlq-at`); `on_dead_letter` is called after one was set aside
         (so a gauge of dead letters waiting can look again now rather than at its next round); `instance`
-        names this process among the service's (module docstring)."""
+        names this process among the service's; `batch` opens one database transaction for several records
+        (None: each record in its own), `max_batch` records at most (module docstring)."""
         self._broker = broker
         self.group = group
         self._producer_name = f"{group}-dead-letters" + (f"-{instance}" if instance else "")
@@ -100,6 +124,9 @@ class ConsumerWorker:
         self._max_backoff_s = max_backoff_s
         self._clock = clock
         self._on_dead_letter = on_dead_letter
+        self._batch = batch
+        self._max_batch = max_batch
+        self._on_batch_committed = on_batch_committed
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"consumer-{group}", daemon=True)
         self._dead_letters: Producer | None = None
@@ -149,10 +176,14 @@ class ConsumerWorker:
                     record = consumer.poll(self._poll_timeout_s)
                     if record is None:
                         done.commit(consumer)  # idle: nothing is gained by waiting
-                    elif self.handle(record, member=consumer):
-                        done.add(record)
-                        if done.age() >= self._commit_interval_s:
-                            done.commit(consumer)
+                        continue
+                    if self._batch is None:
+                        if self.handle(record, member=consumer):
+                            done.add(record)
+                    else:
+                        self._apply_batch(self._batch, self._ready(consumer, record), consumer, done)
+                    if done.age() >= self._commit_interval_s:
+                        done.commit(consumer)
                 done.commit(consumer)
             except MessagingError as error:
                 self._note(error)  # the client failed: leave the group, rejoin after a pause
@@ -162,10 +193,98 @@ class ConsumerWorker:
                 consumer.close()
         self._forget_dead_letter_producer()
 
+    def _ready(self, consumer: Consumer, first: Record) -> list[Record]:
+        """`first` and the records the consumer has ready now, up to `max_batch` in all; none is waited for."""
+        records = [first]
+        while len(records) < self._max_batch:
+            record = consumer.poll(0)
+            if record is None:
+                break
+            records.append(record)
+        return records
+
+    def _apply_batch(self, batch: Batch, records: list[Record], member: Consumer, done: DoneOffsets) -> None:
+        """Apply `records` in as few batches as they allow, noting each in `done` once it is committed
+        (module docstring); stops at a record that was not handled (stopping, fenced)."""
+        rest = records
+        while rest:
+            try:
+                applied = self._in_one_batch(batch, rest)
+            except Exception:
+                log.warning(
+                    "applying a batch of %d records failed; applying them one at a time", len(rest), exc_info=True
+                )
+                self._apply_alone(rest, member, done)
+                return
+            for record in rest[:applied]:
+                done.add(record)
+            if applied:
+                self.applied += applied
+                self.last_error = None
+                self._on_batch_committed()
+            rest = rest[applied:]
+            # The batch could not take this one: it is handled alone, then a new batch goes on.
+            if rest and not self._apply_alone(rest[:1], member, done):
+                return
+            rest = rest[1:]
+
+    def _in_one_batch(self, batch: Batch, records: list[Record]) -> int:
+        """How many of `records`, from the first, were applied in one batch, now committed."""
+        applied = 0
+        with batch():
+            for record in records:
+                if not self._apply_in_batch(record):
+                    break
+                applied += 1
+        return applied
+
+    def _apply_alone(self, records: list[Record], member: Consumer, done: DoneOffsets) -> bool:
+        """Handle each of `records` in its own transaction (`handle`); False at the first not handled."""
+        for record in records:
+            if not self.handle(record, member=member):
+                return False
+            done.add(record)
+        return True
+
+    def _apply_in_batch(self, record: Record) -> bool:
+        """Apply one record inside the open batch; False if it cannot be applied there (undecodable, or
+        refused by the domain: its unit of work took back its writes), so the batch ends before it. Any other
+        error fails the batch."""
+        with self._about_record(record) as traced:
+            try:
+                event = decode(record.topic, record.value, key=record.key)
+            except UndecodableEvent:
+                return False  # handled alone, which says why and sets it aside (any other error fails the batch)
+            with self._about_event(event, traced=traced):
+                try:
+                    self._apply(event)
+                except OrderingError:
+                    return False
+                log.debug("event handled")
+                return True
+
     def handle(self, record: Record, *, member: Consumer | None = None) -> bool:
         """Apply one record, or dead-letter it; False if it was not (stopping interrupted the retries, the
         worker was fenced): then do not commit it. `member` is the consumer that polled it: a dead letter
         commits the record's offset in its own transaction (module docstring)."""
+        with self._about_record(record) as traced:
+            try:
+                event = decode(record.topic, record.value, key=record.key)
+            except UndecodableEvent as refused:
+                return self._dead_letter(record, member, refused.reason)
+            except Exception as error:
+                # A record the codec fails on in a way nobody foresaw: set it aside rather than let one record
+                # stop the consumer (and, replayed, stop it again after every restart).
+                log.exception("decoding %s@%d/%d failed", record.topic, record.partition, record.offset)
+                return self._dead_letter(record, member, f"could not be decoded: {type(error).__name__}: {error}")
+            with self._about_event(event, traced=traced):
+                return self._apply_until_done(record, member, event)
+
+    @staticmethod
+    @contextmanager
+    def _about_record(record: Record) -> Iterator[bool]:
+        """The log context of a record: where it was read and the trace its header names; yields whether it
+        named one."""
         trace = tracecontext.parse(_header(record, tracecontext.HEADER))
         with log_context(
             topic=record.topic,
@@ -174,28 +293,20 @@ class ConsumerWorker:
             trace_id=trace.trace_id if trace else None,
             parent_id=trace.parent_id if trace else None,
         ):
-            return self._handle(record, member, traced=trace is not None)
+            yield trace is not None
 
-    def _handle(self, record: Record, member: Consumer | None, *, traced: bool) -> bool:
-        try:
-            event = decode(record.topic, record.value, key=record.key)
-        except UndecodableEvent as refused:
-            return self._dead_letter(record, member, refused.reason)
-        except Exception as error:
-            # A record the codec fails on in a way nobody foresaw: set it aside rather than let one record
-            # stop the consumer (and, replayed, stop it again after every restart).
-            log.exception("decoding %s@%d/%d failed", record.topic, record.partition, record.offset)
-            return self._dead_letter(record, member, f"could not be decoded: {type(error).__name__}: {error}")
+    @staticmethod
+    def _about_event(event: Event, *, traced: bool) -> AbstractContextManager[None]:
+        """The log context of a decoded record: its event's order, message and correlation ids."""
         envelope = event.envelope
-        with log_context(
+        return log_context(
             event=event.TYPE,
             order_id=envelope.order_id,
             message_id=envelope.message_id,
             correlation_id=envelope.correlation_id,
             # A record from a producer that sent no traceparent: the trace id its flow would have had.
             trace_id=None if traced else tracecontext.trace_id_for(envelope.correlation_id),
-        ):
-            return self._apply_until_done(record, member, event)
+        )
 
     def _apply_until_done(self, record: Record, member: Consumer | None, event: Event) -> bool:
         backoff_s = 0.1

@@ -31,8 +31,9 @@ instances starting at once apply them one after the other and the second finds n
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import Self
 
@@ -86,6 +87,7 @@ class PostgresDatabase:
         self.schema = schema
         self.namespace = namespace
         self._writer_key = lock_key(namespace or "", schema.name, "writer")
+        self._batch = threading.local()  # `connection`: the calling thread's inside `batch`
         self._settings = sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{round(lock_timeout_s * 1000)}ms"))
         if namespace is not None:
             self._create_namespace(url, namespace)
@@ -130,6 +132,32 @@ class PostgresDatabase:
         block ends normally, else rolled back."""
         with self.pool.connection() as connection, connection.transaction():
             yield connection
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction, holding the writer lock, for every unit of work this thread opens in the block:
+        each one's block is a savepoint of it (`adapters.postgres.transactions`), and nothing is kept unless
+        the whole block ends normally and its COMMIT succeeds. A consumer applies a poll's records so
+        (adapters.messaging.worker): one lock, one round trip to commit and one WAL flush for them all."""
+        with self.pool.connection() as connection:
+            self.begin(connection)
+            self._batch.connection = connection
+            try:
+                yield
+            except BaseException:
+                # On a lost connection this fails too, and the server has rolled back already: the error that
+                # ended the block is the one to tell (the pool drops a broken connection).
+                with suppress(psycopg.Error):
+                    connection.rollback()
+                raise
+            finally:
+                self._batch.connection = None
+            connection.commit()
+
+    def batch_connection(self) -> Connection | None:
+        """The connection of the calling thread's `batch`, None outside one."""
+        connection: Connection | None = getattr(self._batch, "connection", None)
+        return connection
 
     def begin(self, connection: Connection) -> None:
         """Start a unit of work's transaction on `connection`, holding the service's writer lock until it

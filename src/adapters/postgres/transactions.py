@@ -7,6 +7,11 @@ Inside the block the repositories write into the open transaction, which holds t
 committed. Work after a `commit()` belongs to a new transaction, begun (and locked again) by the first
 statement that needs it. Outside a block a repository borrows a connection from the pool for one statement:
 a read sees the committed state and a write commits by itself, as the in-memory parts do.
+
+Inside the database's `batch` (a consumer applying a poll's records) a block is a savepoint of the batch's
+transaction, on the batch's connection, instead: `commit()` releases it, leaving the block without one rolls
+back to it, so a record the domain refuses takes back only its own writes; nothing is durable before the
+batch commits.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ INBOX_TABLES = (
 
 Connect = Callable[[], AbstractContextManager[Connection]]
 
+_SAVEPOINT = "unit_of_work"  # a unit of work's block inside a batch (module docstring)
+
 
 class PostgresUnitOfWork:
     """The transaction plumbing; subclasses add the repositories, each given `self.connection`."""
@@ -54,13 +61,25 @@ class PostgresUnitOfWork:
             with self.database.connection() as connection:
                 yield connection
             return
-        if held.info.transaction_status == TransactionStatus.IDLE:
+        if held is self.database.batch_connection():
+            if not getattr(self._thread, "savepoint", False):
+                self._savepoint(held)  # the first statement after a commit() starts the next one
+        elif held.info.transaction_status == TransactionStatus.IDLE:
             self.database.begin(held)  # the first statement after a commit() starts the next transaction
         yield held
+
+    def batch(self) -> AbstractContextManager[None]:
+        """The database's batch (module docstring): this thread's units of work in one transaction."""
+        return self.database.batch()
 
     def __enter__(self) -> Self:
         if getattr(self._thread, "held", None) is not None:
             raise RuntimeError("this unit of work is already open; units of work do not nest")
+        batch = self.database.batch_connection()
+        if batch is not None:
+            self._savepoint(batch)
+            self._thread.held = batch
+            return self
         connection = self.database.pool.getconn()
         try:
             # Begun now, not at the first statement, as SQLite's BEGIN IMMEDIATE: the block waits for the
@@ -81,6 +100,13 @@ class PostgresUnitOfWork:
     ) -> None:
         connection: Connection = self._thread.held
         self._thread.held = None
+        if connection is self.database.batch_connection():
+            # Not suppressed, unlike below: a batch whose refused unit could not be taken back must not commit.
+            if getattr(self._thread, "savepoint", False):
+                self._thread.savepoint = False
+                connection.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                connection.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            return
         # A no-op when everything was committed. On a lost connection it fails, and the server has rolled back
         # already: the error that ended the block, if any, is the one to tell.
         with suppress(psycopg.Error):
@@ -91,9 +117,17 @@ class PostgresUnitOfWork:
         held: Connection | None = getattr(self._thread, "held", None)
         if held is None:
             raise RuntimeError("commit() outside the unit of work's `with` block")
-        held.commit()
+        if held is not self.database.batch_connection():
+            held.commit()
+        elif getattr(self._thread, "savepoint", False):
+            self._thread.savepoint = False
+            held.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
         with self._commits_lock:
             self.commits += 1
+
+    def _savepoint(self, connection: Connection) -> None:
+        connection.execute(f"SAVEPOINT {_SAVEPOINT}")
+        self._thread.savepoint = True
 
 
 class PostgresInbox:

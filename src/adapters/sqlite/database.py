@@ -68,6 +68,7 @@ class Database:
         # This process's writers queue here before SQLite's own write lock (see `begin`).
         self._writer = threading.Lock()
         self._writing = threading.local()  # `held`: whether the calling thread holds `_writer`
+        self._batching = threading.local()  # `open`: whether the calling thread is inside `batch`
         self._connections: set[sqlite3.Connection] = set()
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +109,23 @@ class Database:
             self.end(connection, "COMMIT")
         finally:
             self.end(connection, "ROLLBACK")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One write transaction for every unit of work this thread opens in the block: each one's block is a
+        savepoint of it (`adapters.sqlite.transactions`), and nothing is kept unless the whole block ends
+        normally and its COMMIT succeeds. A consumer applies a poll's records so (adapters.messaging.worker):
+        one BEGIN and one COMMIT for them all, and the pages they share written once."""
+        with self.transaction():
+            self._batching.open = True
+            try:
+                yield
+            finally:
+                self._batching.open = False
+
+    def batching(self) -> bool:
+        """Whether the calling thread is inside `batch`."""
+        return getattr(self._batching, "open", False)
 
     def begin(self, connection: sqlite3.Connection) -> None:
         """Start a write transaction on this thread's `connection`, holding the write lock from now on.

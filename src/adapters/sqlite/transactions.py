@@ -8,6 +8,10 @@ Inside the block the repositories write into the open transaction; `commit()` ma
 block rolls back whatever was not committed. Work after a `commit()` belongs to a new transaction, begun by
 the first statement that needs it and again kept only if committed (as in `adapters.memory`). Outside a block
 a repository reads the committed state and a write commits by itself, as the in-memory parts do.
+
+Inside the database's `batch` (a consumer applying a poll's records) a block is a savepoint of the batch's
+transaction instead: `commit()` releases it, leaving the block without one rolls back to it, so a record the
+domain refuses takes back only its own writes; nothing is durable before the batch commits.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Self
 
@@ -31,6 +36,8 @@ INBOX_TABLES = (
 
 Connect = Callable[[], sqlite3.Connection]
 
+_SAVEPOINT = "unit_of_work"  # a unit of work's block inside a batch (module docstring)
+
 
 class SqliteUnitOfWork:
     """The transaction plumbing; subclasses add the repositories, each given `self.connection`."""
@@ -45,16 +52,21 @@ class SqliteUnitOfWork:
     def connection(self) -> sqlite3.Connection:
         """The calling thread's connection; inside the block, in this unit of work's transaction."""
         connection = self.database.connection()
-        if not connection.in_transaction and getattr(self._thread, "open", False):
-            self.database.begin(connection)  # the first statement after a commit() starts the next one
+        if getattr(self._thread, "open", False) and not self._working(connection):
+            self._begin(connection)  # the first statement after a commit() starts the next one
         return connection
+
+    def batch(self) -> AbstractContextManager[None]:
+        """The database's batch (module docstring): this thread's units of work in one transaction."""
+        return self.database.batch()
 
     def __enter__(self) -> Self:
         if getattr(self._thread, "open", False):
             raise RuntimeError("this unit of work is already open; units of work do not nest")
         # Begun now, not at the first statement, so a unit of work opened inside another one's block (they
-        # share this thread's connection) is refused here rather than silently joining its transaction.
-        self.database.begin(self.database.connection())
+        # share this thread's connection) is refused here (`Database.begin`) rather than silently joining its
+        # transaction.
+        self._begin(self.database.connection())
         self._thread.open = True
         return self
 
@@ -62,14 +74,39 @@ class SqliteUnitOfWork:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self._thread.open = False
-        self.database.end(self.database.connection(), "ROLLBACK")
+        self._end(self.database.connection(), committed=False)
 
     def commit(self) -> None:
         if not getattr(self._thread, "open", False):
             raise RuntimeError("commit() outside the unit of work's `with` block")
-        self.database.end(self.database.connection(), "COMMIT")
+        self._end(self.database.connection(), committed=True)
         with self._commits_lock:
             self.commits += 1
+
+    def _working(self, connection: sqlite3.Connection) -> bool:
+        """Whether the calling thread's block has its transaction open now (in a batch, its savepoint)."""
+        if self.database.batching():
+            return getattr(self._thread, "savepoint", False)
+        return connection.in_transaction
+
+    def _begin(self, connection: sqlite3.Connection) -> None:
+        if self.database.batching():
+            connection.execute(f"SAVEPOINT {_SAVEPOINT}")
+            self._thread.savepoint = True
+        else:
+            self.database.begin(connection)
+
+    def _end(self, connection: sqlite3.Connection, *, committed: bool) -> None:
+        if not self.database.batching():
+            self.database.end(connection, "COMMIT" if committed else "ROLLBACK")
+        elif getattr(self._thread, "savepoint", False):
+            self._thread.savepoint = False
+            # An error that ended the batch's transaction itself (a full disk) took the savepoint with it: the
+            # batch fails as a whole, and that error is the one to tell.
+            if connection.in_transaction:
+                if not committed:
+                    connection.execute(f"ROLLBACK TO {_SAVEPOINT}")
+                connection.execute(f"RELEASE {_SAVEPOINT}")
 
 
 class SqliteInbox:
