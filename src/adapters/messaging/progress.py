@@ -13,10 +13,11 @@ is applied again one record at a time), so while it retries it polls nothing: ev
 owns waits, not only the record's (making the others go on would need pausing one partition, a retry queue
 and per-partition commits; not done). What shows it: the worker's `stuck()` (where, since when, how many
 tries, the last error), read by the service's readiness (`consumer_check`) and by
-`ordering_consumer_retries` / `ordering_consumer_stuck_seconds`; each failed try is a warning, and the `STUCK_AFTER_TRIES`th (then every `STUCK_AFTER_TRIES` more) an error,
-"consumer ... stuck". Kafka's `max.poll.interval.ms` (300 s) is not a bound either: past it the member is
-put out of the group and, once the record is applied, rejoins; the records it applied and had not
-committed come again and the inbox drops them. docs/operations.md says what an operator does.
+`ordering_consumer_retries` / `ordering_consumer_stuck_seconds`; each failed try is a warning, and the
+`STUCK_AFTER_TRIES`th (then every `STUCK_AFTER_TRIES` more) an error, "consumer ... stuck". Kafka's
+`max.poll.interval.ms` (300 s) is not a bound either: past it the member is put out of the group and, once
+the record is applied, rejoins; the records it applied and had not committed come again and the inbox drops
+them. docs/operations.md says what an operator does.
 """
 
 from __future__ import annotations
