@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from errors import BenchError
-from measurement import Tree, compiling_cpu_seconds, measure, relay_counters
+from measurement import Tree, compiling_cpu_seconds, measure, service_counters
 from profiling import finish_profilers, start_profilers
 
 HERE = Path(__file__).resolve().parent
@@ -77,7 +77,8 @@ def loadgen_command(port: int | list[int], path: str, mode: str, connections: in
 def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: dict[str, int | Tree],
                services: dict[str, subprocess.Popen[bytes]], *, tool: str, connections: int, duration: float,
                warmup: float, profile: bool, rounds: int,
-               order_ports: list[int] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+               order_ports: list[int] | None = None,
+               consumer_ports: dict[str, list[int]] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Warm up, then the measured runs: the echo closed loop (by `tool`, and by loadgen.py too when `tool` is
     wrk), then `rounds` times the orders closed loop and the orders open loop at half that round's
     closed-loop rate of accepted orders, each order run marked with its "round" (from 1). Only the first
@@ -87,7 +88,9 @@ def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: 
     c, d = connections, duration
     orders: int | list[int] = order_ports if order_ports and len(order_ports) > 1 else ports["order"]
     relays = order_ports or [ports["order"]]
-    counters = partial(relay_counters, relays)  # every instance's relay: the one that leads publishes
+    # Every instance's relay (the one that leads publishes) and consumers (they share the partitions).
+    counted = {"order": relays, **(consumer_ports or {s: [ports[s]] for s in ("product", "message")})}
+    counters = partial(service_counters, counted)
     if isinstance(orders, list) and tool != "loadgen":
         raise BenchError("several Order Service instances are loaded by loadgen.py only (wrk drives one address)")
     runs: list[dict[str, Any]] = []

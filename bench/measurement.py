@@ -172,19 +172,37 @@ def measure(name: str, short: str, load: Load, command: list[str], env: dict[str
 
 RELAY_COUNTERS = {"ordering_events_published_total": "events published",
                   "ordering_outbox_transactions_total": "kafka transactions"}
+CONSUMER_COUNTERS = {"ordering_records_applied_total": "records applied",
+                     "ordering_consumer_transactions_total": "database transactions"}
+CONSUMERS = ("product", "message")  # the services whose consumers take every order's records
 
 
-def relay_counters(ports: list[int]) -> dict[str, float]:
-    """What the Order Service's outbox relays published so far, and in how many Kafka transactions, over every
-    instance (one leads): from their `GET /metrics`."""
+def service_counters(ports: dict[str, list[int]]) -> dict[str, float]:
+    """From every instance's `GET /metrics`: what the Order Service's outbox relays published so far, and in
+    how many Kafka transactions (one instance leads); and for each of `CONSUMERS`, the records its consumers
+    applied and in how many database transactions (`<service> service records applied`, ...)."""
     totals = dict.fromkeys(RELAY_COUNTERS.values(), 0.0)
-    for port in ports:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
-            for line in answer.read().decode().splitlines():
-                name, _, value = line.partition(" ")
-                if name in RELAY_COUNTERS:
-                    totals[RELAY_COUNTERS[name]] += float(value)
+    for port in ports["order"]:
+        for name, value in _counters(port, RELAY_COUNTERS):
+            totals[name] += value
+    for service in CONSUMERS:
+        for port in ports.get(service, []):
+            for name, value in _counters(port, CONSUMER_COUNTERS):
+                key = f"{service} service {name}"
+                totals[key] = totals.get(key, 0.0) + value
     return totals
+
+
+def _counters(port: int, wanted: dict[str, str]) -> list[tuple[str, float]]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        lines = answer.read().decode().splitlines()
+    found = []
+    for line in lines:
+        sample, _, value = line.partition(" ")
+        name = sample.partition("{")[0]  # every label set of the metric (a service has one consumer group)
+        if name in wanted:
+            found.append((wanted[name], float(value)))
+    return found
 
 
 def micro_benchmarks(workdir: Path, env: dict[str, str]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 import guard
 import propagation
 from catalogue import INITIAL_STOCK, PRODUCTS
+from measurement import CONSUMERS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -156,6 +157,9 @@ def print_configuration(report: dict[str, Any], echo_run: dict[str, Any]) -> Non
             print(f"    outbox relay: {events:,.0f} events in {transactions:,.0f} Kafka transactions, "
                   f"{events / transactions:.1f} events per transaction, "
                   f"{transactions / max(accepted, 1):.2f} transactions per accepted order")
+        consumers = consumer_batches(counted)
+        if consumers:
+            print("    consumers: " + "; ".join(consumers))
         for name, figures in r.get("propagation", {}).items():
             if figures.get("orders"):
                 print(f"    propagation, {name}: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms "
@@ -193,3 +197,15 @@ def span(figures: dict[str, Any], name: str, number: str, unit: str) -> str:
         return "-"
     f = figures[name]
     return f"{number.format(f['median'])} {unit} [{number.format(f['min'])}-{number.format(f['max'])}]"
+
+
+def consumer_batches(counted: dict[str, float]) -> list[str]:
+    """Each consuming service's records applied during a run, and in how many database transactions."""
+    said = []
+    for service in CONSUMERS:
+        records = counted.get(f"{service} service records applied", 0.0)
+        transactions = counted.get(f"{service} service database transactions", 0.0)
+        if transactions:
+            said.append(f"{service} service {records:,.0f} records in {transactions:,.0f} database transactions "
+                        f"({records / transactions:.1f} each)")
+    return said

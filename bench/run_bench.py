@@ -202,7 +202,8 @@ def main() -> int:
         tool = "wrk" if use_wrk else "loadgen"
         echo_run, runs = apply_load(load, ports, env, watched, services, tool=tool, connections=args.connections,
                                     duration=args.duration, warmup=args.warmup, profile=args.profile,
-                                    rounds=args.rounds, order_ports=order_ports(chosen))
+                                    rounds=args.rounds, order_ports=instance_ports(chosen, "order"),
+                                    consumer_ports={s: instance_ports(chosen, s) for s in ("product", "message")})
 
         print("bench: waiting until propagation is idle...", flush=True)
         if database_url is not None:
@@ -271,8 +272,8 @@ def start_database(stack: contextlib.ExitStack, postgres_pid: list[int], *, keep
     return url
 
 
-def order_ports(chosen: Plan) -> list[int]:
-    return [instance.port for instance in chosen.instances if instance.service == "order"]
+def instance_ports(chosen: Plan, service: str) -> list[int]:
+    return [instance.port for instance in chosen.instances if instance.service == service]
 
 
 def verdict(check: dict[str, Any], runs: list[dict[str, Any]], log_path: Path) -> bool:

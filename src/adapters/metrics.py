@@ -33,6 +33,7 @@ OUTBOX_BACKLOG = "ordering_outbox_backlog"
 EVENTS_PUBLISHED = "ordering_events_published_total"
 RELAY_TRANSACTIONS = "ordering_outbox_transactions_total"
 RECORDS_APPLIED = "ordering_records_applied_total"
+CONSUMER_TRANSACTIONS = "ordering_consumer_transactions_total"
 DEAD_LETTERED = "ordering_dead_lettered_total"
 CONSUMER_LAG = "ordering_consumer_lag"
 RELAY_FENCED = "ordering_outbox_relay_fenced"
@@ -50,6 +51,7 @@ NAMES = (
     RELAY_FENCED,
     RELAY_LEADS,
     RECORDS_APPLIED,
+    CONSUMER_TRANSACTIONS,
     DEAD_LETTERED,
     CONSUMER_LAG,
     CONSUMER_FENCED,
@@ -89,6 +91,8 @@ class Worker(Protocol):
     def topics(self) -> tuple[str, ...]: ...
     @property
     def applied(self) -> int: ...
+    @property
+    def transactions(self) -> int: ...
     @property
     def dead_lettered_by_topic(self) -> Mapping[str, int]: ...
     def lag(self) -> Mapping[tuple[str, int], int]: ...
@@ -182,10 +186,10 @@ class OutboxCollector:
 
 
 class ConsumerCollector:
-    """Per consumer group: records applied, records dead-lettered by the topic they were read from (0 for
-    each topic it reads, from the start), the lag of each partition its member owns and knows, whether its
-    dead-letter producer was fenced, and the failed tries and seconds of the record it keeps failing to
-    apply (0 and 0 when none)."""
+    """Per consumer group: records applied and the database transactions they were applied in, records
+    dead-lettered by the topic they were read from (0 for each topic it reads, from the start), the lag of
+    each partition its member owns and knows, whether its dead-letter producer was fenced, and the failed
+    tries and seconds of the record it keeps failing to apply (0 and 0 when none)."""
 
     def __init__(self, workers: Sequence[Worker]) -> None:
         self._workers = tuple(workers)
@@ -193,6 +197,12 @@ class ConsumerCollector:
     def collect(self) -> Iterator[Metric]:
         applied = CounterMetricFamily(
             RECORDS_APPLIED, "Records a consumer applied (redeliveries included).", labels=["group"]
+        )
+        transactions = CounterMetricFamily(
+            CONSUMER_TRANSACTIONS,
+            "Database transactions a consumer applied its records in: one per batch of the records a poll had "
+            "ready, one per record applied alone.",
+            labels=["group"],
         )
         dead = CounterMetricFamily(
             DEAD_LETTERED,
@@ -223,6 +233,7 @@ class ConsumerCollector:
         )
         for worker in self._workers:
             applied.add_metric([worker.group], worker.applied)
+            transactions.add_metric([worker.group], worker.transactions)
             fenced.add_metric([worker.group], int(worker.fenced))
             now = worker.stuck()  # one snapshot: the worker's thread replaces it
             retries.add_metric([worker.group], 0 if now is None else now.tries)
@@ -232,11 +243,12 @@ class ConsumerCollector:
                 dead.add_metric([worker.group, topic], by_topic.get(topic, 0))
             for (topic, partition), behind in sorted(worker.lag().items()):
                 lag.add_metric([worker.group, topic, str(partition)], behind)
-        yield from (applied, dead, lag, fenced, retries, stuck)
+        yield from (applied, transactions, dead, lag, fenced, retries, stuck)
 
     def describe(self) -> Iterable[Metric]:
         return [
             CounterMetricFamily(RECORDS_APPLIED, "", labels=["group"]),
+            CounterMetricFamily(CONSUMER_TRANSACTIONS, "", labels=["group"]),
             CounterMetricFamily(DEAD_LETTERED, "", labels=["group", "topic"]),
             GaugeMetricFamily(CONSUMER_LAG, "", labels=["group", "topic", "partition"]),
             GaugeMetricFamily(CONSUMER_FENCED, "", labels=["group"]),

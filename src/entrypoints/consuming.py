@@ -1,6 +1,7 @@
 """What every composition root wires for the events its service consumes, the same way in all three.
 
-    consuming = consume(broker, group=GROUP, consumed=product_events(...))
+    consuming = consume(broker, group=GROUP, consumed=product_events(...), batch=storage.common.batch,
+                        on_batch_committed=relay.wake)
     background(workers=[relay, *consuming.workers()], ...)
     create_app(..., dead_letters=consuming.endpoints(), registry=registry_of(..., *consuming.collectors()))
 

@@ -243,6 +243,7 @@ class TestConsumers:
         samples = scrape(registry_of(ConsumerCollector([worker])))
 
         assert sample(samples, "ordering_records_applied_total", group="messages") == 1
+        assert sample(samples, "ordering_consumer_transactions_total", group="messages") == 1
 
     def test_the_lag_shows_what_the_running_member_has_not_committed_then_falls_to_zero(self, broker):
         with broker.producer("order-service").transaction() as batch:
@@ -366,6 +367,7 @@ class _WorkerStub:
         self.group = "g"
         self.topics = ("t",)
         self.applied = 1
+        self.transactions = 1
         self.dead_lettered_by_topic = {"t": 1}
         self.fenced = False
 

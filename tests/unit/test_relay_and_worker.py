@@ -356,7 +356,7 @@ class TestConsumerWorkerBatches:
         assert ledger.kept() == {f"m-{n}" for n in range(5)}
         assert [sorted(batch) for batch in ledger.batches] == [[f"m-{n}" for n in range(5)]]
         assert ledger.lag_while_open == [5]  # no offset committed before the batch
-        assert worker.applied == 5
+        assert (worker.applied, worker.transactions) == (5, 1)
 
     def test_a_batch_takes_at_most_max_batch_records(self, broker):
         publish_status_events(broker, 5)
@@ -385,7 +385,7 @@ class TestConsumerWorkerBatches:
         assert decode(dead.topic.removesuffix(".dlq"), dead.value).envelope.message_id == refused
         assert ledger.kept() == set(order) - {refused}  # its unit of work took back its own writes
         assert len(ledger.batches) == 2 and refused not in {m for batch in ledger.batches for m in batch}
-        assert worker.applied == 4 and worker.dead_lettered == 1
+        assert (worker.applied, worker.transactions, worker.dead_lettered) == (4, 2, 1)
 
     def test_a_batch_that_fails_keeps_nothing_and_its_records_are_applied_one_at_a_time(self, broker):
         publish_status_events(broker, 5)
@@ -397,7 +397,8 @@ class TestConsumerWorkerBatches:
 
         assert ledger.batches == []  # the one batch failed, and the records then went alone
         assert ledger.kept() == {f"m-{n}" for n in range(5)}
-        assert worker.applied == 5 and broker.records("order-status.dlq") == ()
+        assert (worker.applied, worker.transactions) == (5, 5)
+        assert broker.records("order-status.dlq") == ()
 
     def test_a_batch_whose_commit_fails_is_applied_again_one_record_at_a_time(self, broker):
         publish_status_events(broker, 3)
@@ -408,7 +409,7 @@ class TestConsumerWorkerBatches:
 
         assert ledger.batches == [] and ledger.lag_while_open == [3]
         assert ledger.kept() == {f"m-{n}" for n in range(3)}
-        assert worker.applied == 3
+        assert (worker.applied, worker.transactions) == (3, 3)
 
 
 class CountingBroker:

@@ -13,8 +13,8 @@ backoff (0.1 s doubling to `max_backoff_s`), and not committed until it is appli
 
 A record that keeps failing so is made visible, not bounded: adapters.messaging.progress, `Stuck`.
 
-Given a `batch` (the unit of work's: one database transaction in which each unit of work is a savepoint), the
-worker applies the records a poll has ready, up to `max_batch`, in one: one BEGIN and one COMMIT for them all
+Given a `batch` (the database's: one transaction in which each unit of work the thread opens is a savepoint),
+the worker applies the records a poll has ready, up to `max_batch`, in one: one BEGIN and one COMMIT for them all
 instead of one each (BENCHMARKS.md). Their offsets are noted only after the batch commits, and the batch always
 commits before anything is set aside: a dead letter commits its record's offset, which covers the records before
 it on that partition. So:
@@ -131,6 +131,7 @@ class ConsumerWorker:
         self._thread = threading.Thread(target=self._run, name=f"consumer-{group}", daemon=True)
         self._dead_letters: Producer | None = None
         self.applied = 0  # records applied (duplicates included: the use case decides what they change)
+        self.transactions = 0  # database transactions they were applied in: one a batch, one a record alone
         self.dead_lettered_by_topic: dict[str, int] = {}  # records set aside, by the topic read from
         self.last_error: str | None = None
         self._consumer: Consumer | None = None  # the group member of the moment, for `lag`
@@ -220,6 +221,7 @@ class ConsumerWorker:
                 done.add(record)
             if applied:
                 self.applied += applied
+                self.transactions += 1
                 self.last_error = None
                 self._on_batch_committed()
             rest = rest[applied:]
@@ -333,6 +335,7 @@ class ConsumerWorker:
                     backoff_s = min(backoff_s * 2, self._max_backoff_s)
                     continue
                 self.applied += 1
+                self.transactions += 1
                 self.last_error = None
                 log.debug("event handled")
                 return True
