@@ -598,6 +598,18 @@ class TestBatch:
 
         assert self.told(storage) == ["o-1", "o-3"]
 
+    def test_a_unit_of_work_opened_inside_another_s_block_in_a_batch_is_refused(self, storage):
+        outer, inner = storage.message_uow(), storage.message_uow()  # two over one store, or one (memory)
+
+        with outer.batch(), outer:
+            with pytest.raises(RuntimeError, match="nest"):
+                inner.__enter__()
+            outer.inbox.record("o-1-m")
+            outer.commit()
+        self.tell(outer, "o-2")  # and the next one opens, the batch over
+
+        assert self.told(storage) == ["o-1", "o-2"]
+
     def test_product_units_in_a_batch_change_the_stock_together(self, storage):
         add_products(storage, pen("p-1", stock=10))
         uow = storage.product_uow()

@@ -87,7 +87,8 @@ class PostgresDatabase:
         self.schema = schema
         self.namespace = namespace
         self._writer_key = lock_key(namespace or "", schema.name, "writer")
-        self._batch = threading.local()  # `connection`: the calling thread's inside `batch`
+        # `connection`: the calling thread's inside `batch`; `unit`: the unit of work whose block is open in it
+        self._batch = threading.local()
         self._settings = sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{round(lock_timeout_s * 1000)}ms"))
         if namespace is not None:
             self._create_namespace(url, namespace)
@@ -152,12 +153,24 @@ class PostgresDatabase:
                 raise
             finally:
                 self._batch.connection = None
+                self._batch.unit = None
             connection.commit()
 
     def batch_connection(self) -> Connection | None:
         """The connection of the calling thread's `batch`, None outside one."""
         connection: Connection | None = getattr(self._batch, "connection", None)
         return connection
+
+    def enter_unit(self, unit: object) -> None:
+        """`unit`'s block opens in the calling thread's batch: refused while another one's is open there
+        (units of work do not nest)."""
+        if getattr(self._batch, "unit", None) is not None:
+            raise RuntimeError("a unit of work is already open in this thread's batch; they do not nest")
+        self._batch.unit = unit
+
+    def leave_unit(self) -> None:
+        """The block `enter_unit` opened is over."""
+        self._batch.unit = None
 
     def begin(self, connection: Connection) -> None:
         """Start a unit of work's transaction on `connection`, holding the service's writer lock until it

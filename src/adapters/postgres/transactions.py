@@ -77,6 +77,7 @@ class PostgresUnitOfWork:
             raise RuntimeError("this unit of work is already open; units of work do not nest")
         batch = self.database.batch_connection()
         if batch is not None:
+            self.database.enter_unit(self)
             self._savepoint(batch)
             self._thread.held = batch
             return self
@@ -101,6 +102,7 @@ class PostgresUnitOfWork:
         connection: Connection = self._thread.held
         self._thread.held = None
         if connection is self.database.batch_connection():
+            self.database.leave_unit()
             # Not suppressed, unlike below: a batch whose refused unit could not be taken back must not commit.
             if getattr(self._thread, "savepoint", False):
                 self._thread.savepoint = False

@@ -68,7 +68,8 @@ class Database:
         # This process's writers queue here before SQLite's own write lock (see `begin`).
         self._writer = threading.Lock()
         self._writing = threading.local()  # `held`: whether the calling thread holds `_writer`
-        self._batching = threading.local()  # `open`: whether the calling thread is inside `batch`
+        # `open`: whether the calling thread is inside `batch`; `unit`: the unit of work whose block is open in it
+        self._batching = threading.local()
         self._connections: set[sqlite3.Connection] = set()
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,10 +123,22 @@ class Database:
                 yield
             finally:
                 self._batching.open = False
+                self._batching.unit = None
 
     def batching(self) -> bool:
         """Whether the calling thread is inside `batch`."""
         return getattr(self._batching, "open", False)
+
+    def enter_unit(self, unit: object) -> None:
+        """`unit`'s block opens in the calling thread's batch: refused while another one's is open there, as
+        `begin` refuses a transaction inside another outside a batch (units of work do not nest)."""
+        if getattr(self._batching, "unit", None) is not None:
+            raise RuntimeError("a unit of work is already open in this thread's batch; they do not nest")
+        self._batching.unit = unit
+
+    def leave_unit(self) -> None:
+        """The block `enter_unit` opened is over."""
+        self._batching.unit = None
 
     def begin(self, connection: sqlite3.Connection) -> None:
         """Start a write transaction on this thread's `connection`, holding the write lock from now on.

@@ -64,8 +64,10 @@ class SqliteUnitOfWork:
         if getattr(self._thread, "open", False):
             raise RuntimeError("this unit of work is already open; units of work do not nest")
         # Begun now, not at the first statement, so a unit of work opened inside another one's block (they
-        # share this thread's connection) is refused here (`Database.begin`) rather than silently joining its
-        # transaction.
+        # share this thread's connection) is refused here (`Database.begin`, or in a batch
+        # `Database.enter_unit`) rather than silently joining its transaction.
+        if self.database.batching():
+            self.database.enter_unit(self)
         self._begin(self.database.connection())
         self._thread.open = True
         return self
@@ -74,7 +76,11 @@ class SqliteUnitOfWork:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self._thread.open = False
-        self._end(self.database.connection(), committed=False)
+        try:
+            self._end(self.database.connection(), committed=False)
+        finally:
+            if self.database.batching():
+                self.database.leave_unit()
 
     def commit(self) -> None:
         if not getattr(self._thread, "open", False):
