@@ -76,3 +76,34 @@ def test_a_member_that_committed_the_last_record_it_was_given_commits_past_its_m
     member.close()
 
     assert lag == {0: 0}
+
+
+def test_a_poll_that_does_not_wait_is_not_idle_and_commits_nothing_past_the_marker(
+    kafka_messaging, kafka_bootstrap_servers, unique
+):
+    # A consumer's batch ends with poll(0) finding its queue drained: a synchronous commit there would cost a
+    # broker round trip per batch. Only a poll that waited in vain commits past the marker.
+    topic = kafka_messaging.new_topic(unique("orders"), partitions=1)
+    group = unique("group")
+    producer = kafka_messaging.broker.producer(unique("producer"))
+    producer.send_all([Message(topic, key=b"order-1", value=f"event-{n}".encode()) for n in range(3)])
+    producer.close()
+    member = kafka_messaging.broker.consumer(group, [topic])
+    received = kafka_messaging.receive(member, 3)
+    member.commit(received[-1])
+    deadline = time.monotonic() + kafka_messaging.patience_s
+    past_the_marker = received[-1].offset + 2
+    while member._client.position([TopicPartition(topic, 0)])[0].offset < past_the_marker:
+        assert time.monotonic() < deadline, "the client never stepped over the marker"
+        assert member.poll(0) is None
+
+    for _ in range(3):
+        assert member.poll(0) is None
+    not_waiting = kafka_lag(kafka_bootstrap_servers, group, topic, 1)
+    while (lag := kafka_lag(kafka_bootstrap_servers, group, topic, 1)) != {0: 0}:
+        assert time.monotonic() < deadline, f"Kafka's lag is still {lag}"
+        member.poll(timeout_s=0.2)
+    member.close()
+
+    assert not_waiting == {0: 1}  # the marker still counted: nothing committed by poll(0)
+    assert lag == {0: 0}

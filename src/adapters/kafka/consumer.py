@@ -31,9 +31,10 @@ not yet committed. A member that has read to the end and committed what it was g
 
 Kafka's own tools (the admin API, kafka-consumer-groups.sh) count the end minus the committed offset, marker
 included. So a commit of the last record handed out of a partition commits the client's position when it
-is past offset + 1 (markers only in between), and an idle `poll` commits the position of a partition
-whose last record was committed before the client stepped over the marker after it (once per quiet
-partition): a group that is caught up shows a lag of 0 there too (tests/contract/test_kafka_lag.py).
+is past offset + 1 (markers only in between), and an idle `poll` (one that waited, in vain) commits the
+position of a partition whose last record was committed before the client stepped over the marker after it
+(once per quiet partition): a group that is caught up shows a lag of 0 there too
+(tests/contract/test_kafka_lag.py).
 """
 
 from __future__ import annotations
@@ -102,7 +103,10 @@ class KafkaConsumer:
         self._check_open()
         message = self._client.poll(timeout_s)
         if message is None:
-            self._commit_past_markers()
+            # Idle only if it waited: a poll(0) finding nothing is a consumer that drained what was ready (a
+            # batch's end, adapters.messaging.worker), and must not pay a synchronous commit each time.
+            if timeout_s > 0:
+                self._commit_past_markers()
             return None
         error = message.error()
         if error is not None:
