@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from errors import BenchError
-from measurement import Tree, compiling_cpu_seconds, measure, service_counters
+from measurement import CONSUMERS, Tree, compiling_cpu_seconds, measure, service_counters
 from profiling import finish_profilers, start_profilers
 
 HERE = Path(__file__).resolve().parent
@@ -89,7 +89,7 @@ def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: 
     orders: int | list[int] = order_ports if order_ports and len(order_ports) > 1 else ports["order"]
     relays = order_ports or [ports["order"]]
     # Every instance's relay (the one that leads publishes) and consumers (they share the partitions).
-    counted = {"order": relays, **(consumer_ports or {s: [ports[s]] for s in ("product", "message")})}
+    counted = {"order": relays, **(consumer_ports or {s: [ports[s]] for s in CONSUMERS})}
     counters = partial(service_counters, counted)
     if isinstance(orders, list) and tool != "loadgen":
         raise BenchError("several Order Service instances are loaded by loadgen.py only (wrk drives one address)")

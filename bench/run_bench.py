@@ -84,7 +84,7 @@ from catalogue import INITIAL_STOCK, PRODUCTS, load_products
 from configuration import Configuration, fresh_database_name, layout
 from errors import BenchError
 from load import Load, apply_load
-from measurement import Tree, broker_pid, micro_benchmarks, peak_rss_mib
+from measurement import CONSUMERS, Tree, broker_pid, micro_benchmarks, peak_rss_mib
 from run_plan import DATABASES, Plan
 from stock_check import unsent_outbox_rows, wait_idle_and_check
 from system_under_test import (
@@ -203,7 +203,7 @@ def main() -> int:
         echo_run, runs = apply_load(load, ports, env, watched, services, tool=tool, connections=args.connections,
                                     duration=args.duration, warmup=args.warmup, profile=args.profile,
                                     rounds=args.rounds, order_ports=instance_ports(chosen, "order"),
-                                    consumer_ports={s: instance_ports(chosen, s) for s in ("product", "message")})
+                                    consumer_ports={s: instance_ports(chosen, s) for s in CONSUMERS})
 
         print("bench: waiting until propagation is idle...", flush=True)
         if database_url is not None:
