@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from adapters.http.access import Endpoint, Verifier, admin_only, public
-from adapters.http.bodies import ItemsBody, ProductBody, RestockBody
+from adapters.http.bodies import ItemsBody, ProductBody, QuestionsBody, RestockBody
 from adapters.http.json import structure
 from adapters.http.probes import Check
 from adapters.http.problems import DatabaseErrors
@@ -29,7 +29,7 @@ from adapters.http.service import Lifespan, build_app, read_json
 from ordering_core.customers import Caller
 from ordering_core.errors import UnknownProduct
 from ordering_core.ports import Offload, ProductUnitOfWork, ProductViews
-from ordering_core.services.products import check_availability, put_product, restock
+from ordering_core.services.products import check_availabilities, check_availability, put_product, restock
 
 
 def create_app(
@@ -60,6 +60,7 @@ def create_app(
         public("/products", api.list),
         # Before /products/{product_id}, whose path it also matches.
         public("/products/availability", api.availability, methods=["POST"]),
+        public("/products/availability/batch", api.availability_batch, methods=["POST"]),
         public("/products/{product_id}", api.get),
         admin_only("/products/{product_id}", api.put, methods=["PUT"]),
         admin_only("/products/{product_id}/restock", api.restock, methods=["POST"]),
@@ -102,6 +103,11 @@ class _ProductApi:
     async def availability(self, request: Request) -> Response:
         lines = structure(await read_json(request), ItemsBody).lines()
         return JSONResponse(availability_json(check_availability(lines, uow=self._uow())))
+
+    async def availability_batch(self, request: Request) -> Response:
+        questions = structure(await read_json(request), QuestionsBody).lines()
+        answers = check_availabilities(questions, uow=self._uow())
+        return JSONResponse({"answers": [availability_json(answer) for answer in answers]})
 
     async def put(self, request: Request, _admin: Caller) -> Response:
         product_id = request.path_params["product_id"]

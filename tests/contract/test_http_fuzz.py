@@ -1,4 +1,4 @@
-"""Whatever a client sends to the two item-list endpoints, the answer is one openapi.yaml declares.
+"""Whatever a client sends to the item-list endpoints, the answer is one openapi.yaml declares.
 
 Hypothesis sends near-valid bodies (items with wrong types, missing or extra keys, out-of-range numbers),
 arbitrary JSON and arbitrary bytes. The client checks each answer against the spec; the tests add that no
@@ -42,6 +42,15 @@ bodies = (
     | st.fixed_dictionaries({"items": item_lists}, optional={"note": json_values})
     | json_values
 )
+# Several orders' items for the batch availability check: each question any of the bodies above, a few
+# questions or none, or one too many.
+one_pen = {"items": [{"product_id": "pen", "quantity": 1}]}
+question_lists = st.lists(bodies, max_size=4) | st.lists(st.just(one_pen), min_size=100, max_size=101)
+batch_bodies = (
+    st.fixed_dictionaries({"questions": question_lists})
+    | st.fixed_dictionaries({"questions": question_lists}, optional={"note": json_values})
+    | json_values
+)
 keys = st.none() | st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=6)
 
 
@@ -81,4 +90,19 @@ class TestAvailabilityWithAnyBody:
         event(f"status {answer.status_code}")
 
         assert answer.status_code in (200, 400, 422)
+        assert (system.stock_of("pen"), system.stock_of("ink")) == (50, 0)
+
+
+class TestAvailabilityOfSeveralOrdersWithAnyBody:
+    @settings(max_examples=150)
+    @given(body=batch_bodies | st.binary(max_size=64))
+    def test_answers_as_declared_one_answer_per_question_and_changes_no_stock(self, body: Any) -> None:
+        system = shop()
+
+        answer = send(system.product, "/products/availability/batch", body)
+        event(f"status {answer.status_code}")
+
+        assert answer.status_code in (200, 400, 422)
+        if answer.status_code == 200:
+            assert len(answer.json()["answers"]) == len(body["questions"])
         assert (system.stock_of("pen"), system.stock_of("ink")) == (50, 0)

@@ -197,6 +197,59 @@ class TestAvailability:
         assert [e["field"] for e in answer.json()["errors"]] == ["items[0].quantity", "items[1].quantity"]
 
 
+def items(*lines: tuple[str, int]) -> dict[str, Any]:
+    return {"items": [{"product_id": product_id, "quantity": quantity} for product_id, quantity in lines]}
+
+
+class TestAvailabilityOfSeveralOrders:
+    def test_answers_each_question_as_the_single_check_does_in_the_order_asked(self) -> None:
+        system = shelf(pens=10)
+        questions = [
+            items(("pen", 2), ("nib", 1)),
+            items(("ink", 3)),
+            items(("pen", 6), ("pen", 5)),
+            items(("pen", 10)),
+        ]
+
+        answer = system.product.post("/products/availability/batch", json={"questions": questions})
+
+        assert answer.status_code == 200
+        alone = [system.product.post("/products/availability", json=question).json() for question in questions]
+        assert answer.json() == {"answers": alone}
+        assert [each["available"] for each in alone] == [False, True, False, True]
+
+    def test_judges_each_question_on_its_own_and_takes_nothing(self) -> None:
+        system = shelf(pens=10)
+
+        answer = system.product.post(
+            "/products/availability/batch", json={"questions": [items(("pen", 10)), items(("pen", 10))]}
+        )
+
+        assert [each["available"] for each in answer.json()["answers"]] == [True, True]
+        assert system.stock_of("pen") == 10
+
+    @pytest.mark.parametrize(
+        ("body", "fields"),
+        [
+            ({"questions": []}, ["questions"]),
+            ({"questions": [items(("pen", 1))] * 101}, ["questions"]),
+            (
+                {"questions": [items(("pen", 1)), {"items": [{"product_id": "pen"}]}]},
+                ["questions[1].items[0].quantity"],
+            ),
+            ({"questions": [items(("pen", 1)), {"items": []}, items()]}, ["questions[1].items", "questions[2].items"]),
+            ({"items": [{"product_id": "pen", "quantity": 1}]}, ["questions", "items"]),
+        ],
+        ids=["none", "too many", "an invalid item", "empty questions", "the single check's body"],
+    )
+    def test_names_every_invalid_question(self, body: dict[str, Any], fields: list[str]) -> None:
+        answer = shelf().product.post("/products/availability/batch", json=body)
+
+        assert answer.status_code == 422
+        assert problem_type(answer) == "/problems/invalid-request"
+        assert sorted(e["field"] for e in answer.json()["errors"]) == sorted(fields)
+
+
 class TestMessages:
     def test_tells_what_the_customer_was_told_oldest_first(self) -> None:
         system = shelf()

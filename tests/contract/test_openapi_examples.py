@@ -94,6 +94,10 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("POST", "/products/availability", "200"): lambda w: w.product.post(
         "/products/availability", json=PEN_ORDER
     ),
+    ("POST", "/products/availability/batch", "200"): lambda w: w.product.post(
+        "/products/availability/batch",
+        json={"questions": [PEN_ORDER, {"items": [{"product_id": "ink", "quantity": 1}]}]},
+    ),
     ("GET", "/products/{product_id}", "200"): lambda w: w.product.get("/products/pen"),
     ("GET", "/products/{product_id}", "404"): lambda w: w.product.get("/products/nib"),
     ("PUT", "/products/{product_id}", "200"): lambda w: w.product.put(

@@ -24,6 +24,7 @@ from ordering_core import (
     UnknownProduct,
     apply_stock_release,
     apply_stock_reservation,
+    check_availabilities,
     check_availability,
     put_product,
     restock,
@@ -59,6 +60,36 @@ class TestCheckAvailability:
 
         check_availability([Line("p-1", 1)], uow=uow)
 
+        assert uow.commits == 0
+        assert stock_of(uow, "p-1") == 3
+
+
+class TestCheckAvailabilities:
+    def test_answers_each_question_as_check_availability_does_in_the_order_asked(self) -> None:
+        uow = InMemoryProductUnitOfWork([product("p-1", stock=3), product("p-2", stock=1)])
+        questions = [[Line("p-1", 2), Line("p-1", 2)], [Line("p-2", 1), Line("p-9", 1)], [Line("p-1", 3)]]
+
+        answers = check_availabilities(questions, uow=uow)
+
+        assert answers == [check_availability(lines, uow=uow) for lines in questions]
+        assert [answer.is_ok for answer in answers] == [False, False, True]
+
+    def test_reads_the_stock_once_for_every_question(self) -> None:
+        uow = InMemoryProductUnitOfWork([product("p-1", stock=3), product("p-2", stock=1)])
+        reads: list[list[str]] = []
+        get_many = uow.products.get_many
+        uow.products.get_many = lambda ids: reads.append(list(ids)) or get_many(reads[-1])  # type: ignore[method-assign]
+
+        check_availabilities([[Line("p-1", 1)], [Line("p-2", 1), Line("p-1", 1)], [Line("p-9", 1)]], uow=uow)
+
+        assert reads == [["p-1", "p-2", "p-9"]]
+
+    def test_judges_each_question_on_its_own_and_changes_nothing(self) -> None:
+        uow = InMemoryProductUnitOfWork([product("p-1", stock=3)])
+
+        answers = check_availabilities([[Line("p-1", 3)], [Line("p-1", 3)]], uow=uow)
+
+        assert [answer.is_ok for answer in answers] == [True, True]
         assert uow.commits == 0
         assert stock_of(uow, "p-1") == 3
 

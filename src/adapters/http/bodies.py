@@ -39,6 +39,32 @@ class ItemsBody:
             raise InvalidRequest([FieldError("items", error.rule)]) from None
 
 
+MAX_QUESTIONS = 100
+
+
+@frozen
+class QuestionsBody:
+    """POST /products/availability/batch: the items of several orders, each set answered on its own."""
+
+    questions: list[ItemsBody]
+
+    def lines(self) -> list[tuple[Line, ...]]:
+        """Each question's items as lines, merged per product; `InvalidRequest` naming every question that is
+        off, or when there are none or too many."""
+        if not 1 <= len(self.questions) <= MAX_QUESTIONS:
+            raise InvalidRequest([FieldError("questions", f"must hold from 1 to {MAX_QUESTIONS} questions")])
+        asked: list[tuple[Line, ...]] = []
+        errors: list[FieldError] = []
+        for index, question in enumerate(self.questions):
+            try:
+                asked.append(question.lines())
+            except InvalidRequest as error:
+                errors += [FieldError(f"questions[{index}].{e.field}", e.message) for e in error.errors]
+        if errors:
+            raise InvalidRequest(errors)
+        return asked
+
+
 @frozen
 class ProductBody:
     """PUT /products/{product_id}: `stocks` counts only when the product is created."""

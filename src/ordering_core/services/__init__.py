@@ -13,6 +13,7 @@ from ordering_core.services.orders import (
 from ordering_core.services.products import (
     apply_stock_release,
     apply_stock_reservation,
+    check_availabilities,
     check_availability,
     put_product,
     restock,
@@ -22,6 +23,7 @@ __all__ = [
     "apply_stock_release",
     "apply_stock_reservation",
     "cancel_order",
+    "check_availabilities",
     "check_availability",
     "expire_unpaid_orders",
     "handle_reservation_rejected",

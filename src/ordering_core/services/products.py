@@ -44,6 +44,15 @@ def check_availability(lines: Iterable[Line], *, uow: ProductUnitOfWork) -> Avai
     return availability_of(merged, products)
 
 
+def check_availabilities(questions: Iterable[Iterable[Line]], *, uow: ProductUnitOfWork) -> list[Availability]:
+    """Each question answered as `check_availability` answers it, in the order asked, all from one read of
+    the committed stock: several orders' questions cost one query, and no answer sees a stock another does
+    not. Each question is judged on its own, so two of them may both be told a unit is there."""
+    merged = [merge_lines(lines) for lines in questions]
+    products = uow.products.get_many(dict.fromkeys(line.product_id for lines in merged for line in lines))
+    return [availability_of(lines, products) for lines in merged]
+
+
 def apply_stock_reservation(
     event: StockReservationRequested,
     *,
