@@ -76,13 +76,13 @@ def loadgen_command(port: int | list[int], path: str, mode: str, connections: in
 
 def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: dict[str, int | Tree],
                services: dict[str, subprocess.Popen[bytes]], *, tool: str, connections: int, duration: float,
-               warmup: float, profile: bool, rounds: int,
+               warmup: float, profile: bool, rounds: int, open_rate: float | None = None,
                order_ports: list[int] | None = None,
                consumer_ports: dict[str, list[int]] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Warm up, then the measured runs: the echo closed loop (by `tool`, and by loadgen.py too when `tool` is
     wrk), then `rounds` times the orders closed loop and the orders open loop at half that round's
-    closed-loop rate of accepted orders, each order run marked with its "round" (from 1). Only the first
-    round's closed loop is sampled by py-spy with `profile`. Returns the echo run (what the others are
+    closed-loop rate of accepted orders (or at `open_rate`), each order run marked with its "round" (from 1).
+    Only the first round's closed loop is sampled by py-spy with `profile`. Returns the echo run (what the others are
     compared with) and all. With `order_ports` (several Order Service instances; `tool` must then be loadgen,
     as wrk drives one address), the orders are spread over them."""
     c, d = connections, duration
@@ -126,7 +126,7 @@ def apply_load(load: Load, ports: dict[str, int], env: dict[str, str], watched: 
         finish_profilers(profilers)
         order_run["round"] = n
         runs.append(order_run)
-        runs.append(open_loop(load, orders, env, watched, c, d, order_run, n, counters))
+        runs.append(open_loop(load, orders, env, watched, c, d, order_run, n, counters, open_rate))
     return echo_run, runs
 
 
@@ -155,10 +155,11 @@ def warm_up_the_broker(load: Load, orders: list[str], env: dict[str, str], pid: 
 
 def open_loop(load: Load, orders: int | list[int], env: dict[str, str], watched: dict[str, int | Tree],
               connections: int, duration: float, order_run: dict[str, Any], n: int,
-              counters: Callable[[], dict[str, float]]) -> dict[str, Any]:
-    """The orders open loop of round `n`, at half the accepted rate of that round's closed loop, `order_run`."""
+              counters: Callable[[], dict[str, float]], rate: float | None = None) -> dict[str, Any]:
+    """The orders open loop of round `n`, at half the accepted rate of that round's closed loop, `order_run`,
+    or at `rate`."""
     ok_rate = order_run["statuses"].get("201", 0) / (order_run["duration_us"] / 1e6)
-    open_rate = max(1.0, round(ok_rate / 2))
+    open_rate = rate if rate is not None else max(1.0, round(ok_rate / 2))
     # Long enough for the propagation figures to cover at least MIN_PROPAGATED orders.
     open_d = min(MAX_OPEN_LOOP_S, max(duration, math.ceil(MIN_PROPAGATED / open_rate)))
     run = measure(f"orders, open loop at {open_rate:.0f}/s (loadgen), round {n}", "orders open", load,

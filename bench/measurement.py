@@ -171,7 +171,9 @@ def measure(name: str, short: str, load: Load, command: list[str], env: dict[str
 
 
 RELAY_COUNTERS = {"ordering_events_published_total": "events published",
-                  "ordering_outbox_transactions_total": "kafka transactions"}
+                  "ordering_outbox_transactions_total": "kafka transactions",
+                  "ordering_availability_questions_total": "availability questions",
+                  "ordering_availability_requests_total": "availability requests"}
 CONSUMER_COUNTERS = {"ordering_records_applied_total": "records applied",
                      "ordering_consumer_transactions_total": "database transactions"}
 CONSUMERS = ("product", "message")  # the services whose consumers take every order's records
@@ -179,7 +181,8 @@ CONSUMERS = ("product", "message")  # the services whose consumers take every or
 
 def service_counters(ports: dict[str, list[int]]) -> dict[str, float]:
     """From every instance's `GET /metrics`: what the Order Service's outbox relays published so far, and in
-    how many Kafka transactions (one instance leads); and for each of `CONSUMERS`, the records its consumers
+    how many Kafka transactions (one instance leads), and its availability questions and the requests they
+    went in; and for each of `CONSUMERS`, the records its consumers
     applied and in how many database transactions (`<service> service records applied`, ...)."""
     totals = dict.fromkeys(RELAY_COUNTERS.values(), 0.0)
     for port in ports["order"]:

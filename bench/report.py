@@ -157,6 +157,10 @@ def print_configuration(report: dict[str, Any], echo_run: dict[str, Any]) -> Non
             print(f"    outbox relay: {events:,.0f} events in {transactions:,.0f} Kafka transactions, "
                   f"{events / transactions:.1f} events per transaction, "
                   f"{transactions / max(accepted, 1):.2f} transactions per accepted order")
+        if counted.get("availability requests"):
+            questions, requests = counted["availability questions"], counted["availability requests"]
+            print(f"    availability: {questions:,.0f} questions in {requests:,.0f} requests to the Product Service "
+                  f"({questions / requests:.1f} each)")
         consumers = consumer_batches(counted)
         if consumers:
             print("    consumers: " + "; ".join(consumers))

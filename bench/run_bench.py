@@ -124,6 +124,10 @@ def parse_args() -> argparse.Namespace:
                              "in bench/results/profile-<service>.txt and the top costs printed")
     parser.add_argument("--instances", type=int, default=1,
                         help="processes of each service (1); more than 1 needs --database postgres")
+    parser.add_argument("--open-rate", type=float, default=None, metavar="ORDERS_PER_S",
+                        help="run every open loop at this rate, not at half that round's closed-loop rate: two "
+                             "versions compared at the same load; the results are then neither written to "
+                             "bench/results nor compared with them")
     parser.add_argument("--database", choices=DATABASES, default="sqlite",
                         help="sqlite (a file per service in DATA_DIR) or postgres (one fresh database on a "
                              "throwaway server, or on DATABASE_URL's server when set)")
@@ -202,7 +206,8 @@ def main() -> int:
         tool = "wrk" if use_wrk else "loadgen"
         echo_run, runs = apply_load(load, ports, env, watched, services, tool=tool, connections=args.connections,
                                     duration=args.duration, warmup=args.warmup, profile=args.profile,
-                                    rounds=args.rounds, order_ports=instance_ports(chosen, "order"),
+                                    rounds=args.rounds, open_rate=args.open_rate,
+                                    order_ports=instance_ports(chosen, "order"),
                                     consumer_ports={s: instance_ports(chosen, s) for s in CONSUMERS})
 
         print("bench: waiting until propagation is idle...", flush=True)
@@ -223,9 +228,13 @@ def main() -> int:
                                  instances=config.instances, database=config.database)
         report.print_table(found, echo_run)
         report.print_configuration(found, echo_run)
-        report.write(found)
-        report.print_headline(found)
-        guard.compare_with_committed(found)
+        if args.open_rate is None:
+            report.write(found)
+            report.print_headline(found)
+            guard.compare_with_committed(found)
+        else:
+            print(f"bench: the open loops ran at {args.open_rate:g}/s (--open-rate), not at half rate: the results "
+                  "are not written to bench/results, nor compared with them", flush=True)
         failed = verdict(check, runs, log_path)
     except KeyboardInterrupt:
         failed = interrupted = True

@@ -42,6 +42,8 @@ CONSUMER_FENCED = "ordering_consumer_fenced"
 CONSUMER_RETRIES = "ordering_consumer_retries"
 CONSUMER_STUCK = "ordering_consumer_stuck_seconds"
 DEAD_LETTERS_WAITING = "ordering_dead_letters_waiting"
+AVAILABILITY_QUESTIONS = "ordering_availability_questions_total"
+AVAILABILITY_REQUESTS = "ordering_availability_requests_total"
 NAMES = (
     ORDERS,
     PRODUCT_STOCK,
@@ -58,6 +60,8 @@ NAMES = (
     CONSUMER_RETRIES,
     CONSUMER_STUCK,
     DEAD_LETTERS_WAITING,
+    AVAILABILITY_QUESTIONS,
+    AVAILABILITY_REQUESTS,
 )
 
 
@@ -99,6 +103,15 @@ class Worker(Protocol):
     @property
     def fenced(self) -> bool: ...
     def stuck(self) -> Stuck | None: ...
+
+
+class Gathered(Protocol):
+    """`adapters.http.gathering.Gathering`, as far as its metrics go."""
+
+    @property
+    def asked(self) -> int: ...
+    @property
+    def sent(self) -> int: ...
 
 
 class OrderStatusCollector:
@@ -255,6 +268,30 @@ class ConsumerCollector:
             GaugeMetricFamily(CONSUMER_RETRIES, "", labels=["group"]),
             GaugeMetricFamily(CONSUMER_STUCK, "", labels=["group"]),
         ]
+
+
+class AvailabilityCollector:
+    """`ordering_availability_questions_total` (the orders' availability questions the Order Service asked the
+    Product Service) and `ordering_availability_requests_total` (the requests they went in: questions / requests
+    is how many orders shared a round trip)."""
+
+    def __init__(self, gathered: Gathered) -> None:
+        self._gathered = gathered
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            AVAILABILITY_QUESTIONS,
+            "Orders' availability questions asked of the Product Service.",
+            value=self._gathered.asked,
+        )
+        yield CounterMetricFamily(
+            AVAILABILITY_REQUESTS,
+            "Requests the availability questions went in: those asked at once share one.",
+            value=self._gathered.sent,
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        return [CounterMetricFamily(AVAILABILITY_QUESTIONS, ""), CounterMetricFamily(AVAILABILITY_REQUESTS, "")]
 
 
 class DeadLetterWatch(Protocol):

@@ -22,6 +22,7 @@ from adapters.http.demo_page import DemoSignIn
 from adapters.kafka.broker import KafkaBroker
 from adapters.logs import log_context, log_json_lines
 from adapters.metrics import (
+    AvailabilityCollector,
     OrderStatusCollector,
     OutboxCollector,
     registry_of,
@@ -136,6 +137,7 @@ def create_app(settings: Settings) -> Starlette:
         registry=registry_of(
             OrderStatusCollector(storage.orders_by_status),
             OutboxCollector(relay, outbox.backlog),
+            AvailabilityCollector(catalog.gathering),
             *consuming.collectors(),
         ),
     )

@@ -20,12 +20,14 @@ import pytest
 from http_services import services
 
 import identities
-from adapters.http.catalog import HttpProductCatalog, product_service_transport
+from adapters.http.bodies import MAX_QUESTIONS
+from adapters.http.catalog import MAX_ASKED_ITEMS, HttpProductCatalog, product_service_transport
 from adapters.memory.products import InMemoryProductUnitOfWork
 from adapters.memory.views import InMemoryProductViews
 from entrypoints import product_app
 from ordering_core import CatalogUnavailable, Line, OrderLine, Product, Shortage, UnavailableLine
 from ordering_core.ports import run_here
+from ordering_core.values import MAX_QUANTITY
 
 PEN = Product("pen", "Pen", Decimal("2.50"), 10)
 
@@ -265,5 +267,65 @@ class TestAnswersNoCorrectProductServiceGives:
     def test_is_unavailable_and_says_what_is_wrong(self, body: Any, why: str) -> None:
         with pytest.raises(CatalogUnavailable) as refused:
             check(answering(200, body), *ONE_PEN_ASKED)
+
+        assert why in refused.value.reason
+
+
+def check_all(transport: httpx.AsyncBaseTransport, *questions: list[Line]) -> Any:
+    async def ask() -> Any:
+        async with transport:
+            return await HttpProductCatalog("http://product", transport).check_all(questions)
+
+    return asyncio.run(ask())
+
+
+class TestSeveralOrdersInOneRequest:
+    def test_each_question_is_answered_as_asking_it_alone_would(self) -> None:
+        questions = [[Line("pen", 2), Line("nib", 1)], [Line("pen", 11)], [Line("pen", 10)]]
+
+        answers = check_all(product_service(PEN), *questions)
+
+        assert answers == [check(product_service(PEN), *lines) for lines in questions]
+        assert [answer.is_ok for answer in answers] == [False, False, True]
+
+    def test_asks_in_one_request_with_each_questions_lines_as_items(self) -> None:
+        requests: list[httpx.Request] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            requests.append(request)
+            pen = {"product_id": "pen", "quantity": 2, "available": True, "unit_price": "2.50"}
+            return httpx.Response(200, json={"answers": [{"available": True, "items": [pen]}] * 2})
+
+        check_all(httpx.MockTransport(handler), [Line("pen", 2)], [Line("pen", 2)])
+
+        assert [(r.method, r.url.path) for r in requests] == [("POST", "/products/availability/batch")]
+        assert requests[0].content == (
+            b'{"questions":[{"items":[{"product_id":"pen","quantity":2}]},'
+            b'{"items":[{"product_id":"pen","quantity":2}]}]}'
+        )
+
+    def test_the_largest_request_it_is_sent_fits_the_product_services_limit(self) -> None:
+        # 100 questions of 500 lines in all, each with the longest id and the largest quantity.
+        long_ids = [f"{n:064d}" for n in range(5)]
+        questions = [[Line(product_id, MAX_QUANTITY) for product_id in long_ids]] * MAX_QUESTIONS
+        assert sum(map(len, questions)) == MAX_ASKED_ITEMS
+
+        answers = check_all(product_service(PEN), *questions)
+
+        assert len(answers) == MAX_QUESTIONS
+        assert answers[0].failures[0] == UnavailableLine(long_ids[0], MAX_QUANTITY, Shortage.UNKNOWN_PRODUCT, 0)
+
+    @pytest.mark.parametrize(
+        ("answers", "why"),
+        [
+            ([], "answers must answer each question asked, in order"),
+            ([{"available": True, "items": [available_pen()]}] * 3, "must answer each question asked"),
+            ([{"available": True, "items": [available_pen(quantity=3)]}] * 2, "must answer the items asked"),
+        ],
+        ids=["none", "one too many", "another question's"],
+    )
+    def test_an_answer_that_is_not_one_per_question_asked_is_unavailable(self, answers: Any, why: str) -> None:
+        with pytest.raises(CatalogUnavailable) as refused:
+            check_all(answering(200, {"answers": answers}), ONE_PEN_ASKED, ONE_PEN_ASKED)
 
         assert why in refused.value.reason

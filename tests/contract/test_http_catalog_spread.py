@@ -126,16 +126,28 @@ class TestTakingTurns:
         assert lists == [[PEN], [PEN]]
         assert (a.attempts, b.attempts) == (1, 1)
 
-    def test_concurrent_calls_go_to_different_instances(self) -> None:
+    def test_questions_asked_at_once_go_to_one_instance_in_one_request(self) -> None:
         a, b = Instance("a"), Instance("b")
         catalog = spread(a, b)
 
         async def ask_at_once() -> list[Any]:
-            return await asyncio.gather(*(catalog.check([Line("pen", 1)]) for _ in range(4)))
+            return await asyncio.gather(*(catalog.check([Line("pen", n)]) for n in (1, 2, 3, 4)))
 
-        asyncio.run(ask_at_once())
+        outcomes = asyncio.run(ask_at_once())
 
-        assert (a.attempts, b.attempts) == (2, 2)
+        assert [o.lines[0].quantity for o in outcomes] == [1, 2, 3, 4]
+        assert (a.attempts, b.attempts) == (1, 0)
+
+    def test_concurrent_requests_go_to_different_instances(self) -> None:
+        a, b = Instance("a"), Instance("b")
+        catalog = spread(a, b)
+
+        async def two_requests_at_once() -> list[Any]:
+            return await asyncio.gather(*(catalog.check_all([[Line("pen", 1)], [Line("pen", 2)]]) for _ in range(2)))
+
+        asyncio.run(two_requests_at_once())
+
+        assert (a.attempts, b.attempts) == (1, 1)
 
 
 class TestAnInstanceThatRefuses:
@@ -254,7 +266,7 @@ class TestNoAnswerIsNotAskedElsewhere:
 
         outcome = answered(SpreadProductCatalog([broken, b.catalog()]), 1)[0]
 
-        assert outcome.reason == "it answered 500 to /products/availability"
+        assert outcome.reason == "it answered 500 to /products/availability/batch"
         assert b.attempts == 0
 
 

@@ -68,6 +68,8 @@ class TestServiceCounters:
             "# HELP ordering_events_published_total ...\n"
             "ordering_events_published_total 300.0\n"
             "ordering_outbox_transactions_total 6.0\n"
+            "ordering_availability_questions_total 100.0\n"
+            "ordering_availability_requests_total 40.0\n"
             'ordering_records_applied_total{group="order-service"} 2.0\n'
         )
         products = [
@@ -89,6 +91,8 @@ class TestServiceCounters:
         assert counted == {
             "events published": 300.0,
             "kafka transactions": 6.0,
+            "availability questions": 100.0,
+            "availability requests": 40.0,
             "product service records applied": 100.0,
             "product service database transactions": 5.0,
         }

@@ -6,6 +6,7 @@ parsed back with prometheus_client's own parser: a test sees what Prometheus wou
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -15,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from adapters.http.gathering import Gathering
 from adapters.http.metrics import DURATION, REQUESTS, HttpMetrics
 from adapters.memory.broker import InMemoryBroker
 from adapters.memory.outbox import InMemoryOutbox
@@ -26,6 +28,7 @@ from adapters.messaging.topics import ALL_TOPICS, RESTORE_CANCELED_ITEM, UPDATE_
 from adapters.messaging.worker import ConsumerWorker
 from adapters.metrics import (
     NAMES,
+    AvailabilityCollector,
     ConsumerCollector,
     DeadLettersWaitingCollector,
     OrderStatusCollector,
@@ -150,6 +153,28 @@ class TestOutbox:
         assert sample(after, "ordering_events_published_total") == 2
         transactions = "ordering_outbox_transactions_total"
         assert (sample(before, transactions), sample(after, transactions)) == (0, 1)
+
+
+async def _answer_all(questions):
+    return [len(question) for question in questions]
+
+
+class TestAvailability:
+    def test_reports_the_questions_asked_and_the_requests_they_went_in(self):
+        gathering = Gathering(_answer_all, max_questions=2, max_size=100, size=len)
+        registry = registry_of(AvailabilityCollector(gathering))
+        before = scrape(registry)
+
+        async def three_at_once_then_one():
+            await asyncio.gather(*(gathering.ask("q") for _ in range(3)))
+            await gathering.ask("q")
+
+        asyncio.run(three_at_once_then_one())
+        after = scrape(registry)
+
+        asked, sent = "ordering_availability_questions_total", "ordering_availability_requests_total"
+        assert (sample(before, asked), sample(before, sent)) == (0, 0)
+        assert (sample(after, asked), sample(after, sent)) == (4, 3)  # two at most per request, then one alone
 
 
 class TestFencing:
@@ -328,6 +353,7 @@ class TestTheDocs:
             ),
             ConsumerCollector([_WorkerStub()]),
             DeadLettersWaitingCollector(_WatchStub({"t.dlq": 1})),
+            AvailabilityCollector(Gathering(_answer_all, max_questions=1, max_size=1, size=len)),
         )
         HttpMetrics(registry).observe("GET", "/healthz", 200, 0.001)
         reported = {}

@@ -1,4 +1,8 @@
-"""The `ProductCatalog` port over HTTP: one `POST /products/availability` to the Product Service per order.
+"""The `ProductCatalog` port over HTTP: the Product Service's `POST /products/availability`.
+
+The Order Service asks through `SpreadProductCatalog`, which sends the questions of the orders read in one
+turn of its event loop in one `POST /products/availability/batch` (`adapters.http.gathering`): under load
+several orders share one round trip, and a lone order still goes at once.
 
 It also reads the Product Service's list (`GET /products`, `products()`) for the Order Service's demo page
 (`GET /catalog`): the browser reaches only the Order Service, so the Order Service asks for it.
@@ -11,7 +15,7 @@ than 200, or a body that is not the documented answer to the lines asked. Nothin
 connection to one of several instances, below): the Order Service answers 503 with Retry-After, and the
 client decides.
 
-Several Product Service instances (`SpreadProductCatalog`, built by `spread_product_catalog`): the calls
+Several Product Service instances (`SpreadProductCatalog`, built by `spread_product_catalog`): the requests
 take turns over them, so no one instance carries every order, and one that is down or restarting costs
 nothing but its share. Only a refused connection (`httpx.ConnectError`) is asked again of the next
 instance: nothing was sent, so no instance can have acted on it. A timeout or a bad answer is not: the
@@ -30,7 +34,9 @@ from typing import TypeVar
 import httpx
 from attrs import frozen
 
+from adapters.http.bodies import MAX_QUESTIONS
 from adapters.http.connections import KeepAlivePool
+from adapters.http.gathering import Gathering
 from adapters.http.json import Id, Name, Price, Quantity, StockLevel, parse_json, structure
 from adapters.http.problems import ApiError, InvalidRequest
 from ordering_core.availability import Availability, Shortage, UnavailableLine
@@ -40,10 +46,15 @@ from ordering_core.products import Product
 from ordering_core.values import Line
 
 AVAILABILITY_PATH = "/products/availability"
+AVAILABILITY_BATCH_PATH = "/products/availability/batch"
 PRODUCTS_PATH = "/products"
 HEALTH_PATH = "/healthz"
 
 T = TypeVar("T")
+
+# Lines in one batch of availability questions: each line is at most 99 bytes of JSON (a 64-character id,
+# a quantity of 10,000), so 500 of them in 100 questions stay under the Product Service's 64 KiB.
+MAX_ASKED_ITEMS = 500
 
 
 @frozen
@@ -60,6 +71,11 @@ class ItemAnswer:
 class AvailabilityAnswer:
     available: bool
     items: list[ItemAnswer]
+
+
+@frozen
+class AvailabilityAnswers:
+    answers: list[AvailabilityAnswer]
 
 
 @frozen
@@ -92,6 +108,7 @@ class HttpProductCatalog:
         self.base_url = base_url.rstrip("/")  # which Product Service this asks, as errors name it
         self._transport = transport
         self._availability_url = httpx.URL(self.base_url + AVAILABILITY_PATH)
+        self._availability_batch_url = httpx.URL(self.base_url + AVAILABILITY_BATCH_PATH)
         self._products_url = httpx.URL(self.base_url + PRODUCTS_PATH)
         self._health_url = httpx.URL(self.base_url + HEALTH_PATH)
         self._accept = httpx.Headers({"accept": "application/json"})
@@ -102,16 +119,33 @@ class HttpProductCatalog:
         self._question = {**self._extensions, "retry_on_stale_connection": True}
 
     async def check(self, lines: Sequence[Line]) -> Availability:
-        asked = {"items": [{"product_id": line.product_id, "quantity": line.quantity} for line in lines]}
-        body = json.dumps(asked, ensure_ascii=False, separators=(",", ":")).encode()
-        request = httpx.Request(
-            "POST", self._availability_url, headers=self._json, content=body, extensions=self._question
+        content = await self._ask(
+            self._availability_question(self._availability_url, _items(lines)), AVAILABILITY_PATH
         )
-        content = await self._ask(request, AVAILABILITY_PATH)
         try:
             return _availability(lines, structure(parse_json(content), AvailabilityAnswer))
         except (ApiError, InvalidValue) as error:
             raise CatalogUnavailable(f"its answer is not the documented one: {_why(error)}") from error
+
+    async def check_all(self, questions: Sequence[Sequence[Line]]) -> list[Availability]:
+        """`check` of each question, in one request (`POST /products/availability/batch`): at most
+        `MAX_QUESTIONS` questions, of at most `MAX_ASKED_ITEMS` lines in all, so its body stays within the
+        Product Service's limit."""
+        asked = {"questions": [_items(lines) for lines in questions]}
+        content = await self._ask(
+            self._availability_question(self._availability_batch_url, asked), AVAILABILITY_BATCH_PATH
+        )
+        try:
+            answers = structure(parse_json(content), AvailabilityAnswers).answers
+            if len(answers) != len(questions):
+                raise InvalidValue("answers", "must answer each question asked, in order", len(answers))
+            return [_availability(lines, answer) for lines, answer in zip(questions, answers, strict=True)]
+        except (ApiError, InvalidValue) as error:
+            raise CatalogUnavailable(f"its answer is not the documented one: {_why(error)}") from error
+
+    def _availability_question(self, url: httpx.URL, asked: object) -> httpx.Request:
+        body = json.dumps(asked, ensure_ascii=False, separators=(",", ":")).encode()
+        return httpx.Request("POST", url, headers=self._json, content=body, extensions=self._question)
 
     async def products(self) -> list[Product]:
         """Every product with its stock now, in the Product Service's order (by id)."""
@@ -155,13 +189,16 @@ def spread_product_catalog(
     """The catalog over every Product Service instance at `urls`, and the one pool of connections per instance
     that the caller closes (`aclose`) at shutdown."""
     transports = [product_service_transport() for _ in urls]
-    instances = [HttpProductCatalog(url, t, timeout_s=timeout_s) for url, t in zip(urls, transports, strict=True)]
+    instances = [
+        HttpProductCatalog(url, t, timeout_s=timeout_s) for url, t in zip(urls, transports, strict=True)
+    ]
     return SpreadProductCatalog(instances, skip_s=skip_s, clock=clock), transports
 
 
 class SpreadProductCatalog:
-    """The `ProductCatalog` port over several Product Service instances: each call goes to the next in turn,
-    and on to the one after only if it refused the connection (the module docstring says why only then)."""
+    """The `ProductCatalog` port over several Product Service instances: each request goes to the next in
+    turn, and on to the one after only if it refused the connection (the module docstring says why only then).
+    `check` gathers the questions of one turn of the event loop into one request (`check_all`)."""
 
     def __init__(
         self,
@@ -178,9 +215,16 @@ class SpreadProductCatalog:
         self._turn = 0
         # When (on `clock`) each instance may be asked first again: in the past unless it is skipped.
         self._skipped_until = [float("-inf")] * len(self._instances)
+        # Public for the Order Service's metrics (adapters.metrics.AvailabilityCollector).
+        self.gathering = Gathering(self.check_all, max_questions=MAX_QUESTIONS, max_size=MAX_ASKED_ITEMS, size=len)
 
     async def check(self, lines: Sequence[Line]) -> Availability:
-        return await self._ask(lambda instance: instance.check(lines))
+        """The questions asked in one turn of the event loop go to one instance in one request
+        (`adapters.http.gathering`)."""
+        return await self.gathering.ask(lines)
+
+    async def check_all(self, questions: Sequence[Sequence[Line]]) -> list[Availability]:
+        return await self._ask(lambda instance: instance.check_all(questions))
 
     async def products(self) -> list[Product]:
         """Every product with its stock now, in the Product Service's order (by id)."""
@@ -227,6 +271,10 @@ class SpreadProductCatalog:
                     self._skipped_until[index] = self._clock() + self._skip_s
                     refusal = error
         raise _every_instance_refused(self._instances) from refusal
+
+
+def _items(lines: Sequence[Line]) -> dict[str, list[dict[str, object]]]:
+    return {"items": [{"product_id": line.product_id, "quantity": line.quantity} for line in lines]}
 
 
 def _refused(error: CatalogUnavailable) -> bool:
