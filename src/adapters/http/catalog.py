@@ -128,9 +128,9 @@ class HttpProductCatalog:
             raise CatalogUnavailable(f"its answer is not the documented one: {_why(error)}") from error
 
     async def check_all(self, questions: Sequence[Sequence[Line]]) -> list[Availability]:
-        """`check` of each question, in one request (`POST /products/availability/batch`): at most
-        `MAX_QUESTIONS` questions, of at most `MAX_ASKED_ITEMS` lines in all, so its body stays within the
-        Product Service's limit."""
+        """`check` of each question, in one request (`POST /products/availability/batch`). The caller asks
+        at most `MAX_QUESTIONS` questions of at most `MAX_ASKED_ITEMS` lines in all, which keeps the body
+        within the Product Service's limit (`SpreadProductCatalog` cuts its requests so)."""
         asked = {"questions": [_items(lines) for lines in questions]}
         content = await self._ask(
             self._availability_question(self._availability_batch_url, asked), AVAILABILITY_BATCH_PATH
@@ -189,9 +189,7 @@ def spread_product_catalog(
     """The catalog over every Product Service instance at `urls`, and the one pool of connections per instance
     that the caller closes (`aclose`) at shutdown."""
     transports = [product_service_transport() for _ in urls]
-    instances = [
-        HttpProductCatalog(url, t, timeout_s=timeout_s) for url, t in zip(urls, transports, strict=True)
-    ]
+    instances = [HttpProductCatalog(url, t, timeout_s=timeout_s) for url, t in zip(urls, transports, strict=True)]
     return SpreadProductCatalog(instances, skip_s=skip_s, clock=clock), transports
 
 

@@ -68,9 +68,7 @@ class Gathering(Generic[Q, A]):
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 
-    def _requests(
-        self, waiting: list[tuple[Q, asyncio.Future[A]]]
-    ) -> list[list[tuple[Q, asyncio.Future[A]]]]:
+    def _requests(self, waiting: list[tuple[Q, asyncio.Future[A]]]) -> list[list[tuple[Q, asyncio.Future[A]]]]:
         """The waiting questions cut into requests within the limits, in the order asked."""
         requests: list[list[tuple[Q, asyncio.Future[A]]]] = []
         request: list[tuple[Q, asyncio.Future[A]]] = []
