@@ -96,6 +96,27 @@ class TestOneTurn:
         assert answerer.requests == [[2], [1]]
 
 
+    def test_questions_left_by_a_loop_stopped_before_their_turn_do_not_hold_up_the_next_loop(self) -> None:
+        answerer = Answerer()
+        questions = gathering(answerer)
+
+        left: list[asyncio.Future[int]] = []
+
+        async def ask_then_stop() -> None:
+            left.append(asyncio.ensure_future(questions.ask(1)))
+            await asyncio.sleep(0)  # the question is asked: its sending is due in the next turn
+            asyncio.get_running_loop().stop()  # which never comes
+
+        stopped = asyncio.new_event_loop()
+        stopping = stopped.create_task(ask_then_stop())
+        stopped.run_forever()
+        stopped.close()
+        assert stopping.done() and not left[0].done()
+
+        assert asyncio.run(asyncio.wait_for(questions.ask(2), timeout=5)) == 4
+        assert answerer.requests == [[2]]
+
+
 class TestLimits:
     def test_no_request_carries_more_than_max_questions(self) -> None:
         answerer = Answerer()

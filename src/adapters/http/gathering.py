@@ -53,6 +53,9 @@ class Gathering(Generic[Q, A]):
 
     async def ask(self, question: Q) -> A:
         loop = asyncio.get_running_loop()
+        if self._waiting and self._waiting[0][1].get_loop() is not loop:
+            # Left by a loop that stopped before their turn came: nothing here waits for them.
+            self._waiting = []
         if not self._waiting:
             loop.call_soon(self._send_waiting)
         answer: asyncio.Future[A] = loop.create_future()
