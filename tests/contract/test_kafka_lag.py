@@ -57,9 +57,9 @@ def test_a_worker_that_caught_up_shows_no_lag_to_kafka_s_own_tools(
     assert lag and set(lag.values()) == {0}
 
 
-def test_a_member_that_committed_the_last_record_it_was_given_commits_past_its_marker_when_idle(
-    kafka_messaging, kafka_bootstrap_servers, unique
-):
+def three_records_received_and_committed(kafka_messaging, unique):
+    """A one-partition topic with three records produced in one transaction, and a group member that received
+    them all and committed the last: (topic, group, member, records received)."""
     topic = kafka_messaging.new_topic(unique("orders"), partitions=1)
     group = unique("group")
     producer = kafka_messaging.broker.producer(unique("producer"))
@@ -67,8 +67,15 @@ def test_a_member_that_committed_the_last_record_it_was_given_commits_past_its_m
     producer.close()
     member = kafka_messaging.broker.consumer(group, [topic])
     received = kafka_messaging.receive(member, 3)
-
     member.commit(received[-1])
+    return topic, group, member, received
+
+
+def test_a_member_that_committed_the_last_record_it_was_given_commits_past_its_marker_when_idle(
+    kafka_messaging, kafka_bootstrap_servers, unique
+):
+    topic, group, member, _ = three_records_received_and_committed(kafka_messaging, unique)
+
     deadline = time.monotonic() + kafka_messaging.patience_s
     while (lag := kafka_lag(kafka_bootstrap_servers, group, topic, 1)) != {0: 0}:
         assert time.monotonic() < deadline, f"Kafka's lag is still {lag}"
@@ -83,14 +90,7 @@ def test_a_poll_that_does_not_wait_is_not_idle_and_commits_nothing_past_the_mark
 ):
     # A consumer's batch ends with poll(0) finding its queue drained: a synchronous commit there would cost a
     # broker round trip per batch. Only a poll that waited in vain commits past the marker.
-    topic = kafka_messaging.new_topic(unique("orders"), partitions=1)
-    group = unique("group")
-    producer = kafka_messaging.broker.producer(unique("producer"))
-    producer.send_all([Message(topic, key=b"order-1", value=f"event-{n}".encode()) for n in range(3)])
-    producer.close()
-    member = kafka_messaging.broker.consumer(group, [topic])
-    received = kafka_messaging.receive(member, 3)
-    member.commit(received[-1])
+    topic, group, member, received = three_records_received_and_committed(kafka_messaging, unique)
     deadline = time.monotonic() + kafka_messaging.patience_s
     past_the_marker = received[-1].offset + 2
     while member._client.position([TopicPartition(topic, 0)])[0].offset < past_the_marker:
